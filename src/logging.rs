@@ -1,0 +1,29 @@
+//! The tracing subscriber: stderr, `-v`/`-q`, `RUST_LOG`, and `--trace`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::net::WIRE_TARGET;
+
+/// Installs the global subscriber; call once, from `main`.
+pub fn init(verbose: u8, quiet: u8, trace: bool) {
+    let level = match (verbose, quiet) {
+        (0, 0) => "info",
+        (1, _) => "debug",
+        (_, 0) => "trace",
+        (_, 1) => "warn",
+        _ => "error",
+    };
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    if trace {
+        if let Ok(directive) = format!("{WIRE_TARGET}=trace").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .init();
+}

@@ -1,0 +1,53 @@
+//! Listeners: SO_REUSEADDR (the texts explain TIME_WAIT) and a large backlog.
+
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use super::{NetError, normalize_host, resolve};
+
+/// Listen backlog: 128 drops SYNs when thousands connect at once; the kernel
+/// caps this at net.core.somaxconn anyway.
+pub const DEFAULT_BACKLOG: i32 = 4096;
+
+/// Binds a TCP listener on the first address `host` resolves to.
+///
+/// A listener bound through a name logs the address it really got, because a
+/// resolver can return anything.
+pub async fn bind_tcp(host: &str, port: u16) -> Result<TcpListener, NetError> {
+    let addrs = resolve(host, port).await?;
+    let mut last_err = None;
+    for addr in addrs {
+        match bind_one(addr) {
+            Ok(listener) => {
+                let name = normalize_host(host);
+                if name.parse::<std::net::IpAddr>().is_err() {
+                    info!("{name} resolved to {}", addr.ip());
+                }
+                return Ok(listener);
+            }
+            Err(source) => last_err = Some(NetError::Listen { addr, source }),
+        }
+    }
+    // resolve() never returns an empty list, so the loop ran at least once.
+    Err(last_err.expect("resolve returned at least one address"))
+}
+
+fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(DEFAULT_BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Prints `listening on ADDR` as the first line of stdout, which scripts and
+/// tests wait for, and returns the address.
+pub fn announce(listener: &TcpListener) -> std::io::Result<SocketAddr> {
+    let addr = listener.local_addr()?;
+    println!("listening on {addr}");
+    Ok(addr)
+}

@@ -1,0 +1,27 @@
+//! The network layer every server and client stands on.
+//!
+//! Address parsing (the texts' `''` for all interfaces, IPv6 literals, names),
+//! listeners with SO_REUSEADDR and a large backlog, connecting with clear errors,
+//! the accept loop with its connection limit and graceful shutdown, and the
+//! per-connection stream wrapper that enforces idle timeouts and writes the
+//! `--trace` transcript. Protocol modules only ever see an already-set-up stream.
+
+mod addr;
+mod connect;
+mod error;
+mod listen;
+mod monitored;
+mod preview;
+mod queues;
+mod serve;
+mod shutdown;
+
+pub use addr::{normalize_host, resolve, split_host_port};
+pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
+pub use error::{NetError, describe};
+pub use listen::{DEFAULT_BACKLOG, announce, bind_tcp};
+pub use monitored::{Monitored, WIRE_TARGET};
+pub use preview::{PREVIEW_LIMIT, escape_bytes};
+pub use queues::{QueueSizes, queue_sizes};
+pub use serve::{ConnInfo, ServerConfig, serve};
+pub use shutdown::{ShutdownSignal, shutdown_signal};

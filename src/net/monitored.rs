@@ -1,0 +1,214 @@
+//! A stream wrapper that drops idle peers and writes the `--trace` transcript.
+//!
+//! Idle means no progress in either direction: a peer that sends nothing, or
+//! one that stops reading while we wait to write, is cut off after the timeout.
+//! Checking activity costs one clock read per operation; the timers are only
+//! armed while an operation is pending.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use super::{PREVIEW_LIMIT, escape_bytes};
+
+/// The tracing target of the byte-level transcript that `--trace` turns on.
+pub const WIRE_TARGET: &str = "socklab::wire";
+
+/// A connection's stream with an idle timeout and an optional transcript.
+#[derive(Debug)]
+pub struct Monitored<S> {
+    inner: S,
+    peer: SocketAddr,
+    idle: Option<Duration>,
+    last_activity: Instant,
+    // One timer per direction: after a split, reader and writer may wait in
+    // different tasks and each needs its own waker.
+    read_timer: Option<Pin<Box<Sleep>>>,
+    write_timer: Option<Pin<Box<Sleep>>>,
+    trace: bool,
+}
+
+impl<S> Monitored<S> {
+    /// Wraps `inner`, talking to `peer`; `idle` of `None` never times out.
+    pub fn new(inner: S, peer: SocketAddr, idle: Option<Duration>) -> Self {
+        Self {
+            inner,
+            peer,
+            idle,
+            last_activity: Instant::now(),
+            read_timer: None,
+            write_timer: None,
+            trace: tracing::enabled!(target: WIRE_TARGET, tracing::Level::TRACE),
+        }
+    }
+
+    /// The address of the other end.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The wrapped stream, for socket options and queue sizes.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// Ready with a timeout error once nothing has moved for `idle`.
+fn poll_idle(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    idle: Option<Duration>,
+    last_activity: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<io::Error> {
+    let Some(idle) = idle else {
+        return Poll::Pending;
+    };
+    let deadline = last_activity + idle;
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if timer.deadline() != deadline {
+        timer.as_mut().reset(deadline);
+    }
+    match timer.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("idle for {}s", idle.as_secs_f64()),
+        )),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Monitored<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                this.last_activity = Instant::now();
+                if this.trace {
+                    let data = &buf.filled()[before..];
+                    tracing::trace!(
+                        target: WIRE_TARGET,
+                        "received {} bytes from {}: {}",
+                        data.len(),
+                        this.peer,
+                        escape_bytes(data, PREVIEW_LIMIT)
+                    );
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                poll_idle(&mut this.read_timer, this.idle, this.last_activity, cx).map(Err)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Monitored<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                this.last_activity = Instant::now();
+                if this.trace {
+                    tracing::trace!(
+                        target: WIRE_TARGET,
+                        "sent {n} bytes to {}: {}",
+                        this.peer,
+                        escape_bytes(&buf[..n], PREVIEW_LIMIT)
+                    );
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => {
+                poll_idle(&mut this.write_timer, this.idle, this.last_activity, cx).map(Err)
+            }
+            other => other,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.trace {
+            tracing::trace!(target: WIRE_TARGET, "shut down writing to {}", this.peer);
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:9".parse().expect("literal")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silent_peer_times_out() {
+        let (a, _b) = tokio::io::duplex(64);
+        let mut io = Monitored::new(a, addr(), Some(Duration::from_secs(5)));
+        let mut buf = [0u8; 8];
+        let started = Instant::now();
+        let err = io.read(&mut buf).await.expect_err("must time out");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn activity_pushes_the_deadline() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut io = Monitored::new(a, addr(), Some(Duration::from_secs(5)));
+        let feeder = tokio::spawn(async move {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                b.write_all(b"x").await.expect("duplex open");
+            }
+            b
+        });
+        let started = Instant::now();
+        let mut buf = [0u8; 8];
+        for _ in 0..3 {
+            assert_eq!(io.read(&mut buf).await.expect("data in time"), 1);
+        }
+        let err = io.read(&mut buf).await.expect_err("then idle");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(14));
+        drop(feeder.await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stuck_writer_times_out() {
+        let (a, _b) = tokio::io::duplex(4);
+        let mut io = Monitored::new(a, addr(), Some(Duration::from_secs(2)));
+        let err = io
+            .write_all(&[0u8; 64])
+            .await
+            .expect_err("peer never reads");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+}

@@ -1,0 +1,154 @@
+//! The accept loop every TCP server runs: connection limit, per-connection
+//! tasks, accept-error back-off and graceful shutdown.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
+
+use super::Monitored;
+
+/// Limits and timeouts shared by every TCP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Connections served at once; further ones are accepted and closed.
+    pub max_conns: usize,
+    /// A connection with no progress for this long is dropped.
+    pub idle_timeout: Option<Duration>,
+    /// How long connections in flight may take to finish after a shutdown.
+    pub grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_conns: 10_000,
+            idle_timeout: Some(Duration::from_secs(300)),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a connection handler knows besides its stream.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our end's address (the texts print it as the socket name).
+    pub local: SocketAddr,
+    /// Cancelled when the server starts shutting down: a handler finishes the
+    /// exchange in flight and then closes.
+    pub shutdown: CancellationToken,
+}
+
+/// Accepts connections on `listener` until `shutdown` resolves, running
+/// `handler` on its own task for each; then waits up to `config.grace` for the
+/// handlers and drops whatever is left.
+pub async fn serve<H, Fut, E>(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    handler: H,
+) -> io::Result<()>
+where
+    H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Display,
+{
+    let handler = Arc::new(handler);
+    let limit = Arc::new(Semaphore::new(config.max_conns));
+    let tracker = TaskTracker::new();
+    let soft = CancellationToken::new();
+    let hard = CancellationToken::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    backoff_on_accept_error(&err).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            warn!(
+                "connection limit of {} reached: closing connection from {peer}",
+                config.max_conns
+            );
+            continue;
+        };
+        let local = match stream.set_nodelay(true).and_then(|()| stream.local_addr()) {
+            Ok(local) => local,
+            Err(err) => {
+                debug!("dropping connection from {peer}: {err}");
+                continue;
+            }
+        };
+        info!("accepted connection from {peer}");
+        let info = ConnInfo {
+            peer,
+            local,
+            shutdown: soft.clone(),
+        };
+        let io = Monitored::new(stream, peer, config.idle_timeout);
+        let handler = handler.clone();
+        let hard = hard.clone();
+        tracker.spawn(async move {
+            tokio::select! {
+                result = handler(io, info) => match result {
+                    Ok(()) => info!("closing connection to {peer}"),
+                    Err(err) => warn!("closing connection to {peer}: {err}"),
+                },
+                () = hard.cancelled() => info!("closing connection to {peer}: shutting down"),
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    soft.cancel();
+    tracker.close();
+    if !tracker.is_empty() {
+        info!(
+            "waiting up to {}s for {} connection(s) to finish",
+            config.grace.as_secs_f64(),
+            tracker.len()
+        );
+    }
+    if tokio::time::timeout(config.grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("grace period over: closing {} connection(s)", tracker.len());
+        hard.cancel();
+        tracker.wait().await;
+    }
+    Ok(())
+}
+
+/// Per-connection accept errors are skipped; running out of descriptors or
+/// memory pauses accepting briefly instead of spinning on the error.
+async fn backoff_on_accept_error(err: &io::Error) {
+    let resource = matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    );
+    if resource {
+        error!("cannot accept: {err}; pausing for 100 ms");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    } else {
+        debug!("accept failed: {err}");
+    }
+}

@@ -1,0 +1,62 @@
+//! Runs a parsed command: binds what the user asked for and calls the protocol.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::TcpListener;
+
+use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
+use crate::net::{self, ServerConfig};
+use crate::{echo, fixed, hello, tour, upper};
+
+/// Runs one command to completion.
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Echo(EchoCmd::Server(args)) => {
+            serve(&args, echo::DEFAULT_PORT, echo::DEFAULT_IDLE, echo::run).await
+        }
+        Command::Echo(EchoCmd::Client(args)) => echo::client(&args).await,
+        Command::Fixed(FixedCmd::Server(args)) => {
+            serve(&args, fixed::DEFAULT_PORT, fixed::DEFAULT_IDLE, fixed::run).await
+        }
+        Command::Fixed(FixedCmd::Client(target)) => fixed::client(&target).await,
+        Command::Upper(UpperCmd::Server(args)) => {
+            serve(&args, upper::DEFAULT_PORT, upper::DEFAULT_IDLE, upper::run).await
+        }
+        Command::Upper(UpperCmd::Client(args)) => upper::client(&args).await,
+        Command::Hello(HelloCmd::Server(args)) => {
+            serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
+        }
+        Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::Tour => tour::run().await,
+    }
+}
+
+/// Binds the user's address, prints `listening on`, and serves until a signal.
+pub async fn serve<F, Fut>(
+    args: &ServerArgs,
+    default_port: u16,
+    default_idle: Duration,
+    server: F,
+) -> Result<()>
+where
+    F: FnOnce(TcpListener, ServerConfig, net::ShutdownSignal) -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    let listener = bind(args, default_port).await?;
+    server(
+        listener,
+        args.config(default_idle),
+        Box::pin(net::shutdown_signal()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Binds the user's address and prints `listening on ADDR`.
+pub async fn bind(args: &ServerArgs, default_port: u16) -> Result<TcpListener> {
+    let listener = net::bind_tcp(&args.host, args.port.unwrap_or(default_port)).await?;
+    net::announce(&listener)?;
+    Ok(listener)
+}

@@ -1,0 +1,118 @@
+//! `socklab tour`: every server in-process on a free loopback port, its client
+//! run against it, the exchange printed under a short heading.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Cli;
+use crate::net::{self, ServerConfig};
+use crate::{echo, fixed, hello, upper};
+
+/// Runs the tour.
+pub async fn run() -> Result<()> {
+    let mut tour = Tour::default();
+    let addr = tour.start(echo::run).await?;
+    tour.show(
+        "echo",
+        "every byte comes back (echo-server.py)",
+        &["echo", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+    tour.show(
+        "echo, two connections",
+        "multiconn-client.py: two messages on each of two connections",
+        &["echo", "client", &ip(addr), &port(addr), "--conns", "2"],
+    )
+    .await?;
+
+    let addr = tour.start(fixed::run).await?;
+    tour.show(
+        "fixed",
+        "exactly sixteen octets each way (tcp_sixteen.py)",
+        &["fixed", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+
+    let addr = tour.start(upper::run).await?;
+    tour.show(
+        "upper",
+        "a stream uppercased, sent and received at once (tcp_deadlock.py, without the deadlock)",
+        &["upper", "client", &ip(addr), &port(addr), "1048576"],
+    )
+    .await?;
+
+    let addr = tour.start(hello::run).await?;
+    tour.show(
+        "hello",
+        "Welcome!, then Hello, NAME! per name, then exit",
+        &["hello", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+
+    tour.stop().await;
+    println!("\nThe tour is over: every exchange above ran on real sockets.");
+    Ok(())
+}
+
+fn ip(addr: SocketAddr) -> String {
+    addr.ip().to_string()
+}
+
+fn port(addr: SocketAddr) -> String {
+    addr.port().to_string()
+}
+
+/// The servers the tour started, stopped together at the end.
+#[derive(Default)]
+struct Tour {
+    stop: CancellationToken,
+    servers: Vec<JoinHandle<io::Result<()>>>,
+}
+
+impl Tour {
+    /// Starts a server on a free loopback port and returns its address.
+    async fn start<F, Fut>(&mut self, server: F) -> Result<SocketAddr>
+    where
+        F: FnOnce(
+            TcpListener,
+            ServerConfig,
+            tokio_util::sync::WaitForCancellationFutureOwned,
+        ) -> Fut,
+        Fut: Future<Output = io::Result<()>> + Send + 'static,
+    {
+        let listener = net::bind_tcp("127.0.0.1", 0).await?;
+        let addr = listener
+            .local_addr()
+            .context("reading the listener's address")?;
+        let config = ServerConfig::default();
+        self.servers.push(tokio::spawn(server(
+            listener,
+            config,
+            self.stop.clone().cancelled_owned(),
+        )));
+        Ok(addr)
+    }
+
+    /// Prints a heading and the command line, then runs that command.
+    async fn show(&self, title: &str, about: &str, args: &[&str]) -> Result<()> {
+        println!("\n== {title}: {about}");
+        println!("$ socklab {}", args.join(" "));
+        let argv = std::iter::once("socklab").chain(args.iter().copied());
+        let cli = Cli::try_parse_from(argv).context("the tour built a bad command line")?;
+        Box::pin(crate::run::run(cli.command)).await
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for server in self.servers {
+            let _ = server.await;
+        }
+    }
+}
