@@ -14,10 +14,8 @@ pub fn init(verbose: u8, quiet: u8, trace: bool) {
         _ => "error",
     };
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    if trace {
-        if let Ok(directive) = format!("{WIRE_TARGET}=trace").parse() {
-            filter = filter.add_directive(directive);
-        }
+    if trace && let Ok(directive) = format!("{WIRE_TARGET}=trace").parse() {
+        filter = filter.add_directive(directive);
     }
     tracing_subscriber::fmt()
         .with_env_filter(filter)

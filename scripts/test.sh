@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, first installing the real peers the tests talk to
+# (nc, ncat, socat, curl, wrk, python3, ip, ping, the services database).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package that provides it
+declare -A needs=(
+  [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk
+  [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
+)
+missing=()
+for cmd in "${!needs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+done
+[ -f /etc/services ] || missing+=(netbase)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing test peers: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cargo test --all-targets "$@"

@@ -1,0 +1,176 @@
+//! Shared test harness: the socklab binary as a real server process, commands
+//! with timeouts, and log capture. Every wait here is bounded.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The longest any single step of a test may take.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `Command` for the socklab binary under test.
+pub fn socklab() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socklab"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// A socklab server running as its own process, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `socklab ARGS...` and waits for its `listening on ADDR` line.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = socklab()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn socklab");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {}
+        });
+        let first = rx.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("no `listening on` line from socklab {args:?}: {:?}", logs.lock())
+        });
+        let addr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .expect("address after `listening on`");
+        Server { child, addr, logs }
+    }
+
+    /// The port as a command-line argument.
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+
+    /// Everything the server logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+
+    /// Waits until a log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
+        let until = Instant::now() + limit;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(Instant::now() < until, "no log line with {needle:?} in {:?}", self.logs());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        signal(&self.child, libc::SIGTERM);
+        wait_child(&mut self.child, limit)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `sig` to a child process.
+pub fn signal(child: &Child, sig: i32) {
+    let pid = i32::try_from(child.id()).expect("pid fits");
+    // SAFETY: plain kill(2) on a child we own and have not reaped yet.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// Waits for `child` to exit, killing it and failing after `limit`.
+pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs a command to completion with a time limit, capturing its output.
+pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let status = wait_child(&mut child, limit);
+    Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    }
+}
+
+/// Runs socklab with `args` and a time limit.
+pub fn run_socklab(args: &[&str], limit: Duration) -> Output {
+    run(socklab().args(args), limit)
+}
+
+/// Stdout and stderr of an output as text, for assertions and messages.
+pub fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Fails the test with a clear message when a peer program is not installed;
+/// `scripts/test.sh` installs them, so a missing one is a set-up bug.
+pub fn require(program: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "{program} is not installed: run scripts/test.sh, which installs it");
+}
