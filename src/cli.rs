@@ -1,8 +1,9 @@
 //! The command line: one subcommand per protocol, roles under each.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::net::{DEFAULT_CONNECT_TIMEOUT, ServerConfig};
 
@@ -39,6 +40,12 @@ pub enum Command {
     /// The "Welcome!" / "Hello, NAME!" server; port 9999
     #[command(subcommand)]
     Hello(HelloCmd),
+    /// The minimal HTTP server (Hello World) and the raw-socket GET client; port 8001
+    #[command(subcommand)]
+    Http(HttpCmd),
+    /// Name and service lookups: getaddrinfo, getservbyname, getservbyport
+    #[command(after_help = "Examples: socklab lookup localhost 80\n          socklab lookup --service ssh\n          socklab lookup --port 22")]
+    Lookup(LookupArgs),
     /// Run every pair on loopback and show the exchanges
     #[command(after_help = "Example: socklab tour")]
     Tour,
@@ -86,6 +93,103 @@ pub enum HelloCmd {
     /// Send each name, print each answer, then `exit`
     #[command(after_help = "Example: socklab hello client 127.0.0.1 9999 Michael Tracy Sarah")]
     Client(HelloClientArgs),
+}
+
+/// Roles of the HTTP protocol.
+#[derive(Debug, Subcommand)]
+pub enum HttpCmd {
+    /// Answer every request with `Hello World` (HTTP/1.1: keep-alive, pipelining, HEAD)
+    #[command(after_help = "Example: socklab http server 127.0.0.1 8001 --body 'Hi there'")]
+    Server(HttpServerArgs),
+    /// Fetch a URL with a hand-written request: head to stderr, body to stdout or FILE
+    #[command(after_help = "Example: socklab http get http://127.0.0.1:8001/ -o page.txt")]
+    Get(HttpGetArgs),
+}
+
+/// Options of `http server`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpServerArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Body of every answer
+    #[arg(long, default_value = crate::http::server::DEFAULT_BODY, value_name = "TEXT")]
+    pub body: String,
+    /// Longest request head (request line and fields); longer gets 431
+    #[arg(long, default_value_t = 8192, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (1 to 256); more gets 431
+    #[arg(long, default_value_t = 100, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_headers: u16,
+    /// Time from a request's first byte to the end of its head; slower gets 408 and is closed
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub header_timeout: Duration,
+    /// Largest request body (read and discarded); larger gets 413
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: u64,
+}
+
+impl HttpServerArgs {
+    /// The request limits these options set.
+    pub fn limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_headers: usize::from(self.max_headers),
+            header_timeout: self.header_timeout,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// Options of `http get`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpGetArgs {
+    /// http:// or https:// URL
+    pub url: String,
+    /// Write the body to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show the exact bytes: the request on stderr, the undecoded response on stdout (or FILE)
+    #[arg(long)]
+    pub raw: bool,
+    /// Trust only the CA certificates in this PEM file (https)
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Give up when the server sends nothing for this long
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// Options of `lookup`.
+#[derive(Debug, Clone, Args)]
+pub struct LookupArgs {
+    /// Host name or address to resolve
+    #[arg(required_unless_present_any = ["service", "port"], conflicts_with_all = ["service", "port"])]
+    pub host: Option<String>,
+    /// Port number or service name to resolve with HOST
+    #[arg(value_name = "PORT")]
+    pub target_port: Option<String>,
+    /// Look a service name up in the services database (ssh -> 22/tcp)
+    #[arg(long, value_name = "NAME", conflicts_with = "port")]
+    pub service: Option<String>,
+    /// Look a port up in the services database (22 -> ssh)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Only this transport protocol
+    #[arg(long, value_enum)]
+    pub proto: Option<Proto>,
+}
+
+/// A transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    /// TCP (SOCK_STREAM)
+    Tcp,
+    /// UDP (SOCK_DGRAM)
+    Udp,
 }
 
 /// Where a server listens and the limits every server has.

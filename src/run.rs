@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::TcpListener;
 
-use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
+use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, UpperCmd};
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, tour, upper};
+use crate::{echo, fixed, hello, http, lookup, tour, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -29,6 +29,15 @@ pub async fn run(command: Command) -> Result<()> {
             serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::Http(HttpCmd::Server(args)) => {
+            let limits = args.limits();
+            serve(&args.server, http::DEFAULT_PORT, http::DEFAULT_IDLE, |l, c, s| {
+                http::run_with(l, c, &args.body, limits, s)
+            })
+            .await
+        }
+        Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
+        Command::Lookup(args) => lookup::run(&args).await,
         Command::Tour => tour::run().await,
     }
 }
