@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{LookupArgs, Proto};
-use crate::net::{self, NetError};
+use crate::net;
 
 /// One entry of a getaddrinfo answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,16 @@ pub struct AddrInfo {
     pub protocol: c_int,
     /// The address and port.
     pub addr: SocketAddr,
+}
+
+/// A failed getaddrinfo, worded for a user.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve {host}: {reason}")]
+pub struct ResolveError {
+    /// The name asked about.
+    pub host: String,
+    /// The resolver's explanation, lowercased.
+    pub reason: String,
 }
 
 /// One entry of the services database.
@@ -81,12 +91,16 @@ pub async fn run(args: &LookupArgs) -> Result<()> {
         .context("the resolver thread failed")??;
     println!("{:<10}{:<13}{:<11}address", "family", "type", "protocol");
     for entry in &entries {
+        // Without a PORT the port is 0: show just the address, as asked.
+        let addr = match args.target_port {
+            Some(_) => entry.addr.to_string(),
+            None => entry.addr.ip().to_string(),
+        };
         println!(
-            "{:<10}{:<13}{:<11}{}",
+            "{:<10}{:<13}{:<11}{addr}",
             family_name(entry.family),
             socktype_name(entry.socktype),
             format!("{} ({})", entry.protocol, protocol_name(entry.protocol)),
-            entry.addr
         );
     }
     Ok(())
@@ -118,10 +132,10 @@ pub fn getaddrinfo(
     host: &str,
     service: Option<&str>,
     socktype: Option<c_int>,
-) -> Result<Vec<AddrInfo>, NetError> {
-    let fail = |source: io::Error| NetError::Resolve {
+) -> Result<Vec<AddrInfo>, ResolveError> {
+    let fail = |source: io::Error| ResolveError {
         host: host.to_string(),
-        source,
+        reason: net::describe(&source),
     };
     let c_host = CString::new(host).map_err(|_| fail(io::Error::other("name contains NUL")))?;
     let c_service = service

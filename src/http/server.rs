@@ -532,7 +532,7 @@ mod tests {
     fn framing_and_limits() {
         let h = head(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
         assert_eq!(h.body_len, 5);
-        assert_eq!(h.len, 54);
+        assert_eq!(h.len, 47);
         assert_eq!(
             rejected(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n"),
             Reject::BadRequest
