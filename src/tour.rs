@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, upper};
+use crate::{echo, fixed, hello, http, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -53,6 +53,22 @@ pub async fn run() -> Result<()> {
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
         &["hello", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+
+    let addr = tour.start(http::run).await?;
+    tour.show(
+        "http",
+        "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",
+        &["http", "get", &format!("http://{addr}/")],
+    )
+    .await?;
+    println!(); // the body has no newline of its own
+
+    tour.show(
+        "lookup",
+        "every address getaddrinfo gives for a name, as socket.getaddrinfo lists them",
+        &["lookup", "localhost", "80"],
     )
     .await?;
 

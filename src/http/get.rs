@@ -17,6 +17,7 @@
 //! received (chunk framing included), to stdout or FILE. A status of 400 or
 //! more still writes the body, then fails (curl's `--fail-with-body`).
 
+use std::io::Write as _;
 use std::path::Path;
 use std::pin::Pin;
 
@@ -219,9 +220,11 @@ async fn show_head(head: &[u8], out: &mut Output, raw: bool) -> Result<()> {
         out.write_all(head).await.context("writing the response")?;
         return Ok(());
     }
+    // Its lines without CR, ending with the empty line, as on the wire.
     let text = String::from_utf8_lossy(head);
-    for line in text.lines().filter(|line| !line.is_empty()) {
-        eprintln!("{line}");
+    let mut err = std::io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(err, "{line}");
     }
     Ok(())
 }
