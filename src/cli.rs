@@ -44,7 +44,9 @@ pub enum Command {
     #[command(subcommand)]
     Http(HttpCmd),
     /// Name and service lookups: getaddrinfo, getservbyname, getservbyport
-    #[command(after_help = "Examples: socklab lookup localhost 80\n          socklab lookup --service ssh\n          socklab lookup --port 22")]
+    #[command(
+        after_help = "Examples: socklab lookup localhost 80\n          socklab lookup --service ssh\n          socklab lookup --port 22"
+    )]
     Lookup(LookupArgs),
     /// Run every pair on loopback and show the exchanges
     #[command(after_help = "Example: socklab tour")]

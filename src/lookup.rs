@@ -86,9 +86,10 @@ pub async fn run(args: &LookupArgs) -> Result<()> {
         Proto::Udp => libc::SOCK_DGRAM,
     });
     let name = net::normalize_host(&host).to_string();
-    let entries = tokio::task::spawn_blocking(move || getaddrinfo(&name, port.as_deref(), socktype))
-        .await
-        .context("the resolver thread failed")??;
+    let entries =
+        tokio::task::spawn_blocking(move || getaddrinfo(&name, port.as_deref(), socktype))
+            .await
+            .context("the resolver thread failed")??;
     println!("{:<10}{:<13}{:<11}address", "family", "type", "protocol");
     for entry in &entries {
         // Without a PORT the port is 0: show just the address, as asked.
@@ -124,7 +125,12 @@ fn services(
 
 fn print_service(service: &Service) {
     let entry = format!("{}/{}", service.port, service.proto);
-    println!("{:<16}{:<16}{}", service.name, entry, service.aliases.join(" "));
+    println!(
+        "{:<16}{:<16}{}",
+        service.name,
+        entry,
+        service.aliases.join(" ")
+    );
 }
 
 /// Resolves `host` (and `service`, a port number or name) with getaddrinfo.
@@ -225,7 +231,9 @@ static SERVICES_DB: Mutex<()> = Mutex::new(());
 pub fn service_by_name(name: &str, proto: &str) -> Result<Option<Service>> {
     let c_name = CString::new(name).context("service name contains NUL")?;
     let c_proto = CString::new(proto).context("protocol contains NUL")?;
-    let _db = SERVICES_DB.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _db = SERVICES_DB
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // SAFETY: NUL-terminated arguments; the result is copied out under the lock.
     Ok(unsafe { copy_servent(libc::getservbyname(c_name.as_ptr(), c_proto.as_ptr())) })
 }
@@ -233,7 +241,9 @@ pub fn service_by_name(name: &str, proto: &str) -> Result<Option<Service>> {
 /// The services-database entry for `port` over `proto` (`tcp`/`udp`), if any.
 pub fn service_by_port(port: u16, proto: &str) -> Result<Option<Service>> {
     let c_proto = CString::new(proto).context("protocol contains NUL")?;
-    let _db = SERVICES_DB.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _db = SERVICES_DB
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // getservbyport takes the port in network byte order, widened to int.
     let net_port = c_int::from(port.to_be());
     // SAFETY: as above.
@@ -250,7 +260,11 @@ unsafe fn copy_servent(entry: *const libc::servent) -> Option<Service> {
     }
     // SAFETY: non-null servent with NUL-terminated strings and a NULL-ended alias list.
     let entry = unsafe { &*entry };
-    let text = |ptr: *const c_char| unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned();
+    let text = |ptr: *const c_char| {
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    };
     let mut aliases = Vec::new();
     let mut alias = entry.s_aliases;
     while !alias.is_null() && !unsafe { *alias }.is_null() {
@@ -300,7 +314,8 @@ mod tests {
 
     #[test]
     fn numeric_hosts_resolve_without_a_resolver() {
-        let entries = getaddrinfo("127.0.0.1", Some("80"), Some(libc::SOCK_STREAM)).expect("resolves");
+        let entries =
+            getaddrinfo("127.0.0.1", Some("80"), Some(libc::SOCK_STREAM)).expect("resolves");
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].addr, "127.0.0.1:80".parse().expect("literal"));
         assert_eq!(entries[0].protocol, libc::IPPROTO_TCP);
@@ -311,8 +326,15 @@ mod tests {
 
     #[test]
     fn bad_port_is_an_error() {
-        let err = getaddrinfo("127.0.0.1", Some("no-such-service-x"), Some(libc::SOCK_STREAM))
-            .expect_err("unknown service");
-        assert!(err.to_string().starts_with("cannot resolve 127.0.0.1: "), "{err}");
+        let err = getaddrinfo(
+            "127.0.0.1",
+            Some("no-such-service-x"),
+            Some(libc::SOCK_STREAM),
+        )
+        .expect_err("unknown service");
+        assert!(
+            err.to_string().starts_with("cannot resolve 127.0.0.1: "),
+            "{err}"
+        );
     }
 }

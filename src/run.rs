@@ -31,9 +31,12 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
         Command::Http(HttpCmd::Server(args)) => {
             let limits = args.limits();
-            serve(&args.server, http::DEFAULT_PORT, http::DEFAULT_IDLE, |l, c, s| {
-                http::run_with(l, c, &args.body, limits, s)
-            })
+            serve(
+                &args.server,
+                http::DEFAULT_PORT,
+                http::DEFAULT_IDLE,
+                |l, c, s| http::run_with(l, c, &args.body, limits, s),
+            )
             .await
         }
         Command::Http(HttpCmd::Get(args)) => http::get(&args).await,

@@ -32,7 +32,9 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     stream.write_all(request).expect("send");
     stream.shutdown(Shutdown::Write).expect("half-close");
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("read until the server closes");
+    stream
+        .read_to_end(&mut answer)
+        .expect("read until the server closes");
     String::from_utf8(answer).expect("ascii answer")
 }
 
@@ -54,7 +56,10 @@ fn statuses(answer: &str) -> Vec<&str> {
 fn curl_get_and_head() {
     require("curl");
     let server = http_server(&[]);
-    let out = run(Command::new("curl").args(["-sS", "-i", &url(&server)]), TIMEOUT);
+    let out = run(
+        Command::new("curl").args(["-sS", "-i", &url(&server)]),
+        TIMEOUT,
+    );
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
@@ -63,7 +68,10 @@ fn curl_get_and_head() {
     assert!(stdout.contains("\r\nDate: ") && stdout.contains(" GMT\r\n"));
     assert!(stdout.ends_with("\r\n\r\nHello World"), "{stdout:?}");
 
-    let out = run(Command::new("curl").args(["-sS", "-I", &url(&server)]), TIMEOUT);
+    let out = run(
+        Command::new("curl").args(["-sS", "-I", &url(&server)]),
+        TIMEOUT,
+    );
     let (stdout, _) = text(&out);
     assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
     assert!(stdout.contains("Content-Length: 11\r\n"));
@@ -124,10 +132,18 @@ fn pipelined_requests_are_answered_in_order() {
     );
     assert_eq!(statuses(&answer), ["HTTP/1.1 200 OK"; 3], "{answer}");
     let parts: Vec<&str> = answer.split("HTTP/1.1 200 OK\r\n").skip(1).collect();
-    assert!(parts[0].ends_with("\r\n\r\nHello World"), "GET: {:?}", parts[0]);
+    assert!(
+        parts[0].ends_with("\r\n\r\nHello World"),
+        "GET: {:?}",
+        parts[0]
+    );
     assert!(parts[1].ends_with("\r\n\r\n"), "HEAD: {:?}", parts[1]);
     assert!(!parts[1].contains("Connection"), "HEAD keeps alive");
-    assert!(parts[2].contains("Connection: close\r\n\r\nHello World"), "{:?}", parts[2]);
+    assert!(
+        parts[2].contains("Connection: close\r\n\r\nHello World"),
+        "{:?}",
+        parts[2]
+    );
 }
 
 #[test]
@@ -150,10 +166,16 @@ fn pipelined_answers_leave_in_one_write() {
 fn malformed_request_line_gets_400() {
     let server = http_server(&[]);
     let answer = exchange(server.addr, b"HELLO THERE\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("Connection: close\r\n"));
     let answer = exchange(server.addr, b"GET / HTTP/1.1\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 400 "), "HTTP/1.1 without Host: {answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 "),
+        "HTTP/1.1 without Host: {answer}"
+    );
     server.wait_for_log("answered 400 Bad Request", TIMEOUT);
 }
 
@@ -185,7 +207,10 @@ fn oversized_headers_get_431() {
 fn unknown_version_gets_505() {
     let server = http_server(&[]);
     let answer = exchange(server.addr, b"GET / HTTP/3.0\r\nHost: x\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"),
+        "{answer}"
+    );
     let answer = exchange(server.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 505 "), "{answer}");
 }
@@ -197,13 +222,20 @@ fn chunked_request_body_gets_411_and_content_length_body_is_skipped() {
         server.addr,
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     );
-    assert!(answer.starts_with("HTTP/1.1 411 Length Required\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 411 Length Required\r\n"),
+        "{answer}"
+    );
     let answer = exchange(
         server.addr,
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nGET / HTTP\
           GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
-    assert_eq!(statuses(&answer).len(), 2, "the body is not a request: {answer}");
+    assert_eq!(
+        statuses(&answer).len(),
+        2,
+        "the body is not a request: {answer}"
+    );
 }
 
 /// Connects, sends half a request head, and measures how long the server
@@ -213,7 +245,9 @@ fn slow_head(dribble: bool) -> (String, Duration) {
     let server = http_server(&["--header-timeout", "1s", "--idle-timeout", "30s"]);
     let mut stream = TcpStream::connect_timeout(&server.addr, TIMEOUT).expect("connect");
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").expect("send");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("send");
     let started = Instant::now();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let writer = dribble.then(|| {
@@ -227,7 +261,9 @@ fn slow_head(dribble: bool) -> (String, Duration) {
         })
     });
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("the server answers and closes");
+    stream
+        .read_to_end(&mut answer)
+        .expect("the server answers and closes");
     let elapsed = started.elapsed();
     drop(stop_tx);
     if let Some(writer) = writer {
@@ -240,7 +276,10 @@ fn slow_head(dribble: bool) -> (String, Duration) {
 #[test]
 fn stalled_head_is_dropped_after_the_header_timeout() {
     let (answer, elapsed) = slow_head(false);
-    assert!(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer}"
+    );
     assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
@@ -295,7 +334,10 @@ fn get_from_our_server() {
     assert!(stderr.contains("\r\nUser-Agent: socklab/"));
     assert!(stderr.ends_with("Connection: close\r\n\r\n"), "{stderr:?}");
     assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
-    assert!(stdout.ends_with("Connection: close\r\n\r\nHello World"), "{stdout:?}");
+    assert!(
+        stdout.ends_with("Connection: close\r\n\r\nHello World"),
+        "{stdout:?}"
+    );
 }
 
 /// A child process killed on drop, whose first stdout line was read.
@@ -372,7 +414,10 @@ fn get_a_binary_file_from_python_http_server() {
     let (_, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("200 OK") && stderr.contains("Content-Length: 300000"));
-    assert!(std::fs::read(&saved).expect("saved") == data, "file differs");
+    assert!(
+        std::fs::read(&saved).expect("saved") == data,
+        "file differs"
+    );
 
     let out = run_socklab(&["http", "get", &url], TIMEOUT);
     assert!(out.stdout == data, "stdout differs from the file");
@@ -390,7 +435,10 @@ fn get_decodes_a_chunked_body() {
 
     let out = run_socklab(&["http", "get", "--raw", &url], TIMEOUT);
     let (stdout, _) = text(&out);
-    assert!(stdout.contains("\r\n\r\n64;piece=0\r\nchunked"), "raw shows the framing");
+    assert!(
+        stdout.contains("\r\n\r\n64;piece=0\r\nchunked"),
+        "raw shows the framing"
+    );
     assert!(stdout.ends_with("0\r\nX-Checksum: none\r\n\r\n"));
 }
 
@@ -410,7 +458,10 @@ fn get_fails_on_404_after_writing_the_body() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout, "no such page\n");
-    assert!(stderr.contains("error: the server answered 404 Not Found"), "{stderr}");
+    assert!(
+        stderr.contains("error: the server answered 404 Not Found"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -419,10 +470,16 @@ fn get_reports_a_refused_connection() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("addr").port()
     };
-    let out = run_socklab(&["http", "get", &format!("http://127.0.0.1:{port}/")], TIMEOUT);
+    let out = run_socklab(
+        &["http", "get", &format!("http://127.0.0.1:{port}/")],
+        TIMEOUT,
+    );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.starts_with("error: cannot connect to 127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot connect to 127.0.0.1:"),
+        "{stderr}"
+    );
 }
 
 // ---- https -----------------------------------------------------------------
@@ -445,8 +502,8 @@ mod tls {
     /// answers every request with `hello over tls` and closes.
     fn tls_server(ca: &CertifiedIssuer<'static, KeyPair>) -> SocketAddr {
         let key = KeyPair::generate().expect("key");
-        let params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-            .expect("params");
+        let params =
+            CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).expect("params");
         let cert = params.signed_by(&key, &**ca).expect("leaf");
         let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -503,7 +560,13 @@ mod tls {
         std::fs::write(&ca_file, ca.pem()).expect("write CA");
         let url = format!("https://127.0.0.1:{}/", addr.port());
         let out = run_socklab(
-            &["http", "get", &url, "--cacert", ca_file.to_str().expect("utf-8")],
+            &[
+                "http",
+                "get",
+                &url,
+                "--cacert",
+                ca_file.to_str().expect("utf-8"),
+            ],
             TIMEOUT,
         );
         let (stdout, stderr) = text(&out);

@@ -13,7 +13,10 @@ fn localhost_lists_its_addresses() {
     assert!(out.status.success(), "{stderr}");
     let mut lines = stdout.lines();
     assert_eq!(
-        lines.next().map(str::split_whitespace).map(Iterator::collect::<Vec<_>>),
+        lines
+            .next()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>),
         Some(vec!["family", "type", "protocol", "address"])
     );
     let rows: Vec<&str> = lines.collect();
@@ -24,7 +27,10 @@ fn localhost_lists_its_addresses() {
             && row.ends_with("127.0.0.1:80")),
         "{stdout}"
     );
-    assert!(rows.iter().any(|row| row.contains("SOCK_DGRAM") && row.contains("17 (udp)")));
+    assert!(
+        rows.iter()
+            .any(|row| row.contains("SOCK_DGRAM") && row.contains("17 (udp)"))
+    );
     // Every row is an address getaddrinfo gave, and loopback at that.
     assert!(
         rows.iter()
@@ -47,13 +53,21 @@ fn ssh_is_22_tcp_and_back() {
     let out = run_socklab(&["lookup", "--service", "ssh"], TIMEOUT);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    let first: Vec<&str> = stdout.lines().next().unwrap_or_default().split_whitespace().collect();
+    let first: Vec<&str> = stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(first, ["ssh", "22/tcp"], "{stdout}");
 
     let out = run_socklab(&["lookup", "--port", "22", "--proto", "tcp"], TIMEOUT);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(stdout.split_whitespace().collect::<Vec<_>>(), ["ssh", "22/tcp"]);
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["ssh", "22/tcp"]
+    );
 }
 
 #[test]
@@ -92,7 +106,10 @@ fn unknown_host_exits_1() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.is_empty());
-    assert!(stderr.starts_with("error: cannot resolve no-such-host.invalid: "), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot resolve no-such-host.invalid: "),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 

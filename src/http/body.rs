@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn chunked_body_with_trailer() {
         let wire = b"5\r\nHello\r\n6\r\n World\r\n0\r\n\r\n";
-        assert_eq!(decode_all(Framing::Chunked, wire, 1).as_deref(), Ok(&b"Hello World"[..]));
+        assert_eq!(
+            decode_all(Framing::Chunked, wire, 1).as_deref(),
+            Ok(&b"Hello World"[..])
+        );
     }
 
     #[test]
@@ -255,12 +258,18 @@ mod tests {
 
     #[test]
     fn length_and_close_framing() {
-        assert_eq!(decode_all(Framing::Length(3), b"abc", 1).as_deref(), Ok(&b"abc"[..]));
+        assert_eq!(
+            decode_all(Framing::Length(3), b"abc", 1).as_deref(),
+            Ok(&b"abc"[..])
+        );
         assert_eq!(
             decode_all(Framing::Length(4), b"abc", 1),
             Err(BodyError::Truncated(3))
         );
-        assert_eq!(decode_all(Framing::UntilClose, b"xyz", 2).as_deref(), Ok(&b"xyz"[..]));
+        assert_eq!(
+            decode_all(Framing::UntilClose, b"xyz", 2).as_deref(),
+            Ok(&b"xyz"[..])
+        );
         let mut decoder = BodyDecoder::new(Framing::Length(2));
         let mut out = Vec::new();
         assert_eq!(decoder.decode(b"abEXTRA", &mut out), Ok(2));

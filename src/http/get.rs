@@ -137,7 +137,9 @@ where
     if args.raw {
         std::io::Write::write_all(&mut std::io::stderr(), &request)?;
     }
-    io.write_all(&request).await.context("sending the request")?;
+    io.write_all(&request)
+        .await
+        .context("sending the request")?;
     // TLS holds records until flushed.
     io.flush().await.context("sending the request")?;
 
@@ -156,7 +158,9 @@ where
                     bail!("response head longer than {MAX_HEAD} bytes");
                 }
                 if read_more(&mut io, &mut input).await? == 0 {
-                    bail!("the server closed the connection before sending a complete response head");
+                    bail!(
+                        "the server closed the connection before sending a complete response head"
+                    );
                 }
             }
         }
@@ -257,7 +261,11 @@ fn framing(code: u16, fields: &[httparse::Header<'_>]) -> Result<Framing> {
     let mut length = None;
     for field in fields {
         if field.name.eq_ignore_ascii_case("transfer-encoding") {
-            let last = field.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            let last = field
+                .value
+                .rsplit(|&b| b == b',')
+                .next()
+                .unwrap_or_default();
             return Ok(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 Framing::Chunked
             } else {
@@ -294,7 +302,10 @@ mod tests {
         assert_eq!((t.port, t.tls, t.path.as_str()), (443, true, "/"));
         assert_eq!(t.authority, "example.org");
         let t = Target::parse("http://[::1]:8080/").expect("valid");
-        assert_eq!((t.host.as_str(), t.authority.as_str()), ("::1", "[::1]:8080"));
+        assert_eq!(
+            (t.host.as_str(), t.authority.as_str()),
+            ("::1", "[::1]:8080")
+        );
         assert!(Target::parse("ftp://example.org/").is_err());
         assert!(Target::parse("not a url").is_err());
     }
@@ -313,13 +324,19 @@ mod tests {
         let head = |text: &[u8]| parse_head(text).expect("parses").expect("complete");
         let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
         assert_eq!((h.code, h.framing, h.len), (200, Framing::Length(5), 38));
-        let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n");
+        let h = head(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+        );
         assert_eq!(h.framing, Framing::Chunked);
         let h = head(b"HTTP/1.0 200 OK\r\n\r\n");
         assert_eq!(h.framing, Framing::UntilClose);
         let h = head(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
         assert_eq!(h.framing, Framing::Empty);
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\n").expect("partial").is_none());
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\n")
+                .expect("partial")
+                .is_none()
+        );
     }
 }

@@ -414,8 +414,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             reject.append(&mut conn.output);
         }
         if !conn.output.is_empty() {
-            io.write_all(&conn.output).await?;
-            conn.output.clear();
+            match io.write_all(&conn.output).await {
+                Ok(()) => conn.output.clear(),
+                Err(err) if client_left(&err) => return Ok(()),
+                Err(err) => return Err(err),
+            }
         }
         match next {
             Next::Read => {}
@@ -460,7 +463,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             }
             tokio::select! {
                 biased;
-                read = io.read_buf(&mut conn.input) => read?,
+                read = io.read_buf(&mut conn.input) => match read {
+                    Ok(read) => read,
+                    Err(err) if client_left(&err) => return Ok(()),
+                    Err(err) => return Err(err),
+                },
                 () = &mut stop, if conn.body_left == 0 => return io.shutdown().await,
             }
         };
@@ -474,6 +481,15 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             ));
         }
     }
+}
+
+/// A reset between requests, or while we answer, is how load generators and
+/// browsers often hang up: the client left, nothing went wrong here.
+fn client_left(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Half-closes after the last answer and drains the client's input for a
@@ -538,7 +554,9 @@ mod tests {
             Reject::BadRequest
         );
         assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            rejected(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+            ),
             Reject::BadRequest
         );
         assert_eq!(
@@ -554,8 +572,14 @@ mod tests {
 
     #[test]
     fn versions_and_garbage() {
-        assert_eq!(rejected(b"GET / HTTP/3.0\r\nHost: x\r\n\r\n"), Reject::Version);
-        assert_eq!(rejected(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Reject::Version);
+        assert_eq!(
+            rejected(b"GET / HTTP/3.0\r\nHost: x\r\n\r\n"),
+            Reject::Version
+        );
+        assert_eq!(
+            rejected(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            Reject::Version
+        );
         assert_eq!(rejected(b"GET / HTTP/x.y\r\n\r\n"), Reject::BadRequest);
         assert_eq!(rejected(b"hello there\r\n\r\n"), Reject::BadRequest);
         // The version is judged only once its line is complete.
@@ -571,8 +595,14 @@ mod tests {
         many.extend_from_slice(b"\r\n");
         assert_eq!(rejected(&many), Reject::HeadersTooLarge);
         let long = vec![b'a'; 9000];
-        assert_eq!(rejected(&[b"GET /".as_slice(), &long].concat()), Reject::HeadersTooLarge);
-        assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n", &limits()), Parsed::Partial);
+        assert_eq!(
+            rejected(&[b"GET /".as_slice(), &long].concat()),
+            Reject::HeadersTooLarge
+        );
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\n", &limits()),
+            Parsed::Partial
+        );
     }
 
     #[test]
@@ -585,7 +615,11 @@ mod tests {
         assert_eq!(conn.process(false), Next::Read);
         let text = String::from_utf8(conn.output.clone()).expect("ascii");
         assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3);
-        assert_eq!(text.matches("\r\n\r\nhi").count(), 2, "HEAD has no body: {text}");
+        assert_eq!(
+            text.matches("\r\n\r\nhi").count(),
+            2,
+            "HEAD has no body: {text}"
+        );
         assert_eq!(&conn.input[..], b"GET /4 HT");
         assert!(conn.mid_head());
     }

@@ -61,6 +61,9 @@ pub fn handshake_error(err: &io::Error, host: &str) -> String {
             format!("certificate verify failed for {host}: {why}")
         }
         Some(other) => format!("TLS handshake with {host} failed: {other}"),
-        None => format!("TLS handshake with {host} failed: {}", crate::net::describe(err)),
+        None => format!(
+            "TLS handshake with {host} failed: {}",
+            crate::net::describe(err)
+        ),
     }
 }
