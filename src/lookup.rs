@@ -125,12 +125,13 @@ fn services(
 
 fn print_service(service: &Service) {
     let entry = format!("{}/{}", service.port, service.proto);
-    println!(
+    let line = format!(
         "{:<16}{:<16}{}",
         service.name,
         entry,
         service.aliases.join(" ")
     );
+    println!("{}", line.trim_end());
 }
 
 /// Resolves `host` (and `service`, a port number or name) with getaddrinfo.
