@@ -9,4 +9,5 @@ pub mod logging;
 pub mod net;
 pub mod run;
 pub mod tour;
+pub mod udp;
 pub mod upper;

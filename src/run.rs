@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::TcpListener;
 
-use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
+use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UdpCmd, UpperCmd};
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, tour, upper};
+use crate::{echo, fixed, hello, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -29,6 +29,18 @@ pub async fn run(command: Command) -> Result<()> {
             serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::Udp(UdpCmd::Server(args)) => {
+            let socket = udp::bind(&args.host, args.port.unwrap_or(udp::DEFAULT_PORT)).await?;
+            udp::announce(&socket)?;
+            let options = udp::ServerOptions {
+                drop_rate: args.drop_rate,
+                seed: args.seed,
+            };
+            udp::run(socket, options, net::shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
+        Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
         Command::Tour => tour::run().await,
     }
 }
