@@ -29,8 +29,16 @@ pub struct Server {
 impl Server {
     /// Starts `socklab ARGS...` and waits for its `listening on ADDR` line.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = socklab()
-            .args(args)
+        let mut cmd = socklab();
+        cmd.args(args);
+        Server::start_command(cmd)
+    }
+
+    /// Starts a prepared command that runs a socklab server (e.g. under
+    /// `ip netns exec`) and waits for its `listening on ADDR` line.
+    pub fn start_command(mut cmd: Command) -> Server {
+        let args = format!("{cmd:?}");
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -55,7 +63,7 @@ impl Server {
         });
         let first = rx.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
             let _ = child.kill();
-            panic!("no `listening on` line from socklab {args:?}: {:?}", logs.lock())
+            panic!("no `listening on` line from {args}: {:?}", logs.lock())
         });
         let addr = first
             .strip_prefix("listening on ")
