@@ -103,12 +103,12 @@ pub async fn request(
     let mut send_at = Instant::now();
     for wait in backoff.waits() {
         tries += 1;
+        on_wait(wait);
         match socket.send(message).await {
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => refused = true,
             Err(err) => return Err(fail(err)),
         }
-        on_wait(wait);
         let deadline = send_at + wait;
         // Anything received here comes from the server: the kernel filters a
         // connected socket's datagrams by source address and port.
