@@ -98,8 +98,10 @@ pub enum UdpCmd {
     #[command(after_help = "Example: socklab udp server 127.0.0.1 60000 --drop 0.7 --seed 1")]
     Server(UdpServerArgs),
     /// Ask for a lucky number, retransmitting with exponential backoff (or --broadcast)
-    #[command(after_help = "Examples: socklab udp client 127.0.0.1 60000 --start 0.1s --max-wait 5s\n          \
-                      socklab udp client --broadcast 192.168.1.255 60000 --wait 2s")]
+    #[command(
+        after_help = "Examples: socklab udp client 127.0.0.1 60000 --start 0.1s --max-wait 5s\n          \
+                      socklab udp client --broadcast 192.168.1.255 60000 --wait 2s"
+    )]
     Client(UdpClientArgs),
     /// Print the path MTU to HOST and show a datagram larger than it being refused
     #[command(after_help = "Example: socklab udp mtu 127.0.0.1")]
@@ -280,7 +282,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_probability(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("invalid probability {text:?} (a number from 0 to 1)")),
+        _ => Err(format!(
+            "invalid probability {text:?} (a number from 0 to 1)"
+        )),
     }
 }
 

@@ -129,9 +129,12 @@ impl Tour {
     /// Starts a UDP lucky-number server on a free loopback port.
     async fn start_udp(&mut self, options: udp::ServerOptions) -> Result<SocketAddr> {
         let socket = udp::bind("127.0.0.1", 0).await?;
-        let addr = socket.local_addr().context("reading the socket's address")?;
+        let addr = socket
+            .local_addr()
+            .context("reading the socket's address")?;
         let stop = self.stop.clone().cancelled_owned();
-        self.servers.push(tokio::spawn(udp::run(socket, options, stop)));
+        self.servers
+            .push(tokio::spawn(udp::run(socket, options, stop)));
         Ok(addr)
     }
 

@@ -55,7 +55,9 @@ fn server_answers_empty_and_largest_datagrams_and_stops_on_sigterm() {
     let socket = loopback_socket();
     let mut buf = vec![0u8; 65_536];
     for size in [0, 65_507] {
-        socket.send_to(&vec![b'x'; size], server.addr).expect("send");
+        socket
+            .send_to(&vec![b'x'; size], server.addr)
+            .expect("send");
         let (len, from) = socket.recv_from(&mut buf).expect("a reply");
         assert_eq!(from, server.addr);
         let reply = std::str::from_utf8(&buf[..len]).expect("ascii reply");
@@ -118,8 +120,14 @@ fn a_server_that_drops_everything_makes_the_client_give_up() {
     let server = Server::start(&["udp", "server", "127.0.0.1", "0", "--drop", "1"]);
     let out = run_socklab(
         &[
-            "udp", "client", "127.0.0.1", &server.port(),
-            "--start", "10ms", "--max-wait", "200ms",
+            "udp",
+            "client",
+            "127.0.0.1",
+            &server.port(),
+            "--start",
+            "10ms",
+            "--max-wait",
+            "200ms",
         ],
         TIMEOUT,
     );
@@ -152,10 +160,24 @@ fn seeded_drops_are_survived_by_retrying_and_repeat_exactly() {
     // Seed 6 drops the first two requests and answers the third.
     let run_once = || {
         let server = Server::start(&[
-            "udp", "server", "127.0.0.1", "0", "--drop", "0.7", "--seed", "6",
+            "udp",
+            "server",
+            "127.0.0.1",
+            "0",
+            "--drop",
+            "0.7",
+            "--seed",
+            "6",
         ]);
         let out = run_socklab(
-            &["udp", "client", "127.0.0.1", &server.port(), "--start", "50ms"],
+            &[
+                "udp",
+                "client",
+                "127.0.0.1",
+                &server.port(),
+                "--start",
+                "50ms",
+            ],
             TIMEOUT,
         );
         let (stdout, stderr) = text(&out);
@@ -215,8 +237,14 @@ async fn two_hundred_requests_match_what_the_drop_rate_predicts() {
          mean tries {mean_tries:.2} (predicted {want_tries:.2})"
     );
     // About 3.5 standard deviations of a 200-run sample (0.023 and 0.129).
-    assert!((success - want_success).abs() < 0.08, "success rate {success}");
-    assert!((mean_tries - want_tries).abs() < 0.45, "mean tries {mean_tries}");
+    assert!(
+        (success - want_success).abs() < 0.08,
+        "success rate {success}"
+    );
+    assert!(
+        (mean_tries - want_tries).abs() < 0.45,
+        "mean tries {mean_tries}"
+    );
 }
 
 #[test]
@@ -260,8 +288,14 @@ fn a_closed_port_is_retried_and_reported_as_refused() {
     // The socket is closed now: each request draws ICMP port unreachable.
     let out = run_socklab(
         &[
-            "udp", "client", "127.0.0.1", &port.to_string(),
-            "--start", "10ms", "--max-wait", "40ms",
+            "udp",
+            "client",
+            "127.0.0.1",
+            &port.to_string(),
+            "--start",
+            "10ms",
+            "--max-wait",
+            "40ms",
         ],
         TIMEOUT,
     );
@@ -280,7 +314,15 @@ fn a_closed_port_is_retried_and_reported_as_refused() {
 fn broadcast_mode_shows_each_reply_with_its_sender_and_fails_without_one() {
     let server = Server::start(&["udp", "server", "127.0.0.1", "0"]);
     let out = run_socklab(
-        &["udp", "client", "--broadcast", "127.0.0.1", &server.port(), "--wait", "300ms"],
+        &[
+            "udp",
+            "client",
+            "--broadcast",
+            "127.0.0.1",
+            &server.port(),
+            "--wait",
+            "300ms",
+        ],
         TIMEOUT,
     );
     let (stdout, stderr) = text(&out);
@@ -291,12 +333,23 @@ fn broadcast_mode_shows_each_reply_with_its_sender_and_fails_without_one() {
     );
     let silent = Server::start(&["udp", "server", "127.0.0.1", "0", "--drop", "1"]);
     let out = run_socklab(
-        &["udp", "client", "--broadcast", "127.0.0.1", &silent.port(), "--wait", "200ms"],
+        &[
+            "udp",
+            "client",
+            "--broadcast",
+            "127.0.0.1",
+            &silent.port(),
+            "--wait",
+            "200ms",
+        ],
         TIMEOUT,
     );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("error: no reply to the broadcast"), "{stderr}");
+    assert!(
+        stderr.contains("error: no reply to the broadcast"),
+        "{stderr}"
+    );
 }
 
 /// Network namespaces made for one test: a client namespace with a bridge,
@@ -337,7 +390,15 @@ impl Namespaces {
             c(&["link", "set", &near, "up"]);
             let addr = format!("10.200.0.{}", i + 2);
             let s = |args: &[&str]| Self::ip(&[&["-n", &server], args].concat());
-            s(&["addr", "add", &format!("{addr}/24"), "brd", "+", "dev", &far]);
+            s(&[
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "brd",
+                "+",
+                "dev",
+                &far,
+            ]);
             s(&["link", "set", &far, "up"]);
             s(&["link", "set", "lo", "up"]);
             addrs.push(addr);
@@ -417,7 +478,15 @@ fn two_servers_answer_one_broadcast_in_private_namespaces() {
     let out = run(
         &mut Namespaces::socklab(
             ns.client(),
-            &["udp", "client", "--broadcast", "10.200.0.255", "60000", "--wait", "1s"],
+            &[
+                "udp",
+                "client",
+                "--broadcast",
+                "10.200.0.255",
+                "60000",
+                "--wait",
+                "1s",
+            ],
         ),
         TIMEOUT,
     );

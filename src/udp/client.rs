@@ -185,7 +185,10 @@ pub async fn client(args: &UdpClientArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot broadcast to {target}"))?;
         if count == 0 {
-            bail!("no reply to the broadcast to {target} within {:?}", args.wait);
+            bail!(
+                "no reply to the broadcast to {target} within {:?}",
+                args.wait
+            );
         }
         return Ok(());
     }
@@ -199,7 +202,14 @@ pub async fn client(args: &UdpClientArgs) -> Result<()> {
     };
     let print_wait =
         |wait: Duration| println!("Waiting up to {} seconds for a reply", wait.as_secs_f64());
-    let reply = request(&socket, target, args.message.as_bytes(), backoff, print_wait).await?;
+    let reply = request(
+        &socket,
+        target,
+        args.message.as_bytes(),
+        backoff,
+        print_wait,
+    )
+    .await?;
     println!("The server replied {}", quoted(&reply.data));
     Ok(())
 }

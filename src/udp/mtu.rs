@@ -49,10 +49,24 @@ pub async fn probe(peer: SocketAddr) -> io::Result<PathMtu> {
     // (option level, discover option, its DO value, MTU option, IP + UDP header bytes, payload cap)
     let (level, discover, dont_fragment, mtu_opt, headers, cap) = if v6 {
         let ipv6 = libc::IPPROTO_IPV6;
-        (ipv6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_DO, libc::IPV6_MTU, 48, MAX_UDP_PAYLOAD_V6)
+        (
+            ipv6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DO,
+            libc::IPV6_MTU,
+            48,
+            MAX_UDP_PAYLOAD_V6,
+        )
     } else {
         let ipv4 = libc::IPPROTO_IP;
-        (ipv4, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DO, libc::IP_MTU, 28, MAX_UDP_PAYLOAD_V4)
+        (
+            ipv4,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DO,
+            libc::IP_MTU,
+            28,
+            MAX_UDP_PAYLOAD_V4,
+        )
     };
     set_int(socket.as_raw_fd(), level, discover, dont_fragment)?;
     // IP_MTU is only defined on a connected socket: connect picks the route.
@@ -83,7 +97,11 @@ fn set_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn get_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
@@ -92,7 +110,11 @@ fn get_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
     // SAFETY: fd is an open socket we own; value and len are live locals
     // and len holds value's size, which the kernel will not exceed.
     let rc = unsafe { libc::getsockopt(fd, level, name, (&raw mut value).cast(), &mut len) };
-    if rc == 0 { Ok(value) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Runs `udp mtu`.
@@ -105,7 +127,10 @@ pub async fn client(args: &UdpMtuArgs) -> Result<()> {
         .await
         .map_err(|err| anyhow::anyhow!("cannot find the path MTU to {peer}: {}", describe(&err)))?;
     let family = if peer.is_ipv6() { "IPV6_MTU" } else { "IP_MTU" };
-    println!("path MTU to {peer}: {} bytes ({family}, fragmentation off)", report.mtu);
+    println!(
+        "path MTU to {peer}: {} bytes ({family}, fragmentation off)",
+        report.mtu
+    );
     println!(
         "largest UDP payload in one datagram: {} bytes",
         report.max_payload
@@ -117,7 +142,9 @@ pub async fn client(args: &UdpMtuArgs) -> Result<()> {
             describe(&err)
         ),
         Err(err) => println!("sending {size} bytes: {} (not EMSGSIZE)", describe(&err)),
-        Ok(sent) => println!("sending {size} bytes: {sent} bytes went out (no EMSGSIZE on this path)"),
+        Ok(sent) => {
+            println!("sending {size} bytes: {sent} bytes went out (no EMSGSIZE on this path)")
+        }
     }
     Ok(())
 }

@@ -60,7 +60,13 @@ pub async fn run(
     }
 }
 
-async fn answer(socket: &UdpSocket, rng: &mut StdRng, drop_rate: f64, data: &[u8], peer: SocketAddr) {
+async fn answer(
+    socket: &UdpSocket,
+    rng: &mut StdRng,
+    drop_rate: f64,
+    data: &[u8],
+    peer: SocketAddr,
+) {
     // The drop is decided first, as in UnstableUDPServer.py, so a seeded run
     // draws the same numbers in the same order.
     if rng.random::<f64>() < drop_rate {

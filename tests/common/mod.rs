@@ -90,7 +90,11 @@ impl Server {
             if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
                 return line;
             }
-            assert!(Instant::now() < until, "no log line with {needle:?} in {:?}", self.logs());
+            assert!(
+                Instant::now() < until,
+                "no log line with {needle:?} in {:?}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -180,5 +184,8 @@ pub fn require(program: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "{program} is not installed: run scripts/test.sh, which installs it");
+    assert!(
+        found,
+        "{program} is not installed: run scripts/test.sh, which installs it"
+    );
 }
