@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, TIMEOUT, require, run, run_socklab, text};
+use common::{Server, TIMEOUT, require, run, run_socklab, run_with_input, text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -87,24 +86,13 @@ async fn thousand_concurrent_connections_each_get_their_own_bytes() {
 fn nc_gets_its_line_back() {
     require("nc");
     let server = Server::start(&["echo", "server", "127.0.0.1", "0"]);
-    let mut child = Command::new("nc")
-        .args(["-N", "127.0.0.1", &server.port()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn nc");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"hello from nc\n")
-        .expect("write to nc");
-    let status = common::wait_child(&mut child, TIMEOUT);
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
-        .expect("read nc output");
-    assert!(status.success());
-    assert_eq!(out, "hello from nc\n");
+    let out = run_with_input(
+        Command::new("nc").args(["-N", "127.0.0.1", &server.port()]),
+        b"hello from nc\n",
+        TIMEOUT,
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"hello from nc\n");
 }
 
 #[test]

@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{Server, TIMEOUT, require, run, run_socklab, text};
+use common::{Server, TIMEOUT, require, run, run_socklab, run_with_input, text};
 
 /// The texts' client, as written there: bare names, waiting for each answer.
 const TEXTS_CLIENT: &str = r#"
@@ -40,26 +39,15 @@ fn answers_the_texts_python_client() {
 fn answers_nc_sending_lines() {
     require("nc");
     let server = Server::start(&["hello", "server", "127.0.0.1", "0"]);
-    let mut child = Command::new("nc")
-        .args(["127.0.0.1", &server.port()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn nc");
     // One write with all lines: the server must split them itself.
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"Michael\nTracy\r\nSarah\nexit\n")
-        .expect("write to nc");
-    let status = common::wait_child(&mut child, TIMEOUT);
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
-        .expect("read nc output");
-    assert!(status.success());
+    let out = run_with_input(
+        Command::new("nc").args(["127.0.0.1", &server.port()]),
+        b"Michael\nTracy\r\nSarah\nexit\n",
+        TIMEOUT,
+    );
+    assert!(out.status.success());
     assert_eq!(
-        out,
+        text(&out).0,
         "Welcome!Hello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
     );
 }

@@ -132,12 +132,22 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
 
 /// Runs a command to completion with a time limit, capturing its output.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    run_with_input(cmd, b"", limit)
+}
+
+/// Like [`run`], writing `input` to the command's stdin and then closing it.
+pub fn run_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> Output {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let out_reader = std::thread::spawn(move || {
@@ -151,6 +161,7 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
         buf
     });
     let status = wait_child(&mut child, limit);
+    let _ = writer.join();
     Output {
         status,
         stdout: out_reader.join().expect("stdout reader"),
