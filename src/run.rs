@@ -44,13 +44,10 @@ where
     F: FnOnce(TcpListener, ServerConfig, net::ShutdownSignal) -> Fut,
     Fut: Future<Output = std::io::Result<()>>,
 {
+    // Handlers first: a signal right after `listening on` must not kill us.
+    let shutdown = net::shutdown_signal();
     let listener = bind(args, default_port).await?;
-    server(
-        listener,
-        args.config(default_idle),
-        Box::pin(net::shutdown_signal()),
-    )
-    .await?;
+    server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
 }
 
