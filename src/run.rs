@@ -29,16 +29,7 @@ pub async fn run(command: Command) -> Result<()> {
             serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
-        Command::Udp(UdpCmd::Server(args)) => {
-            let socket = udp::bind(&args.host, args.port.unwrap_or(udp::DEFAULT_PORT)).await?;
-            udp::announce(&socket)?;
-            let options = udp::ServerOptions {
-                drop_rate: args.drop_rate,
-                seed: args.seed,
-            };
-            udp::run(socket, options, net::shutdown_signal()).await?;
-            Ok(())
-        }
+        Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
         Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
         Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
         Command::Tour => tour::run().await,
@@ -56,13 +47,10 @@ where
     F: FnOnce(TcpListener, ServerConfig, net::ShutdownSignal) -> Fut,
     Fut: Future<Output = std::io::Result<()>>,
 {
+    // Handlers first: a signal right after `listening on` must not kill us.
+    let shutdown = net::shutdown_signal();
     let listener = bind(args, default_port).await?;
-    server(
-        listener,
-        args.config(default_idle),
-        Box::pin(net::shutdown_signal()),
-    )
-    .await?;
+    server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
 }
 

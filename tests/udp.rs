@@ -551,3 +551,22 @@ fn the_address_is_one_server_s_alone() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_tour_shows_the_udp_exchanges() {
+    let out = run_socklab(&["tour"], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "== udp:",
+        "== udp, lossy server:",
+        "Waiting up to 0.4 seconds for a reply\nThe server replied \"Here's your lucky number: 0.",
+        "== udp mtu:",
+        "message too long (EMSGSIZE)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "tour lacks {expected:?}:\n{stdout}"
+        );
+    }
+}

@@ -28,7 +28,7 @@ pub async fn bind_tcp(host: &str, port: u16) -> Result<TcpListener, NetError> {
                 }
                 return Ok(listener);
             }
-            Err(source) => last_err = Some(NetError::Listen { addr, source }),
+            Err(cause) => last_err = Some(NetError::Listen { addr, cause }),
         }
     }
     // resolve() never returns an empty list, so the loop ran at least once.

@@ -9,6 +9,7 @@
 mod addr;
 mod connect;
 mod error;
+mod fdlimit;
 mod listen;
 mod monitored;
 mod preview;
@@ -19,6 +20,7 @@ mod shutdown;
 pub use addr::{normalize_host, resolve, split_host_port};
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
 pub use error::{NetError, describe};
+pub use fdlimit::raise_fd_limit;
 pub use listen::{DEFAULT_BACKLOG, announce, bind_tcp};
 pub use monitored::{Monitored, WIRE_TARGET};
 pub use preview::{PREVIEW_LIMIT, escape_bytes};

@@ -54,7 +54,12 @@ pub async fn bind(host: &str, port: u16) -> Result<UdpSocket, NetError> {
                 }
                 return Ok(socket);
             }
-            Err(source) => last_err = Some(NetError::Listen { addr, source }),
+            Err(source) => {
+                last_err = Some(NetError::Listen {
+                    addr,
+                    cause: source,
+                })
+            }
         }
     }
     // resolve() never returns an empty list, so the loop ran at least once.

@@ -11,13 +11,15 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
-use super::{MAX_DATAGRAM, quoted};
-use crate::net::describe;
+use super::{DEFAULT_PORT, MAX_DATAGRAM, announce, bind, quoted};
+use crate::cli::UdpServerArgs;
+use crate::net::{describe, shutdown_signal};
 
 /// How the server misbehaves on purpose.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +28,21 @@ pub struct ServerOptions {
     pub drop_rate: f64,
     /// Seed for drops and lucky numbers, so that a run can be repeated.
     pub seed: Option<u64>,
+}
+
+/// Runs `udp server`: binds the user's address, prints `listening on`, and
+/// answers until SIGINT or SIGTERM.
+pub async fn serve(args: &UdpServerArgs) -> Result<()> {
+    // Handlers first: a signal right after `listening on` must not kill us.
+    let shutdown = shutdown_signal();
+    let socket = bind(&args.host, args.port.unwrap_or(DEFAULT_PORT)).await?;
+    announce(&socket)?;
+    let options = ServerOptions {
+        drop_rate: args.drop_rate,
+        seed: args.seed,
+    };
+    run(socket, options, shutdown).await?;
+    Ok(())
 }
 
 /// Answers every datagram on `socket` until `shutdown` resolves, then returns.
