@@ -42,6 +42,17 @@ fn wait_for_count(server: &Server, needle: &str, count: usize) -> Vec<String> {
     }
 }
 
+/// Starts `udp client 127.0.0.1 PORT EXTRA...` in the background, output piped.
+fn spawn_client(port: &str, extra: &[&str]) -> std::process::Child {
+    socklab()
+        .args(["udp", "client", "127.0.0.1", port])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client")
+}
+
 fn waiting_lines(stdout: &str) -> Vec<&str> {
     stdout
         .lines()
@@ -80,13 +91,7 @@ fn server_answers_empty_and_largest_datagrams_and_stops_on_sigterm() {
 fn a_silent_server_sees_the_tries_at_0_start_3start_7start() {
     let silent = loopback_socket();
     let port = silent.local_addr().expect("addr").port().to_string();
-    let mut child = socklab()
-        .args(["udp", "client", "127.0.0.1", &port])
-        .args(["--start", "50ms", "--max-wait", "400ms"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn client");
+    let mut child = spawn_client(&port, &["--start", "50ms", "--max-wait", "400ms"]);
     let mut buf = [0u8; 64];
     let mut arrivals = Vec::new();
     let mut sender = None;
@@ -252,13 +257,7 @@ fn a_datagram_from_another_port_is_never_taken_as_the_reply() {
     let fake_server = loopback_socket();
     let spoofer = loopback_socket();
     let port = fake_server.local_addr().expect("addr").port().to_string();
-    let mut child = socklab()
-        .args(["udp", "client", "127.0.0.1", &port])
-        .args(["--start", "300ms", "--max-wait", "1s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client");
+    let mut child = spawn_client(&port, &["--start", "300ms", "--max-wait", "1s"]);
     let mut buf = [0u8; 64];
     let (_, client) = fake_server.recv_from(&mut buf).expect("first request");
     // Same host, other port: the texts' "You are hacked!" attack.

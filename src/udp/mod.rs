@@ -19,11 +19,9 @@ pub mod server;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::net::{self, NetError, escape_bytes};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tracing::info;
-
-use crate::net::{NetError, escape_bytes, normalize_host, resolve};
 
 pub use client::{Backoff, Reply, RequestError, broadcast, request};
 pub use server::{ServerOptions, run};
@@ -43,27 +41,7 @@ pub const SHOW_LIMIT: usize = 200;
 /// the same port and silently take its unicast traffic, where the user should
 /// get `address already in use`.
 pub async fn bind(host: &str, port: u16) -> Result<UdpSocket, NetError> {
-    let addrs = resolve(host, port).await?;
-    let mut last_err = None;
-    for addr in addrs {
-        match bind_one(addr) {
-            Ok(socket) => {
-                let name = normalize_host(host);
-                if name.parse::<IpAddr>().is_err() {
-                    info!("{name} resolved to {}", addr.ip());
-                }
-                return Ok(socket);
-            }
-            Err(source) => {
-                last_err = Some(NetError::Listen {
-                    addr,
-                    cause: source,
-                })
-            }
-        }
-    }
-    // resolve() never returns an empty list, so the loop ran at least once.
-    Err(last_err.expect("resolve returned at least one address"))
+    net::bind_first(host, port, bind_one).await
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
