@@ -109,8 +109,8 @@ fn a_silent_server_sees_the_tries_at_0_start_3start_7start() {
         .collect();
     for (got, want) in offsets.iter().zip([0u128, 50, 150, 350]) {
         assert!(
-            *got + 2 >= want && *got <= want + 60,
-            "tries at {offsets:?} ms, wanted 0, 50, 150, 350 (+60 ms slack)"
+            *got + 10 >= want && *got <= want + 60,
+            "tries at {offsets:?} ms, wanted 0, 50, 150, 350 (-10 ms, +60 ms slack)"
         );
     }
     // No fifth try: the next wait (800 ms) would pass --max-wait.

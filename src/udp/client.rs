@@ -21,7 +21,7 @@ use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout_at};
 use tracing::{debug, info};
 
-use super::{DEFAULT_PORT, MAX_DATAGRAM, ephemeral_for, quoted};
+use super::{DEFAULT_PORT, MAX_DATAGRAM, ephemeral_for, quoted, trace_datagram};
 use crate::cli::UdpClientArgs;
 use crate::net::{describe, resolve};
 
@@ -105,7 +105,7 @@ pub async fn request(
         tries += 1;
         on_wait(wait);
         match socket.send(message).await {
-            Ok(_) => {}
+            Ok(_) => trace_datagram("sent", "to", server, message),
             Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => refused = true,
             Err(err) => return Err(fail(err)),
         }
@@ -115,6 +115,7 @@ pub async fn request(
         while let Ok(received) = timeout_at(deadline, socket.recv(&mut buf)).await {
             match received {
                 Ok(len) => {
+                    trace_datagram("received", "from", server, &buf[..len]);
                     let data = buf[..len].to_vec();
                     return Ok(Reply { data, tries });
                 }
@@ -161,12 +162,14 @@ pub async fn broadcast(
     socket.set_broadcast(true)?;
     let deadline = Instant::now() + wait;
     socket.send_to(message, target).await?;
+    trace_datagram("sent", "to", target, message);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut count = 0;
     // An unconnected socket: replies may come from anyone on the segment,
     // which is the point; each is shown with its sender.
     while let Ok(received) = timeout_at(deadline, socket.recv_from(&mut buf)).await {
         let (len, sender) = received?;
+        trace_datagram("received", "from", sender, &buf[..len]);
         count += 1;
         on_reply(sender, &buf[..len]);
     }

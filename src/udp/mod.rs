@@ -19,7 +19,7 @@ pub mod server;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::net::{self, NetError, escape_bytes};
+use crate::net::{self, NetError, PREVIEW_LIMIT, WIRE_TARGET, escape_bytes};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
@@ -66,6 +66,17 @@ pub async fn ephemeral_for(peer: SocketAddr) -> io::Result<UdpSocket> {
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
     UdpSocket::bind(SocketAddr::new(any, 0)).await
+}
+
+/// Logs a datagram for `--trace` in the stream wrapper's words, e.g.
+/// `sent 20 bytes to 127.0.0.1:60000: b'...'`.
+fn trace_datagram(verb: &str, preposition: &str, peer: SocketAddr, data: &[u8]) {
+    tracing::trace!(
+        target: WIRE_TARGET,
+        "{verb} {} bytes {preposition} {peer}: {}",
+        data.len(),
+        escape_bytes(data, PREVIEW_LIMIT)
+    );
 }
 
 /// A datagram as the texts print a string: Python's repr, quotes included,

@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
-use super::{DEFAULT_PORT, MAX_DATAGRAM, announce, bind, quoted};
+use super::{DEFAULT_PORT, MAX_DATAGRAM, announce, bind, quoted, trace_datagram};
 use crate::cli::UdpServerArgs;
 use crate::net::{describe, shutdown_signal};
 
@@ -84,6 +84,7 @@ async fn answer(
     data: &[u8],
     peer: SocketAddr,
 ) {
+    trace_datagram("received", "from", peer, data);
     // The drop is decided first, as in UnstableUDPServer.py, so a seeded run
     // draws the same numbers in the same order.
     if rng.random::<f64>() < drop_rate {
@@ -93,7 +94,10 @@ async fn answer(
     info!("The client at {peer} says {}", quoted(data));
     let reply = format!("Here's your lucky number: {}", rng.random::<f64>());
     match socket.send_to(reply.as_bytes(), peer).await {
-        Ok(_) => info!("Packet sent successfully!"),
+        Ok(_) => {
+            trace_datagram("sent", "to", peer, reply.as_bytes());
+            info!("Packet sent successfully!");
+        }
         Err(err) => warn!("cannot answer {peer}: {}", describe(&err)),
     }
 }
