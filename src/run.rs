@@ -32,7 +32,13 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Tour => tour::run().await,
         Command::Sockets(args) => diag::sockets::command(&args),
         Command::Stall(StallCmd::Server(args)) => {
-            serve(&args, diag::stall::DEFAULT_PORT, diag::stall::DEFAULT_IDLE, diag::stall::run).await
+            serve(
+                &args,
+                diag::stall::DEFAULT_PORT,
+                diag::stall::DEFAULT_IDLE,
+                diag::stall::run,
+            )
+            .await
         }
         Command::Stall(StallCmd::Client(args)) => diag::stall::client(&args).await,
         Command::Ping(args) => diag::ping::command(&args).await,

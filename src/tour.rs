@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, upper};
+use crate::{diag, echo, fixed, hello, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -53,6 +53,14 @@ pub async fn run() -> Result<()> {
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
         &["hello", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+
+    let addr = tour.start(diag::stall::run).await?;
+    tour.show(
+        "stall",
+        "a server that never reads: where the written bytes wait (app-server-test.py)",
+        &["stall", "client", &ip(addr), &port(addr)],
     )
     .await?;
 

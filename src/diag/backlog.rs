@@ -54,7 +54,10 @@ fn dump_listeners(family: i32, backlogs: &mut HashMap<u64, u64>) -> io::Result<(
             let len = read_u32(&buf, at) as usize;
             let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
             if len < NLMSG_HEADER || at + len > n {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad netlink message"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "bad netlink message",
+                ));
             }
             match kind {
                 NLMSG_DONE => return Ok(()),
@@ -110,8 +113,7 @@ mod tests {
 
     #[test]
     fn finds_the_backlog_of_a_listener_of_ours() {
-        let listener =
-            Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
         let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal");
         listener.bind(&addr.into()).expect("bind");
         listener.listen(7).expect("listen");

@@ -150,7 +150,9 @@ pub fn describe(kind: u8, code: u8) -> String {
         }
         (DEST_UNREACHABLE, 6) => "Destination Unreachable: Destination Network Unknown",
         (DEST_UNREACHABLE, 7) => "Destination Unreachable: Destination Host Unknown",
-        (DEST_UNREACHABLE, 13) => "Destination Unreachable: Communication Administratively Prohibited",
+        (DEST_UNREACHABLE, 13) => {
+            "Destination Unreachable: Communication Administratively Prohibited"
+        }
         (DEST_UNREACHABLE, _) => "Destination Unreachable",
         (TIME_EXCEEDED, 0) => "Time Exceeded: Time to Live exceeded in Transit",
         (TIME_EXCEEDED, 1) => "Time Exceeded: Fragment Reassembly Time Exceeded",
@@ -177,14 +179,21 @@ mod tests {
     fn checksum_matches_rfc1071_example() {
         // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum to ddf2, whose
         // complement is 220d.
-        assert_eq!(checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0x220d);
+        assert_eq!(
+            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
         assert_eq!(checksum(&[0xff]), 0x00ff);
     }
 
     #[test]
     fn a_request_verifies_and_a_reply_parses() {
         let mut packet = echo_request(0x1234, 7, b"abc");
-        assert_eq!(checksum(&packet), 0, "a packet with its checksum sums to zero");
+        assert_eq!(
+            checksum(&packet),
+            0,
+            "a packet with its checksum sums to zero"
+        );
         // Turn it into the reply a host would send: type 0, checksum redone.
         packet[0] = ECHO_REPLY;
         packet[2..4].copy_from_slice(&[0, 0]);
@@ -192,7 +201,11 @@ mod tests {
         packet[2..4].copy_from_slice(&sum.to_be_bytes());
         assert_eq!(
             parse(&packet),
-            Some(Message::EchoReply { id: 0x1234, seq: 7, payload: b"abc" })
+            Some(Message::EchoReply {
+                id: 0x1234,
+                seq: 7,
+                payload: b"abc"
+            })
         );
         packet[9] ^= 1;
         assert_eq!(parse(&packet), None, "a corrupted packet is dropped");
@@ -208,7 +221,12 @@ mod tests {
         error[2..4].copy_from_slice(&sum.to_be_bytes());
         assert_eq!(
             parse(&error),
-            Some(Message::Error { kind: 3, code: 3, id: 0x1234, seq: 9 })
+            Some(Message::Error {
+                kind: 3,
+                code: 3,
+                id: 0x1234,
+                seq: 9
+            })
         );
         assert_eq!(
             describe(3, 3),
@@ -224,7 +242,13 @@ mod tests {
     fn ipv4_header_fields() {
         let d = ipv4(63, [10, 0, 0, 1], b"x");
         let (header, rest) = split_ipv4(&d).expect("valid header");
-        assert_eq!(header, Ipv4Header { ttl: 63, source: Ipv4Addr::new(10, 0, 0, 1) });
+        assert_eq!(
+            header,
+            Ipv4Header {
+                ttl: 63,
+                source: Ipv4Addr::new(10, 0, 0, 1)
+            }
+        );
         assert_eq!(rest, b"x");
         assert_eq!(split_ipv4(&d[..10]), None);
     }

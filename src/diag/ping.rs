@@ -364,24 +364,40 @@ impl Pinger {
         // hands us our own replies; on a raw one we filter.
         let ours = |id: u16| self.socket.kind == Kind::Datagram || id == self.id;
         match icmp::parse(message) {
-            Some(Message::EchoReply { id, seq, payload: echoed }) if ours(id) => {
+            Some(Message::EchoReply {
+                id,
+                seq,
+                payload: echoed,
+            }) if ours(id) => {
                 let Some(sent) = self.in_flight.remove(&seq) else {
                     return; // a duplicate, or one we gave up on
                 };
                 let rtt = sent.elapsed();
                 self.stats.record_rtt(rtt);
                 let ttl = ttl.map(|t| format!(" ttl={t}")).unwrap_or_default();
-                let wrong = if echoed == payload(seq) { "" } else { " (wrong data)" };
+                let wrong = if echoed == payload(seq) {
+                    ""
+                } else {
+                    " (wrong data)"
+                };
                 println!(
                     "{} bytes from {source}: icmp_seq={seq}{ttl} time={:.3} ms{wrong}",
                     message.len(),
                     rtt.as_secs_f64() * 1000.0
                 );
             }
-            Some(Message::Error { kind, code, id, seq }) if ours(id) => {
+            Some(Message::Error {
+                kind,
+                code,
+                id,
+                seq,
+            }) if ours(id) => {
                 if self.in_flight.remove(&seq).is_some() {
                     self.stats.errors += 1;
-                    println!("From {source} icmp_seq={seq} {}", icmp::describe(kind, code));
+                    println!(
+                        "From {source} icmp_seq={seq} {}",
+                        icmp::describe(kind, code)
+                    );
                 }
             }
             _ => {}

@@ -139,7 +139,10 @@ pub fn command(args: &SocketsArgs) -> Result<()> {
 pub fn read(filter: &Filter) -> Result<Vec<SocketEntry>, ProcError> {
     let mut entries = Vec::new();
     if filter.tcp != Some(false) {
-        for (proto, rows) in [(Proto::Tcp, procfs::net::tcp()), (Proto::Tcp6, procfs::net::tcp6())] {
+        for (proto, rows) in [
+            (Proto::Tcp, procfs::net::tcp()),
+            (Proto::Tcp6, procfs::net::tcp6()),
+        ] {
             entries.extend(optional(rows)?.into_iter().map(|e| SocketEntry {
                 proto,
                 state: tcp_state(&e.state),
@@ -154,7 +157,10 @@ pub fn read(filter: &Filter) -> Result<Vec<SocketEntry>, ProcError> {
         }
     }
     if filter.tcp != Some(true) {
-        for (proto, rows) in [(Proto::Udp, procfs::net::udp()), (Proto::Udp6, procfs::net::udp6())] {
+        for (proto, rows) in [
+            (Proto::Udp, procfs::net::udp()),
+            (Proto::Udp6, procfs::net::udp6()),
+        ] {
             entries.extend(optional(rows)?.into_iter().map(|e| SocketEntry {
                 proto,
                 state: match e.state {
@@ -218,7 +224,11 @@ fn tcp_state(state: &TcpState) -> &'static str {
 /// attributed to the lowest pid.
 pub fn attach_owners(entries: &mut [SocketEntry]) {
     // TIME-WAIT and request sockets have inode 0: no process holds them.
-    let wanted: HashSet<u64> = entries.iter().map(|e| e.inode).filter(|&i| i != 0).collect();
+    let wanted: HashSet<u64> = entries
+        .iter()
+        .map(|e| e.inode)
+        .filter(|&i| i != 0)
+        .collect();
     if wanted.is_empty() {
         return;
     }
@@ -336,8 +346,14 @@ mod tests {
 
     #[test]
     fn addresses_as_ss_prints_them() {
-        assert_eq!(ss_address(&"0.0.0.0:0".parse().expect("literal")), "0.0.0.0:*");
-        assert_eq!(ss_address(&"[::1]:80".parse().expect("literal")), "[::1]:80");
+        assert_eq!(
+            ss_address(&"0.0.0.0:0".parse().expect("literal")),
+            "0.0.0.0:*"
+        );
+        assert_eq!(
+            ss_address(&"[::1]:80".parse().expect("literal")),
+            "[::1]:80"
+        );
     }
 
     #[test]
@@ -350,8 +366,20 @@ mod tests {
         assert!(by_port(65434).keeps(&e));
         assert!(by_port(53225).keeps(&e));
         assert!(!by_port(1).keeps(&e));
-        assert!(!Filter { listening: true, ..Filter::default() }.keeps(&e));
-        assert!(!Filter { tcp: Some(false), ..Filter::default() }.keeps(&e));
+        assert!(
+            !Filter {
+                listening: true,
+                ..Filter::default()
+            }
+            .keeps(&e)
+        );
+        assert!(
+            !Filter {
+                tcp: Some(false),
+                ..Filter::default()
+            }
+            .keeps(&e)
+        );
     }
 
     #[test]

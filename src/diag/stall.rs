@@ -92,7 +92,9 @@ pub async fn client(args: &StallClientArgs) -> Result<()> {
     println!("connected to {peer} from {local}");
 
     let written = fill(&stream, peer).await?;
-    println!("wrote {written} bytes, then send() would block (EAGAIN: resource temporarily unavailable)");
+    println!(
+        "wrote {written} bytes, then send() would block (EAGAIN: resource temporarily unavailable)"
+    );
     let report = settle(&stream, local, peer, written).await?;
     print!("{}", explain(&report, peer));
 
@@ -170,9 +172,10 @@ pub fn server_side(local: SocketAddr, peer: SocketAddr) -> Option<SocketEntry> {
         tcp: Some(true),
         ..Filter::default()
     };
-    sockets::read(&filter).ok()?.into_iter().find(|e| {
-        canonical(e.local) == canonical(peer) && canonical(e.remote) == canonical(local)
-    })
+    sockets::read(&filter)
+        .ok()?
+        .into_iter()
+        .find(|e| canonical(e.local) == canonical(peer) && canonical(e.remote) == canonical(local))
 }
 
 /// The report in words: the numbers, then where the bytes wait.
@@ -225,6 +228,9 @@ mod tests {
         let text = explain(&report, peer);
         assert!(text.contains("client Send-Q: 269868 bytes"), "{text}");
         assert!(text.contains("server Recv-Q: 408300 bytes"), "{text}");
-        assert!(text.contains("269868 + 408300 = 678168 bytes: every byte written"), "{text}");
+        assert!(
+            text.contains("269868 + 408300 = 678168 bytes: every byte written"),
+            "{text}"
+        );
     }
 }
