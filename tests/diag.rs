@@ -20,14 +20,19 @@ struct StallClient {
 impl StallClient {
     /// Runs the client against `port` and waits until it has printed its report.
     fn start(port: &str) -> StallClient {
-        let mut child = socklab()
+        let child = socklab()
             .args(["stall", "client", "127.0.0.1", port, "--hold", "60s"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn stall client");
-        let stdout = child.stdout.take().expect("piped stdout");
+        // Owned by the guard from here on, so a failed wait still kills it.
+        let mut client = StallClient {
+            child,
+            report: Vec::new(),
+        };
+        let stdout = client.child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -36,15 +41,14 @@ impl StallClient {
                 }
             }
         });
-        let mut report = Vec::new();
         loop {
             let line = rx
                 .recv_timeout(TIMEOUT)
-                .unwrap_or_else(|_| panic!("stall client report incomplete: {report:?}"));
+                .unwrap_or_else(|_| panic!("stall client report incomplete: {:?}", client.report));
             let done = line.starts_with("holding the connection");
-            report.push(line);
+            client.report.push(line);
             if done {
-                return StallClient { child, report };
+                return client;
             }
         }
     }

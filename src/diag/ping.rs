@@ -391,14 +391,12 @@ impl Pinger {
                 code,
                 id,
                 seq,
-            }) if ours(id) => {
-                if self.in_flight.remove(&seq).is_some() {
-                    self.stats.errors += 1;
-                    println!(
-                        "From {source} icmp_seq={seq} {}",
-                        icmp::describe(kind, code)
-                    );
-                }
+            }) if ours(id) && self.in_flight.remove(&seq).is_some() => {
+                self.stats.errors += 1;
+                println!(
+                    "From {source} icmp_seq={seq} {}",
+                    icmp::describe(kind, code)
+                );
             }
             _ => {}
         }
