@@ -143,16 +143,15 @@ pub fn read(filter: &Filter) -> Result<Vec<SocketEntry>, ProcError> {
             (Proto::Tcp, procfs::net::tcp()),
             (Proto::Tcp6, procfs::net::tcp6()),
         ] {
-            entries.extend(optional(rows)?.into_iter().map(|e| SocketEntry {
-                proto,
-                state: tcp_state(&e.state),
-                recv_q: e.rx_queue.into(),
-                send_q: e.tx_queue.into(),
-                local: e.local_address,
-                remote: e.remote_address,
-                pid: None,
-                program: None,
-                inode: e.inode,
+            entries.extend(optional(rows)?.into_iter().map(|e| {
+                let ends = (e.local_address, e.remote_address);
+                unowned(
+                    proto,
+                    tcp_state(&e.state),
+                    (e.rx_queue, e.tx_queue),
+                    ends,
+                    e.inode,
+                )
             }));
         }
     }
@@ -161,19 +160,13 @@ pub fn read(filter: &Filter) -> Result<Vec<SocketEntry>, ProcError> {
             (Proto::Udp, procfs::net::udp()),
             (Proto::Udp6, procfs::net::udp6()),
         ] {
-            entries.extend(optional(rows)?.into_iter().map(|e| SocketEntry {
-                proto,
-                state: match e.state {
+            entries.extend(optional(rows)?.into_iter().map(|e| {
+                let ends = (e.local_address, e.remote_address);
+                let state = match e.state {
                     UdpState::Established => "ESTAB",
                     UdpState::Close => "UNCONN",
-                },
-                recv_q: e.rx_queue.into(),
-                send_q: e.tx_queue.into(),
-                local: e.local_address,
-                remote: e.remote_address,
-                pid: None,
-                program: None,
-                inode: e.inode,
+                };
+                unowned(proto, state, (e.rx_queue, e.tx_queue), ends, e.inode)
             }));
         }
     }
@@ -190,6 +183,27 @@ pub fn read(filter: &Filter) -> Result<Vec<SocketEntry>, ProcError> {
     }
     entries.sort_by_key(|e| (e.proto, e.local.port(), e.local.ip(), e.remote));
     Ok(entries)
+}
+
+/// A row of /proc/net/*: (rx_queue, tx_queue), (local, remote); no owner yet.
+fn unowned(
+    proto: Proto,
+    state: &'static str,
+    (recv_q, send_q): (u32, u32),
+    (local, remote): (SocketAddr, SocketAddr),
+    inode: u64,
+) -> SocketEntry {
+    SocketEntry {
+        proto,
+        state,
+        recv_q: recv_q.into(),
+        send_q: send_q.into(),
+        local,
+        remote,
+        pid: None,
+        program: None,
+        inode,
+    }
 }
 
 /// A table that does not exist (IPv6 disabled) is an empty one.
