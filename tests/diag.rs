@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use common::{Server, TIMEOUT, require, run, run_socklab, socklab, text};
@@ -287,10 +288,22 @@ struct Netns(String);
 
 impl Netns {
     fn create() -> Netns {
-        let name = format!("socklab-diag-{}", std::process::id());
+        // Tests run in parallel threads of one process: pid plus a counter.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("socklab-diag-{}-{n}", std::process::id());
         let output = run(Command::new("ip").args(["netns", "add", &name]), TIMEOUT);
         assert!(output.status.success(), "ip netns add: {}", text(&output).1);
         Netns(name)
+    }
+}
+
+impl Netns {
+    /// Runs `program ARGS...` inside the namespace.
+    fn exec(&self, program: &str, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0, program]).args(args);
+        run(&mut cmd, TIMEOUT)
     }
 }
 
@@ -310,12 +323,9 @@ fn ping_without_a_network_fails() {
     require("ip");
     // A fresh namespace has only a loopback interface, and it is down.
     let ns = Netns::create();
-    let output = run(
-        Command::new("ip")
-            .args(["netns", "exec", &ns.0])
-            .arg(env!("CARGO_BIN_EXE_socklab"))
-            .args(["ping", "-c", "2", "-i", "0.2", "127.0.0.1"]),
-        TIMEOUT,
+    let output = ns.exec(
+        env!("CARGO_BIN_EXE_socklab"),
+        &["ping", "-c", "2", "-i", "0.2", "127.0.0.1"],
     );
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
@@ -328,6 +338,41 @@ fn ping_without_a_network_fails() {
     assert!(
         stderr.contains("error: no reply from 127.0.0.1"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn ping_through_an_unprivileged_datagram_socket() {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: creating a network namespace needs root");
+        return;
+    }
+    require("ip");
+    // ping_group_range is per namespace: allow our group in ours only, so the
+    // datagram socket (kernel-chosen identifier, TTL as a control message)
+    // is the one used.
+    let ns = Netns::create();
+    assert!(ns.exec("ip", &["link", "set", "lo", "up"]).status.success());
+    let sysctl = ns.exec(
+        "sh",
+        &["-c", "echo '0 0' > /proc/sys/net/ipv4/ping_group_range"],
+    );
+    assert!(sysctl.status.success(), "{}", text(&sysctl).1);
+    let output = ns.exec(
+        env!("CARGO_BIN_EXE_socklab"),
+        &["-v", "ping", "-c", "2", "-i", "0.1", "127.0.0.1"],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("ICMP socket: Datagram"), "{stderr}");
+    assert!(
+        stdout.contains("64 bytes from 127.0.0.1: icmp_seq=2 ttl=64 time="),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 packets transmitted, 2 received, 0% packet loss"),
+        "{stdout}"
     );
 }
 
