@@ -45,6 +45,15 @@ pub enum Command {
     /// Run every pair on loopback and show the exchanges
     #[command(after_help = "Example: socklab tour")]
     Tour,
+    /// List TCP and UDP sockets with queues, state and owner, like `ss -tuanp`
+    #[command(after_help = "Example: socklab sockets --port 65434")]
+    Sockets(SocketsArgs),
+    /// A server that never reads, a client that fills its queues (app-*-test.py); port 65434
+    #[command(subcommand)]
+    Stall(StallCmd),
+    /// ICMP echo with round-trip statistics, like `ping`
+    #[command(after_help = "Example: socklab ping -c 3 127.0.0.1")]
+    Ping(PingArgs),
 }
 
 /// Roles of the echo protocol.
@@ -158,6 +167,17 @@ pub struct UdpMtuArgs {
     pub port: Option<u16>,
 }
 
+/// Roles of the stall pair.
+#[derive(Debug, Subcommand)]
+pub enum StallCmd {
+    /// Accept connections and never read from them (app-server-test.py)
+    #[command(after_help = "Example: socklab stall server 127.0.0.1 65434")]
+    Server(ServerArgs),
+    /// Write until the socket would block, then show where the bytes wait (app-client-test.py)
+    #[command(after_help = "Example: socklab stall client 127.0.0.1 65434")]
+    Client(StallClientArgs),
+}
+
 /// Where a server listens and the limits every server has.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
@@ -250,6 +270,52 @@ pub struct HelloClientArgs {
     /// Names to greet
     #[arg(default_values_t = ["Michael".to_string(), "Tracy".to_string(), "Sarah".to_string()])]
     pub names: Vec<String>,
+}
+
+/// Options of `sockets`.
+#[derive(Debug, Clone, Args)]
+pub struct SocketsArgs {
+    /// Only sockets with this port at either end
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Only listening TCP sockets and unconnected UDP ones
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only TCP sockets
+    #[arg(short, long, conflicts_with = "udp")]
+    pub tcp: bool,
+    /// Only UDP sockets
+    #[arg(short, long)]
+    pub udp: bool,
+    /// Print one JSON array of objects instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `stall client`.
+#[derive(Debug, Clone, Args)]
+pub struct StallClientArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// After the report, keep the connection (and its full queues) open this long
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub hold: Duration,
+}
+
+/// Options of `ping`.
+#[derive(Debug, Clone, Args)]
+pub struct PingArgs {
+    /// Host name or IPv4 address to ping
+    pub host: String,
+    /// Stop after N echo requests [default: until Ctrl-C]
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Wait this long between echo requests (at least 10ms)
+    #[arg(short = 'i', long, value_parser = parse_duration, default_value = "1s", value_name = "S")]
+    pub interval: Duration,
+    /// After the last request, wait this long for replies still on their way
+    #[arg(short = 'W', long, value_parser = parse_duration, default_value = "2s", value_name = "S")]
+    pub timeout: Duration,
 }
 
 /// Parses `1.5`, `1.5s`, `250ms`, `2m` or `1h` into a duration; a bare number is seconds.

@@ -2,6 +2,7 @@
 //! on one shared network layer.
 
 pub mod cli;
+pub mod diag;
 pub mod echo;
 pub mod fixed;
 pub mod hello;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::TcpListener;
 
-use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UdpCmd, UpperCmd};
+use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, StallCmd, UdpCmd, UpperCmd};
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, tour, udp, upper};
+use crate::{diag, echo, fixed, hello, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -33,6 +33,18 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
         Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
         Command::Tour => tour::run().await,
+        Command::Sockets(args) => diag::sockets::command(&args),
+        Command::Stall(StallCmd::Server(args)) => {
+            serve(
+                &args,
+                diag::stall::DEFAULT_PORT,
+                diag::stall::DEFAULT_IDLE,
+                diag::stall::run,
+            )
+            .await
+        }
+        Command::Stall(StallCmd::Client(args)) => diag::stall::client(&args).await,
+        Command::Ping(args) => diag::ping::command(&args).await,
     }
 }
 

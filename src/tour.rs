@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, udp, upper};
+use crate::{diag, echo, fixed, hello, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -79,6 +79,13 @@ pub async fn run() -> Result<()> {
         "udp mtu",
         "the path MTU and a datagram too large for it (IP_MTU)",
         &["udp", "mtu", "127.0.0.1"],
+    )
+    .await?;
+    let addr = tour.start(diag::stall::run).await?;
+    tour.show(
+        "stall",
+        "a server that never reads: where the written bytes wait (app-server-test.py)",
+        &["stall", "client", &ip(addr), &port(addr)],
     )
     .await?;
 
