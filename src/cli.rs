@@ -40,6 +40,9 @@ pub enum Command {
     /// The "Welcome!" / "Hello, NAME!" server; port 9999
     #[command(subcommand)]
     Hello(HelloCmd),
+    /// UDP lucky numbers, retransmission, broadcast and path MTU; port 60000
+    #[command(subcommand)]
+    Udp(UdpCmd),
     /// The minimal HTTP server (Hello World) and the raw-socket GET client; port 8001
     #[command(subcommand)]
     Http(HttpCmd),
@@ -51,6 +54,15 @@ pub enum Command {
     /// Run every pair on loopback and show the exchanges
     #[command(after_help = "Example: socklab tour")]
     Tour,
+    /// List TCP and UDP sockets with queues, state and owner, like `ss -tuanp`
+    #[command(after_help = "Example: socklab sockets --port 65434")]
+    Sockets(SocketsArgs),
+    /// A server that never reads, a client that fills its queues (app-*-test.py); port 65434
+    #[command(subcommand)]
+    Stall(StallCmd),
+    /// ICMP echo with round-trip statistics, like `ping`
+    #[command(after_help = "Example: socklab ping -c 3 127.0.0.1")]
+    Ping(PingArgs),
 }
 
 /// Roles of the echo protocol.
@@ -95,6 +107,84 @@ pub enum HelloCmd {
     /// Send each name, print each answer, then `exit`
     #[command(after_help = "Example: socklab hello client 127.0.0.1 9999 Michael Tracy Sarah")]
     Client(HelloClientArgs),
+}
+
+/// Roles of the UDP lucky-number protocol.
+#[derive(Debug, Subcommand)]
+pub enum UdpCmd {
+    /// Answer each datagram with `Here's your lucky number: X`, optionally dropping some
+    #[command(after_help = "Example: socklab udp server 127.0.0.1 60000 --drop 0.7 --seed 1")]
+    Server(UdpServerArgs),
+    /// Ask for a lucky number, retransmitting with exponential backoff (or --broadcast)
+    #[command(
+        after_help = "Examples: socklab udp client 127.0.0.1 60000 --start 0.1s --max-wait 5s\n          \
+                      socklab udp client --broadcast 192.168.1.255 60000 --wait 2s"
+    )]
+    Client(UdpClientArgs),
+    /// Print the path MTU to HOST and show a datagram larger than it being refused
+    #[command(after_help = "Example: socklab udp mtu 127.0.0.1")]
+    Mtu(UdpMtuArgs),
+}
+
+/// Options of `udp server`.
+#[derive(Debug, Clone, Args)]
+pub struct UdpServerArgs {
+    /// Interface to listen on: '' or 0.0.0.0 for all IPv4 ones, :: for all IPv6 ones
+    #[arg(default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port; 0 picks a free one [default: 60000]
+    pub port: Option<u16>,
+    /// Pretend to lose each request with this probability (0 to 1)
+    #[arg(long = "drop", value_parser = parse_probability, default_value_t = 0.0, value_name = "P")]
+    pub drop_rate: f64,
+    /// Seed the random numbers (drops and lucky numbers) so a run can be repeated
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// Options of `udp client`.
+#[derive(Debug, Clone, Args)]
+pub struct UdpClientArgs {
+    /// Server host name or address (with --broadcast: the broadcast address)
+    #[arg(default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port [default: 60000]
+    pub port: Option<u16>,
+    /// Text to send
+    #[arg(long, default_value = "Hello, I'm a client.", value_name = "TEXT")]
+    pub message: String,
+    /// First wait for a reply; each retransmission doubles it
+    #[arg(long, value_parser = parse_positive_duration, default_value = "0.1s", value_name = "DURATION")]
+    pub start: Duration,
+    /// Give up when the next wait would be longer than this
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    pub max_wait: Duration,
+    /// Send once to a broadcast address (SO_BROADCAST) and print every reply
+    #[arg(long, conflicts_with_all = ["start", "max_wait"])]
+    pub broadcast: bool,
+    /// With --broadcast: how long to collect replies
+    #[arg(long, requires = "broadcast", value_parser = parse_duration, default_value = "2s", value_name = "DURATION")]
+    pub wait: Duration,
+}
+
+/// Options of `udp mtu`.
+#[derive(Debug, Clone, Args)]
+pub struct UdpMtuArgs {
+    /// Destination host name or address
+    pub host: String,
+    /// Destination port (nothing is delivered there) [default: 60000]
+    pub port: Option<u16>,
+}
+
+/// Roles of the stall pair.
+#[derive(Debug, Subcommand)]
+pub enum StallCmd {
+    /// Accept connections and never read from them (app-server-test.py)
+    #[command(after_help = "Example: socklab stall server 127.0.0.1 65434")]
+    Server(ServerArgs),
+    /// Write until the socket would block, then show where the bytes wait (app-client-test.py)
+    #[command(after_help = "Example: socklab stall client 127.0.0.1 65434")]
+    Client(StallClientArgs),
 }
 
 /// Roles of the HTTP protocol.
@@ -288,6 +378,52 @@ pub struct HelloClientArgs {
     pub names: Vec<String>,
 }
 
+/// Options of `sockets`.
+#[derive(Debug, Clone, Args)]
+pub struct SocketsArgs {
+    /// Only sockets with this port at either end
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Only listening TCP sockets and unconnected UDP ones
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only TCP sockets
+    #[arg(short, long, conflicts_with = "udp")]
+    pub tcp: bool,
+    /// Only UDP sockets
+    #[arg(short, long)]
+    pub udp: bool,
+    /// Print one JSON array of objects instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `stall client`.
+#[derive(Debug, Clone, Args)]
+pub struct StallClientArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// After the report, keep the connection (and its full queues) open this long
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub hold: Duration,
+}
+
+/// Options of `ping`.
+#[derive(Debug, Clone, Args)]
+pub struct PingArgs {
+    /// Host name or IPv4 address to ping
+    pub host: String,
+    /// Stop after N echo requests [default: until Ctrl-C]
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Wait this long between echo requests (at least 10ms)
+    #[arg(short = 'i', long, value_parser = parse_duration, default_value = "1s", value_name = "S")]
+    pub interval: Duration,
+    /// After the last request, wait this long for replies still on their way
+    #[arg(short = 'W', long, value_parser = parse_duration, default_value = "2s", value_name = "S")]
+    pub timeout: Duration,
+}
+
 /// Parses `1.5`, `1.5s`, `250ms`, `2m` or `1h` into a duration; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -312,6 +448,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     Duration::try_from_secs_f64(value * scale)
         .map_err(|err| format!("invalid duration {text:?}: {err}"))
+}
+
+/// Parses a probability between 0 and 1 inclusive.
+pub fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "invalid probability {text:?} (a number from 0 to 1)"
+        )),
+    }
+}
+
+/// Parses a duration that must not be zero (a zero backoff would never grow).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("{text:?} must be longer than zero")),
+        d => Ok(d),
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! on one shared network layer.
 
 pub mod cli;
+pub mod diag;
 pub mod echo;
 pub mod fixed;
 pub mod hello;
@@ -11,4 +12,5 @@ pub mod lookup;
 pub mod net;
 pub mod run;
 pub mod tour;
+pub mod udp;
 pub mod upper;

@@ -482,6 +482,22 @@ fn get_reports_a_refused_connection() {
     );
 }
 
+#[test]
+fn the_tour_shows_http_and_lookup() {
+    let out = run_socklab(&["tour"], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("== http:") && stdout.contains("\nHello World\n"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("HTTP/1.1 200 OK\n"), "{stderr}");
+    assert!(
+        stdout.contains("== lookup:") && stdout.contains("127.0.0.1:80"),
+        "{stdout}"
+    );
+}
+
 // ---- https -----------------------------------------------------------------
 
 mod tls {

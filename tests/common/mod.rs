@@ -29,8 +29,19 @@ pub struct Server {
 impl Server {
     /// Starts `socklab ARGS...` and waits for its `listening on ADDR` line.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = socklab()
-            .args(args)
+        let mut cmd = socklab();
+        cmd.args(args);
+        Server::start_command(cmd)
+    }
+
+    /// Starts a prepared command that runs a socklab server (e.g. under
+    /// `ip netns exec`) and waits for its `listening on ADDR` line.
+    pub fn start_command(mut cmd: Command) -> Server {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -132,12 +143,22 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
 
 /// Runs a command to completion with a time limit, capturing its output.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    run_with_input(cmd, b"", limit)
+}
+
+/// Like [`run`], writing `input` to the command's stdin and then closing it.
+pub fn run_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> Output {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let out_reader = std::thread::spawn(move || {
@@ -151,6 +172,7 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
         buf
     });
     let status = wait_child(&mut child, limit);
+    let _ = writer.join();
     Output {
         status,
         stdout: out_reader.join().expect("stdout reader"),
