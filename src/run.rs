@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::TcpListener;
 
-use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
+use crate::cli::{AppCmd, Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, tour, upper};
+use crate::{app, echo, fixed, hello, tour, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -29,6 +29,23 @@ pub async fn run(command: Command) -> Result<()> {
             serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::App(AppCmd::Server(args)) => {
+            let options = app::ServerOptions {
+                table: match &args.data {
+                    Some(path) => app::SearchTable::load(path)?,
+                    None => app::SearchTable::builtin(),
+                },
+                max_content: args.max_content,
+            };
+            serve(
+                &args.server,
+                app::DEFAULT_PORT,
+                app::DEFAULT_IDLE,
+                |l, c, s| app::serve(l, c, options, s),
+            )
+            .await
+        }
+        Command::App(AppCmd::Client(args)) => app::client(&args).await,
         Command::Tour => tour::run().await,
     }
 }
