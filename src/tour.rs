@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, upper};
+use crate::{app, echo, fixed, hello, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -55,6 +55,20 @@ pub async fn run() -> Result<()> {
         &["hello", "client", &ip(addr), &port(addr)],
     )
     .await?;
+
+    let addr = tour.start(app::run).await?;
+    for (about, action, value) in [
+        ("a framed JSON search (app-client.py)", "search", "morpheus"),
+        ("non-ASCII stays UTF-8 on the wire", "search", "🐶"),
+        ("any other action is a binary request", "binary", "😃"),
+    ] {
+        tour.show(
+            "app",
+            about,
+            &["app", "client", &ip(addr), &port(addr), action, value],
+        )
+        .await?;
+    }
 
     tour.stop().await;
     println!("\nThe tour is over: every exchange above ran on real sockets.");

@@ -2,12 +2,15 @@
 //! and libclient.py, with a codec shared by server, client and load generators.
 //!
 //! ```text
-//! +--------------------+------------------------------+------------------+
-//! | u16 big-endian:    | JSON header, UTF-8: byteorder, | content,       |
-//! | header length      | content-length, content-type,  | content-length |
-//! |                    | content-encoding [, keep-alive]| bytes          |
-//! +--------------------+------------------------------+------------------+
+//! +--------------------+--------------------------------+------------------+
+//! | u16, big-endian:   | JSON header, UTF-8: byteorder, | content,         |
+//! | header length      | content-length, content-type,  | content-length   |
+//! |                    | content-encoding [,keep-alive] | bytes            |
+//! +--------------------+--------------------------------+------------------+
 //! ```
+//! frame.rs holds the wire type and codec, content.rs what content means,
+//! search.rs the lookup table, server.rs and client.rs the two roles.
+//!
 //! A client reusing the codec:
 //! ```no_run
 //! # async fn demo(stream: tokio::net::TcpStream) -> anyhow::Result<()> {
