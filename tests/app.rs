@@ -3,6 +3,8 @@
 //! concurrency, and property tests of the codec.
 
 mod common;
+#[path = "app/pieces.rs"]
+mod pieces;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use common::{Server, TIMEOUT, require, run, run_socklab, text};
 use futures_util::StreamExt;
+use pieces::decode_pieces;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use socklab::app::{
@@ -474,40 +477,61 @@ fn bad_input(input: &[u8], then_eof: bool, expect: Expect) {
     );
 }
 
-#[test]
-fn bad_header_length_zero() {
-    bad_input(
-        b"\x00\x00{}",
-        false,
-        Expect::Error("JSON header length is 0"),
-    );
+/// One test per bad input: `name: input, then_eof, expected fate;`.
+macro_rules! bad_inputs {
+    ($($(#[$doc:meta])* $name:ident: $input:expr, $eof:expr, $expect:expr;)*) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $name() {
+            bad_input(&$input, $eof, $expect);
+        }
+    )*};
 }
 
-#[test]
-fn bad_header_not_utf8() {
-    bad_input(
-        &frame(b"{\"byteorder\": \"\xff\"}", b""),
-        false,
-        Expect::Error("not UTF-8"),
-    );
-}
+const SEARCH: &[u8] = br#"{"action": "search", "value": "morpheus"}"#;
 
-#[test]
-fn bad_header_not_json() {
-    bad_input(
-        &frame(b"{\"byteorder\": ", b""),
-        false,
-        Expect::Error("not valid JSON"),
-    );
-}
-
-#[test]
-fn bad_header_json_array() {
-    bad_input(
-        &frame(b"[\"byteorder\"]", b""),
-        false,
-        Expect::Error("must be an object, not an array"),
-    );
+bad_inputs! {
+    bad_header_length_zero: *b"\x00\x00{}", false, Expect::Error("JSON header length is 0");
+    bad_header_not_utf8:
+        frame(b"{\"byteorder\": \"\xff\"}", b""), false, Expect::Error("not UTF-8");
+    bad_header_not_json: frame(b"{\"byteorder\": ", b""), false, Expect::Error("not valid JSON");
+    bad_header_json_array:
+        frame(b"[\"byteorder\"]", b""), false, Expect::Error("must be an object, not an array");
+    bad_content_length_negative:
+        frame(&header(0, &[("content-length", Some("-1"))]), b"{}"), false,
+        Expect::Error("\"content-length\" must be a non-negative integer, not -1");
+    bad_content_length_string:
+        frame(&header(0, &[("content-length", Some("\"12\""))]), b"{}"), false,
+        Expect::Error("non-negative integer, not \"12\"");
+    bad_content_length_fraction:
+        frame(&header(0, &[("content-length", Some("1.5"))]), b"{}"), false,
+        Expect::Error("non-negative integer, not 1.5");
+    /// Refused on the header alone: none of the 1001 bytes is ever sent.
+    bad_content_length_above_the_limit:
+        frame(&header(1001, &[]), b""), false,
+        Expect::Error("content-length 1001 is above the limit of 1000 bytes");
+    bad_byteorder:
+        frame(&header(2, &[("byteorder", Some("\"middle\""))]), b"{}"), false,
+        Expect::Error("\"byteorder\" must be \"little\" or \"big\"");
+    bad_truncated_content_then_eof:
+        frame(&header(SEARCH.len(), &[]), &SEARCH[..10]), true,
+        Expect::Error("closed in the middle of a message");
+    bad_truncated_header_then_eof:
+        *b"\x00\x40{\"byteorder\"", true, Expect::Error("closed in the middle of a message");
+    bad_content_not_valid_utf8:
+        frame(&header(9, &[]), b"{\"\xff\xfe\": 1}"), false,
+        Expect::Error("content is not valid utf-8");
+    bad_content_unsupported_encoding:
+        frame(&header(2, &[("content-encoding", Some("\"utf-16\""))]), b"{}"), false,
+        Expect::Error("content-encoding \"utf-16\" is not supported");
+    bad_content_json_not_an_object:
+        frame(&header(22, &[]), br#"["search", "morpheus"]"#), false,
+        Expect::Error("must be a JSON object, not an array");
+    bad_content_not_json:
+        frame(&header(16, &[]), b"{action: search}"), false,
+        Expect::Error("content is not valid JSON");
+    bad_peer_sends_nothing: *b"", false, Expect::IdleClose;
+    bad_peer_stops_mid_header: *b"\x00\x40{\"byte", false, Expect::IdleClose;
 }
 
 #[test]
@@ -522,126 +546,6 @@ fn bad_header_missing_each_required_key() {
         let wanted = format!("Missing required header \"{key}\".");
         bad_input(&input, false, Expect::Error(&wanted));
     }
-}
-
-#[test]
-fn bad_content_length_negative() {
-    let input = frame(&header(0, &[("content-length", Some("-1"))]), b"{}");
-    bad_input(
-        &input,
-        false,
-        Expect::Error("\"content-length\" must be a non-negative integer, not -1"),
-    );
-}
-
-#[test]
-fn bad_content_length_string() {
-    let input = frame(&header(0, &[("content-length", Some("\"12\""))]), b"{}");
-    bad_input(
-        &input,
-        false,
-        Expect::Error("non-negative integer, not \"12\""),
-    );
-}
-
-#[test]
-fn bad_content_length_fraction() {
-    let input = frame(&header(0, &[("content-length", Some("1.5"))]), b"{}");
-    bad_input(
-        &input,
-        false,
-        Expect::Error("non-negative integer, not 1.5"),
-    );
-}
-
-/// Refused on the header alone: none of the 1001 bytes is ever sent.
-#[test]
-fn bad_content_length_above_the_limit() {
-    let input = frame(&header(1001, &[]), b"");
-    bad_input(
-        &input,
-        false,
-        Expect::Error("content-length 1001 is above the limit of 1000 bytes"),
-    );
-}
-
-#[test]
-fn bad_byteorder() {
-    let input = frame(&header(2, &[("byteorder", Some("\"middle\""))]), b"{}");
-    bad_input(
-        &input,
-        false,
-        Expect::Error("\"byteorder\" must be \"little\" or \"big\""),
-    );
-}
-
-#[test]
-fn bad_truncated_content_then_eof() {
-    let content = br#"{"action": "search", "value": "morpheus"}"#;
-    let input = frame(&header(content.len(), &[]), &content[..10]);
-    bad_input(
-        &input,
-        true,
-        Expect::Error("closed in the middle of a message"),
-    );
-}
-
-#[test]
-fn bad_truncated_header_then_eof() {
-    bad_input(
-        b"\x00\x40{\"byteorder\"",
-        true,
-        Expect::Error("closed in the middle of a message"),
-    );
-}
-
-#[test]
-fn bad_content_not_valid_utf8() {
-    let content = b"{\"action\": \"search\", \"value\": \"\xff\xfe\"}";
-    let input = frame(&header(content.len(), &[]), content);
-    bad_input(&input, false, Expect::Error("content is not valid utf-8"));
-}
-
-#[test]
-fn bad_content_unsupported_encoding() {
-    let content = b"{}";
-    let input = frame(
-        &header(2, &[("content-encoding", Some("\"utf-16\""))]),
-        content,
-    );
-    bad_input(
-        &input,
-        false,
-        Expect::Error("content-encoding \"utf-16\" is not supported"),
-    );
-}
-
-#[test]
-fn bad_content_json_not_an_object() {
-    let content = br#"["search", "morpheus"]"#;
-    let input = frame(&header(content.len(), &[]), content);
-    bad_input(
-        &input,
-        false,
-        Expect::Error("must be a JSON object, not an array"),
-    );
-}
-
-#[test]
-fn bad_content_not_json() {
-    let content = b"{action: search}";
-    let input = frame(&header(content.len(), &[]), content);
-    bad_input(&input, false, Expect::Error("content is not valid JSON"));
-}
-
-#[test]
-fn bad_peer_sends_nothing() {
-    bad_input(b"", false, Expect::IdleClose);
-}
-
-#[test]
-fn bad_peer_stops_mid_header() {
-    bad_input(b"\x00\x40{\"byte", false, Expect::IdleClose);
 }
 
 // ------------------------------------------------------------ load
@@ -840,32 +744,6 @@ fn arb_message(max_content: usize) -> impl Strategy<Value = Message> {
             header,
             content: content.into(),
         })
-}
-
-/// Decodes `input` fed in pieces ending at `cuts`: the messages, and whether
-/// decoding ended in an error.
-fn decode_pieces(
-    input: &[u8],
-    cuts: &[usize],
-    max_content: usize,
-) -> (Vec<Message>, Option<String>) {
-    let mut codec = MessageCodec::new(max_content);
-    let mut buf = BytesMut::new();
-    let mut messages = Vec::new();
-    let mut start = 0;
-    for &end in cuts.iter().chain(std::iter::once(&input.len())) {
-        buf.extend_from_slice(&input[start..end]);
-        start = end;
-        loop {
-            match codec.decode(&mut buf) {
-                Ok(Some(message)) => messages.push(message),
-                Ok(None) => break,
-                Err(err) => return (messages, Some(err.to_string())),
-            }
-        }
-    }
-    let end = codec.decode_eof(&mut buf).err().map(|err| err.to_string());
-    (messages, end)
 }
 
 /// Valid messages, then maybe some bytes flipped or cut off.

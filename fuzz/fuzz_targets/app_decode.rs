@@ -3,38 +3,26 @@
 //! decoded message must encode and decode back to itself.
 #![no_main]
 
+#[path = "../../tests/app/pieces.rs"]
+mod pieces;
+
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use socklab::app::{FrameError, Message, MessageCodec};
+use socklab::app::{FrameError, MessageCodec};
 use tokio_util::codec::{Decoder, Encoder};
 
 const MAX_CONTENT: usize = 4096;
 
-/// Decodes `input` fed in chunks ending at `cuts`; the messages and whether it ended in an error.
-fn decode(input: &[u8], cuts: &[usize]) -> (Vec<Message>, bool) {
-    let mut codec = MessageCodec::new(MAX_CONTENT);
-    let mut buf = BytesMut::new();
-    let mut messages = Vec::new();
-    let mut start = 0;
-    for &end in cuts.iter().chain(std::iter::once(&input.len())) {
-        buf.extend_from_slice(&input[start..end]);
-        start = end;
-        loop {
-            match codec.decode(&mut buf) {
-                Ok(Some(message)) => messages.push(message),
-                Ok(None) => break,
-                Err(_) => return (messages, true),
-            }
-        }
-    }
-    let failed = codec.decode_eof(&mut buf).is_err();
-    (messages, failed)
-}
-
 fuzz_target!(|data: &[u8]| {
-    let whole = decode(data, &[]);
-    let cut = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
-    assert_eq!(whole, decode(data, &[cut]), "split at {cut}");
+    let whole = pieces::decode_pieces(data, &[], MAX_CONTENT);
+    let cut = data
+        .first()
+        .map_or(0, |&b| usize::from(b) % (data.len() + 1));
+    assert_eq!(
+        whole,
+        pieces::decode_pieces(data, &[cut], MAX_CONTENT),
+        "split at {cut}"
+    );
     for message in &whole.0 {
         let mut encoded = BytesMut::new();
         // Python-style separators can push a header near 64 KiB past the limit.
