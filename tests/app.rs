@@ -144,6 +144,21 @@ fn decode_all(bytes: &[u8]) -> Vec<Message> {
     messages
 }
 
+/// Reads until one whole message has arrived: it, and every byte read.
+fn read_message(stream: &mut TcpStream) -> (Message, Vec<u8>) {
+    let (mut codec, mut buf, mut raw) = (MessageCodec::default(), BytesMut::new(), Vec::new());
+    loop {
+        if let Some(message) = codec.decode(&mut buf).expect("valid message") {
+            return (message, raw);
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).expect("a message in time");
+        assert!(n > 0, "closed before a whole message arrived");
+        raw.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 // ---------------------------------------------------------------- interop
 
 #[test]
@@ -223,18 +238,7 @@ fn our_requests_are_the_originals_bytes() {
         for _ in 0..2 * CASES.len() {
             let (mut stream, _) = listener.accept().expect("accept");
             stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-            let (mut codec, mut buf) = (MessageCodec::default(), BytesMut::new());
-            let mut raw = Vec::new();
-            let request = loop {
-                let mut chunk = [0u8; 4096];
-                let n = stream.read(&mut chunk).expect("request in time");
-                assert!(n > 0, "the client closed before its request was complete");
-                raw.extend_from_slice(&chunk[..n]);
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(request) = codec.decode(&mut buf).expect("valid request") {
-                    break request;
-                }
-            };
+            let (request, raw) = read_message(&mut stream);
             let answer = respond(&SearchTable::builtin(), &request).expect("answerable");
             stream.write_all(&encode(&answer)).expect("answer");
             recorded.push(raw);
@@ -348,17 +352,7 @@ fn keep_alive_keeps_the_connection_and_is_echoed() {
     let mut stream = connect(server.addr);
     let first = Message::search("ring").with_keep_alive(true);
     stream.write_all(&encode(&first)).expect("send");
-    let mut codec = MessageCodec::default();
-    let mut buf = BytesMut::new();
-    let answer = loop {
-        if let Some(answer) = codec.decode(&mut buf).expect("valid") {
-            break answer;
-        }
-        let mut chunk = [0u8; 1024];
-        let n = stream.read(&mut chunk).expect("answer in time");
-        assert!(n > 0, "closed despite keep-alive");
-        buf.extend_from_slice(&chunk[..n]);
-    };
+    let (answer, _) = read_message(&mut stream);
     assert!(answer.header.keep_alive);
     assert_eq!(
         answer.reply().expect("json"),
@@ -375,6 +369,37 @@ fn keep_alive_keeps_the_connection_and_is_echoed() {
         &rest[0].content[..],
         b"First 10 bytes of request: 0123456789"
     );
+}
+
+/// SIGTERM: an idle keep-alive connection is closed at once, a request in
+/// flight is still answered (as the last one), and the server exits 0.
+#[test]
+fn shutdown_finishes_the_exchange_in_flight() {
+    let mut server = app_server(&[]);
+    let mut idle = connect(server.addr);
+    idle.write_all(&encode(&Message::search("ring").with_keep_alive(true)))
+        .expect("send");
+    assert!(read_message(&mut idle).0.header.keep_alive);
+    let request = encode(&Message::search("morpheus").with_keep_alive(true));
+    let (first_half, second_half) = request.split_at(10);
+    let mut busy = connect(server.addr);
+    busy.write_all(first_half).expect("send half");
+    let busy_addr = busy.local_addr().expect("local address");
+    server.wait_for_log(&format!("accepted connection from {busy_addr}"), TIMEOUT);
+    common::signal(&server.child, libc::SIGTERM);
+    assert!(
+        read_to_eof(&mut idle).is_empty(),
+        "the idle connection is closed"
+    );
+    server.wait_for_log("to finish", TIMEOUT);
+    busy.write_all(second_half).expect("send the rest");
+    let last = decode_all(&read_to_eof(&mut busy));
+    assert_eq!(last.len(), 1);
+    assert!(
+        !last[0].header.keep_alive,
+        "no keep-alive while shutting down"
+    );
+    assert!(common::wait_child(&mut server.child, TIMEOUT).success());
 }
 
 // ------------------------------------------------------ malformed input
