@@ -535,6 +535,11 @@ bad_inputs! {
     bad_content_length_above_the_limit:
         frame(&header(1001, &[]), b""), false,
         Expect::Error("content-length 1001 is above the limit of 1000 bytes");
+    /// Sent anyway, more than the socket buffers hold: the server drains it
+    /// after answering, so the sender's write does not fail with a reset.
+    bad_content_length_above_the_limit_content_sent_anyway:
+        frame(&header(12_000_000, &[]), &vec![b'x'; 12_000_000]), false,
+        Expect::Error("content-length 12000000 is above the limit of 1000 bytes");
     bad_byteorder:
         frame(&header(2, &[("byteorder", Some("\"middle\""))]), b"{}"), false,
         Expect::Error("\"byteorder\" must be \"little\" or \"big\"");

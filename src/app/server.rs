@@ -38,6 +38,9 @@ pub const BINARY_ECHO: usize = 10;
 // Answers are written once this much is batched, even if more requests wait.
 const BATCH_LIMIT: usize = 64 * 1024;
 const READ_SIZE: usize = 8 * 1024;
+// After the last answer, unread input is drained for at most this long/much.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
 // Requests are logged with at most this much of their content.
 const LOG_PREVIEW: usize = 200;
 
@@ -139,7 +142,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             Step::NeedInput => {}
             Step::BatchFull => continue,
             Step::Done => break,
-            Step::Failed(err) => return Err(err),
+            Step::Failed(err) => {
+                let _ = close_gently(&mut io).await;
+                return Err(err);
+            }
         }
         // Between messages a shutdown may close; inside one, the exchange
         // in flight finishes (bounded by the grace period).
@@ -150,7 +156,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         let read = tokio::select! {
             biased;
             read = io.read_buf(&mut input) => read.map_err(FrameError::from)?,
-            () = conn.shutdown.cancelled(), if between => break,
+            () = conn.shutdown.cancelled(), if between => return shut(&mut io).await,
         };
         if read == 0 {
             // Every complete request was answered above, so this is either
@@ -161,10 +167,34 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 let _ = io.write_all(&output).await;
                 return Err(err.into());
             }
-            break;
+            return shut(&mut io).await;
         }
     }
+    close_gently(&mut io).await.map_err(FrameError::from)?;
+    Ok(())
+}
+
+async fn shut<S: AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
     io.shutdown().await.map_err(FrameError::from)?;
+    Ok(())
+}
+
+/// Sends FIN, then discards what the peer still sends until it closes, for
+/// a bounded time. Closing with unread input would make the kernel send a
+/// reset, which can destroy our last answer before the peer reads it.
+async fn close_gently<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> io::Result<()> {
+    io.shutdown().await?;
+    let mut sink = [0u8; 8192];
+    let mut drained = 0;
+    let _ = tokio::time::timeout(LINGER, async {
+        while drained < LINGER_BYTES {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .await;
     Ok(())
 }
 
