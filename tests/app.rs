@@ -278,48 +278,24 @@ fn client_json_output_and_data_file() {
     )
     .expect("write");
     let server = app_server(&["--data", data.to_str().expect("utf-8 path")]);
-    let out = run_socklab(
-        &[
-            "app",
-            "client",
-            "127.0.0.1",
-            &server.port(),
-            "search",
-            "neo",
-        ],
-        TIMEOUT,
-    );
-    assert_eq!(text(&out).0, "got result: The One\n");
-    let out = run_socklab(
-        &[
-            "app",
-            "client",
-            "127.0.0.1",
-            &server.port(),
-            "search",
-            "trinity",
-            "--json",
-        ],
-        TIMEOUT,
-    );
-    let shown: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let port = server.port();
+    let client = |query: &str, extra: &[&str]| {
+        let mut args = vec!["app", "client", "127.0.0.1", &port, "search", query];
+        args.extend_from_slice(extra);
+        run_socklab(&args, TIMEOUT)
+    };
+    assert_eq!(text(&client("neo", &[])).0, "got result: The One\n");
+    let shown: Value =
+        serde_json::from_slice(&client("trinity", &["--json"]).stdout).expect("--json prints JSON");
     assert_eq!(
         shown["content"],
         json!({"result": {"ship": "Nebuchadnezzar"}})
     );
     assert_eq!(shown["header"]["content-type"], "text/json");
-    let out = run_socklab(
-        &[
-            "app",
-            "client",
-            "127.0.0.1",
-            &server.port(),
-            "search",
-            "morpheus",
-        ],
-        TIMEOUT,
+    assert_eq!(
+        text(&client("morpheus", &[])).0,
+        "got result: No match for \"morpheus\".\n"
     );
-    assert_eq!(text(&out).0, "got result: No match for \"morpheus\".\n");
 }
 
 #[test]
