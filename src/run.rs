@@ -7,10 +7,10 @@ use anyhow::Result;
 use tokio::net::TcpListener;
 
 use crate::cli::{
-    Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd, UpperCmd,
+    AppCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd, UpperCmd,
 };
 use crate::net::{self, ServerConfig};
-use crate::{diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -46,6 +46,23 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
         Command::Lookup(args) => lookup::run(&args).await,
+        Command::App(AppCmd::Server(args)) => {
+            let options = app::ServerOptions {
+                table: match &args.data {
+                    Some(path) => app::SearchTable::load(path)?,
+                    None => app::SearchTable::builtin(),
+                },
+                max_content: args.max_content,
+            };
+            serve(
+                &args.server,
+                app::DEFAULT_PORT,
+                app::DEFAULT_IDLE,
+                |l, c, s| app::serve(l, c, options, s),
+            )
+            .await
+        }
+        Command::App(AppCmd::Client(args)) => app::client(&args).await,
         Command::Tour => tour::run().await,
         Command::Sockets(args) => diag::sockets::command(&args),
         Command::Stall(StallCmd::Server(args)) => {

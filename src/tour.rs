@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{diag, echo, fixed, hello, http, udp, upper};
+use crate::{app, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -104,6 +104,19 @@ pub async fn run() -> Result<()> {
         &["lookup", "localhost", "80"],
     )
     .await?;
+    let addr = tour.start(app::run).await?;
+    for (about, action, value) in [
+        ("a framed JSON search (app-client.py)", "search", "morpheus"),
+        ("non-ASCII stays UTF-8 on the wire", "search", "🐶"),
+        ("any other action is a binary request", "binary", "😃"),
+    ] {
+        tour.show(
+            "app",
+            about,
+            &["app", "client", &ip(addr), &port(addr), action, value],
+        )
+        .await?;
+    }
 
     tour.stop().await;
     println!("\nThe tour is over: every exchange above ran on real sockets.");
