@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, tour, upper};
+use crate::{bench, echo, fixed, hello, tour, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -30,6 +30,7 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
         Command::Tour => tour::run().await,
+        Command::Bench(cmd) => bench::run(cmd).await,
     }
 }
 
