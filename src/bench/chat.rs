@@ -101,19 +101,23 @@ async fn client(
     plan: Plan,
 ) -> Tally {
     let (reader, writer) = stream.into_split();
-    let sending = (index < room.senders).then(|| {
-        let room = room.clone();
-        let load = load.clone();
-        tokio::spawn(async move { send(&room, &load, index, writer, plan).await })
-    });
+    // Dropping a write half sends FIN, which a chat server takes as leaving:
+    // every client keeps its own until it has received everything.
+    let (sending, _idle_writer) = if index < room.senders {
+        let (room, load) = (room.clone(), load.clone());
+        let task = tokio::spawn(async move { send(&room, &load, index, writer, plan).await });
+        (Some(task), None)
+    } else {
+        (None, Some(writer))
+    };
     let mut tally = Tally::default();
     if let Err((kind, why)) = receive(&room, &load, index, reader, plan, &mut tally).await {
         tally.fail(kind, why);
     }
     if let Some(sending) = sending {
         match sending.await {
-            Ok(Ok(bytes)) => tally.bytes_sent = bytes,
-            Ok(Err(why)) => tally.fail(Failure::Io, why),
+            Ok((Ok(bytes), _)) => tally.bytes_sent = bytes,
+            Ok((Err(why), _)) => tally.fail(Failure::Io, why),
             Err(err) => tally.fail(Failure::Io, format!("sender failed: {err}")),
         }
     }
@@ -121,17 +125,18 @@ async fn client(
 }
 
 /// Sends lines while the window allows, until the end; returns the bytes
-/// written in the window.
+/// written in the window, and the writer, to be dropped only after the
+/// client has received everything.
 async fn send(
     room: &Room,
     load: &LoadArgs,
     sender: usize,
     mut writer: OwnedWriteHalf,
     plan: Plan,
-) -> Result<u64, String> {
+) -> (Result<u64, String>, OwnedWriteHalf) {
     let result = send_lines(room, load, sender, &mut writer, plan).await;
     room.finished.fetch_add(1, Ordering::Release);
-    result
+    (result, writer)
 }
 
 async fn send_lines(
@@ -184,7 +189,7 @@ async fn send_lines(
             room.slots[sender][(seq % room.window as u64) as usize].store(0, Ordering::Relaxed);
             let start = out.len();
             out.extend_from_slice(
-                format!("socklab-bench {sender} {seq} {}", micros(plan.start, now)).as_bytes(),
+                format!("socklab-bench {sender} {seq} {} ", micros(plan.start, now)).as_bytes(),
             );
             while out.len() - start < load.size {
                 out.extend_from_slice(b".");
