@@ -1,8 +1,9 @@
 //! The command line: one subcommand per protocol, roles under each.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::net::{DEFAULT_CONNECT_TIMEOUT, ServerConfig};
 
@@ -39,12 +40,32 @@ pub enum Command {
     /// The "Welcome!" / "Hello, NAME!" server; port 9999
     #[command(subcommand)]
     Hello(HelloCmd),
+    /// UDP lucky numbers, retransmission, broadcast and path MTU; port 60000
+    #[command(subcommand)]
+    Udp(UdpCmd),
+    /// The minimal HTTP server (Hello World) and the raw-socket GET client; port 8001
+    #[command(subcommand)]
+    Http(HttpCmd),
+    /// Name and service lookups: getaddrinfo, getservbyname, getservbyport
+    #[command(
+        after_help = "Examples: socklab lookup localhost 80\n          socklab lookup --service ssh\n          socklab lookup --port 22"
+    )]
+    Lookup(LookupArgs),
     /// Run every pair on loopback and show the exchanges
     #[command(after_help = "Example: socklab tour")]
     Tour,
     /// Load generators that verify every answer (echo, http, udp, chat, app)
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// List TCP and UDP sockets with queues, state and owner, like `ss -tuanp`
+    #[command(after_help = "Example: socklab sockets --port 65434")]
+    Sockets(SocketsArgs),
+    /// A server that never reads, a client that fills its queues (app-*-test.py); port 65434
+    #[command(subcommand)]
+    Stall(StallCmd),
+    /// ICMP echo with round-trip statistics, like `ping`
+    #[command(after_help = "Example: socklab ping -c 3 127.0.0.1")]
+    Ping(PingArgs),
 }
 
 /// Roles of the echo protocol.
@@ -193,6 +214,179 @@ pub struct BenchAppArgs {
     /// The search value (the answer is checked against the built-in table)
     #[arg(long, default_value = "morpheus")]
     pub value: String,
+/// Roles of the UDP lucky-number protocol.
+#[derive(Debug, Subcommand)]
+pub enum UdpCmd {
+    /// Answer each datagram with `Here's your lucky number: X`, optionally dropping some
+    #[command(after_help = "Example: socklab udp server 127.0.0.1 60000 --drop 0.7 --seed 1")]
+    Server(UdpServerArgs),
+    /// Ask for a lucky number, retransmitting with exponential backoff (or --broadcast)
+    #[command(
+        after_help = "Examples: socklab udp client 127.0.0.1 60000 --start 0.1s --max-wait 5s\n          \
+                      socklab udp client --broadcast 192.168.1.255 60000 --wait 2s"
+    )]
+    Client(UdpClientArgs),
+    /// Print the path MTU to HOST and show a datagram larger than it being refused
+    #[command(after_help = "Example: socklab udp mtu 127.0.0.1")]
+    Mtu(UdpMtuArgs),
+}
+
+/// Options of `udp server`.
+#[derive(Debug, Clone, Args)]
+pub struct UdpServerArgs {
+    /// Interface to listen on: '' or 0.0.0.0 for all IPv4 ones, :: for all IPv6 ones
+    #[arg(default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port; 0 picks a free one [default: 60000]
+    pub port: Option<u16>,
+    /// Pretend to lose each request with this probability (0 to 1)
+    #[arg(long = "drop", value_parser = parse_probability, default_value_t = 0.0, value_name = "P")]
+    pub drop_rate: f64,
+    /// Seed the random numbers (drops and lucky numbers) so a run can be repeated
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// Options of `udp client`.
+#[derive(Debug, Clone, Args)]
+pub struct UdpClientArgs {
+    /// Server host name or address (with --broadcast: the broadcast address)
+    #[arg(default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port [default: 60000]
+    pub port: Option<u16>,
+    /// Text to send
+    #[arg(long, default_value = "Hello, I'm a client.", value_name = "TEXT")]
+    pub message: String,
+    /// First wait for a reply; each retransmission doubles it
+    #[arg(long, value_parser = parse_positive_duration, default_value = "0.1s", value_name = "DURATION")]
+    pub start: Duration,
+    /// Give up when the next wait would be longer than this
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    pub max_wait: Duration,
+    /// Send once to a broadcast address (SO_BROADCAST) and print every reply
+    #[arg(long, conflicts_with_all = ["start", "max_wait"])]
+    pub broadcast: bool,
+    /// With --broadcast: how long to collect replies
+    #[arg(long, requires = "broadcast", value_parser = parse_duration, default_value = "2s", value_name = "DURATION")]
+    pub wait: Duration,
+}
+
+/// Options of `udp mtu`.
+#[derive(Debug, Clone, Args)]
+pub struct UdpMtuArgs {
+    /// Destination host name or address
+    pub host: String,
+    /// Destination port (nothing is delivered there) [default: 60000]
+    pub port: Option<u16>,
+}
+
+/// Roles of the stall pair.
+#[derive(Debug, Subcommand)]
+pub enum StallCmd {
+    /// Accept connections and never read from them (app-server-test.py)
+    #[command(after_help = "Example: socklab stall server 127.0.0.1 65434")]
+    Server(ServerArgs),
+    /// Write until the socket would block, then show where the bytes wait (app-client-test.py)
+    #[command(after_help = "Example: socklab stall client 127.0.0.1 65434")]
+    Client(StallClientArgs),
+}
+
+/// Roles of the HTTP protocol.
+#[derive(Debug, Subcommand)]
+pub enum HttpCmd {
+    /// Answer every request with `Hello World` (HTTP/1.1: keep-alive, pipelining, HEAD)
+    #[command(after_help = "Example: socklab http server 127.0.0.1 8001 --body 'Hi there'")]
+    Server(HttpServerArgs),
+    /// Fetch a URL with a hand-written request: head to stderr, body to stdout or FILE
+    #[command(after_help = "Example: socklab http get http://127.0.0.1:8001/ -o page.txt")]
+    Get(HttpGetArgs),
+}
+
+/// Options of `http server`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpServerArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Body of every answer
+    #[arg(long, default_value = crate::http::server::DEFAULT_BODY, value_name = "TEXT")]
+    pub body: String,
+    /// Longest request head (request line and fields); longer gets 431
+    #[arg(long, default_value_t = 8192, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (1 to 256); more gets 431
+    #[arg(long, default_value_t = 100, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_headers: u16,
+    /// Time from a request's first byte to the end of its head; slower gets 408 and is closed
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub header_timeout: Duration,
+    /// Largest request body (read and discarded); larger gets 413
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: u64,
+}
+
+impl HttpServerArgs {
+    /// The request limits these options set.
+    pub fn limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_headers: usize::from(self.max_headers),
+            header_timeout: self.header_timeout,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// Options of `http get`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpGetArgs {
+    /// http:// or https:// URL
+    pub url: String,
+    /// Write the body to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show the exact bytes: the request on stderr, the undecoded response on stdout (or FILE)
+    #[arg(long)]
+    pub raw: bool,
+    /// Trust only the CA certificates in this PEM file (https)
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Give up when the server sends nothing for this long
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// Options of `lookup`.
+#[derive(Debug, Clone, Args)]
+pub struct LookupArgs {
+    /// Host name or address to resolve
+    #[arg(required_unless_present_any = ["service", "port"], conflicts_with_all = ["service", "port"])]
+    pub host: Option<String>,
+    /// Port number or service name to resolve with HOST
+    #[arg(value_name = "PORT")]
+    pub target_port: Option<String>,
+    /// Look a service name up in the services database (ssh -> 22/tcp)
+    #[arg(long, value_name = "NAME", conflicts_with = "port")]
+    pub service: Option<String>,
+    /// Look a port up in the services database (22 -> ssh)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Only this transport protocol
+    #[arg(long, value_enum)]
+    pub proto: Option<Proto>,
+}
+
+/// A transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    /// TCP (SOCK_STREAM)
+    Tcp,
+    /// UDP (SOCK_DGRAM)
+    Udp,
 }
 
 /// Where a server listens and the limits every server has.
@@ -289,6 +483,52 @@ pub struct HelloClientArgs {
     pub names: Vec<String>,
 }
 
+/// Options of `sockets`.
+#[derive(Debug, Clone, Args)]
+pub struct SocketsArgs {
+    /// Only sockets with this port at either end
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Only listening TCP sockets and unconnected UDP ones
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only TCP sockets
+    #[arg(short, long, conflicts_with = "udp")]
+    pub tcp: bool,
+    /// Only UDP sockets
+    #[arg(short, long)]
+    pub udp: bool,
+    /// Print one JSON array of objects instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `stall client`.
+#[derive(Debug, Clone, Args)]
+pub struct StallClientArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// After the report, keep the connection (and its full queues) open this long
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub hold: Duration,
+}
+
+/// Options of `ping`.
+#[derive(Debug, Clone, Args)]
+pub struct PingArgs {
+    /// Host name or IPv4 address to ping
+    pub host: String,
+    /// Stop after N echo requests [default: until Ctrl-C]
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Wait this long between echo requests (at least 10ms)
+    #[arg(short = 'i', long, value_parser = parse_duration, default_value = "1s", value_name = "S")]
+    pub interval: Duration,
+    /// After the last request, wait this long for replies still on their way
+    #[arg(short = 'W', long, value_parser = parse_duration, default_value = "2s", value_name = "S")]
+    pub timeout: Duration,
+}
+
 /// Parses `1.5`, `1.5s`, `250ms`, `2m` or `1h` into a duration; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -313,6 +553,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     Duration::try_from_secs_f64(value * scale)
         .map_err(|err| format!("invalid duration {text:?}: {err}"))
+}
+
+/// Parses a probability between 0 and 1 inclusive.
+pub fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "invalid probability {text:?} (a number from 0 to 1)"
+        )),
+    }
+}
+
+/// Parses a duration that must not be zero (a zero backoff would never grow).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("{text:?} must be longer than zero")),
+        d => Ok(d),
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,15 @@
 
 pub mod bench;
 pub mod cli;
+pub mod diag;
 pub mod echo;
 pub mod fixed;
 pub mod hello;
+pub mod http;
 pub mod logging;
+pub mod lookup;
 pub mod net;
 pub mod run;
 pub mod tour;
+pub mod udp;
 pub mod upper;

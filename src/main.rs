@@ -8,6 +8,9 @@ use socklab::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     socklab::logging::init(cli.verbose, cli.quiet, cli.trace);
+    if let Err(err) = socklab::net::raise_fd_limit() {
+        tracing::debug!("cannot raise the open-files limit: {err}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -6,9 +6,11 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::TcpListener;
 
-use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
+use crate::cli::{
+    Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd, UpperCmd,
+};
 use crate::net::{self, ServerConfig};
-use crate::{bench, echo, fixed, hello, tour, upper};
+use crate::{bench, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -29,8 +31,35 @@ pub async fn run(command: Command) -> Result<()> {
             serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
+        Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
+        Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
+        Command::Http(HttpCmd::Server(args)) => {
+            let limits = args.limits();
+            serve(
+                &args.server,
+                http::DEFAULT_PORT,
+                http::DEFAULT_IDLE,
+                |l, c, s| http::run_with(l, c, &args.body, limits, s),
+            )
+            .await
+        }
+        Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
+        Command::Lookup(args) => lookup::run(&args).await,
         Command::Tour => tour::run().await,
         Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Sockets(args) => diag::sockets::command(&args),
+        Command::Stall(StallCmd::Server(args)) => {
+            serve(
+                &args,
+                diag::stall::DEFAULT_PORT,
+                diag::stall::DEFAULT_IDLE,
+                diag::stall::run,
+            )
+            .await
+        }
+        Command::Stall(StallCmd::Client(args)) => diag::stall::client(&args).await,
+        Command::Ping(args) => diag::ping::command(&args).await,
     }
 }
 
@@ -45,13 +74,10 @@ where
     F: FnOnce(TcpListener, ServerConfig, net::ShutdownSignal) -> Fut,
     Fut: Future<Output = std::io::Result<()>>,
 {
+    // Handlers first: a signal right after `listening on` must not kill us.
+    let shutdown = net::shutdown_signal();
     let listener = bind(args, default_port).await?;
-    server(
-        listener,
-        args.config(default_idle),
-        Box::pin(net::shutdown_signal()),
-    )
-    .await?;
+    server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
 }
 

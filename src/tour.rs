@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, upper};
+use crate::{diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -53,6 +53,55 @@ pub async fn run() -> Result<()> {
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
         &["hello", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+
+    let addr = tour.start_udp(udp::ServerOptions::default()).await?;
+    tour.show(
+        "udp",
+        "one datagram each way, on a connected socket (RetransmissionUDPClient.py)",
+        &["udp", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+    // Seed 6 drops the first two requests: the client's backoff shows.
+    let lossy = udp::ServerOptions {
+        drop_rate: 0.7,
+        seed: Some(6),
+    };
+    let addr = tour.start_udp(lossy).await?;
+    tour.show(
+        "udp, lossy server",
+        "the server drops 70% (UnstableUDPServer.py); the client waits 0.1 s, 0.2 s, …",
+        &["udp", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+    tour.show(
+        "udp mtu",
+        "the path MTU and a datagram too large for it (IP_MTU)",
+        &["udp", "mtu", "127.0.0.1"],
+    )
+    .await?;
+    let addr = tour.start(diag::stall::run).await?;
+    tour.show(
+        "stall",
+        "a server that never reads: where the written bytes wait (app-server-test.py)",
+        &["stall", "client", &ip(addr), &port(addr)],
+    )
+    .await?;
+
+    let addr = tour.start(http::run).await?;
+    tour.show(
+        "http",
+        "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",
+        &["http", "get", &format!("http://{addr}/")],
+    )
+    .await?;
+    println!(); // the body has no newline of its own
+
+    tour.show(
+        "lookup",
+        "every address getaddrinfo gives for a name, as socket.getaddrinfo lists them",
+        &["lookup", "localhost", "80"],
     )
     .await?;
 
@@ -97,6 +146,18 @@ impl Tour {
             config,
             self.stop.clone().cancelled_owned(),
         )));
+        Ok(addr)
+    }
+
+    /// Starts a UDP lucky-number server on a free loopback port.
+    async fn start_udp(&mut self, options: udp::ServerOptions) -> Result<SocketAddr> {
+        let socket = udp::bind("127.0.0.1", 0).await?;
+        let addr = socket
+            .local_addr()
+            .context("reading the socket's address")?;
+        let stop = self.stop.clone().cancelled_owned();
+        self.servers
+            .push(tokio::spawn(udp::run(socket, options, stop)));
         Ok(addr)
     }
 

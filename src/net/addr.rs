@@ -25,15 +25,15 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError>
     }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
         .await
-        .map_err(|source| NetError::Resolve {
+        .map_err(|cause| NetError::Resolve {
             host: name.to_string(),
-            source,
+            cause,
         })?
         .collect();
     if addrs.is_empty() {
         return Err(NetError::Resolve {
             host: name.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
         });
     }
     Ok(addrs)

@@ -27,10 +27,10 @@ pub async fn connect(
             Ok(stream) => {
                 stream
                     .set_nodelay(true)
-                    .map_err(|source| NetError::Connect { addr, source })?;
+                    .map_err(|cause| NetError::Connect { addr, cause })?;
                 return Ok(Monitored::new(stream, addr, None));
             }
-            Err(source) => last_err = Some(NetError::Connect { addr, source }),
+            Err(cause) => last_err = Some(NetError::Connect { addr, cause }),
         }
     }
     // resolve() never returns an empty list, so the loop ran at least once.

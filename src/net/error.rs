@@ -4,17 +4,20 @@ use std::io;
 use std::net::SocketAddr;
 
 /// What went wrong setting up a connection or a listener.
+///
+/// The OS error is part of the message rather than a `source`, so that
+/// `{:#}` prints one clean line instead of repeating it.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     /// The name did not resolve.
-    #[error("cannot resolve {host}: {}", describe(source))]
-    Resolve { host: String, source: io::Error },
+    #[error("cannot resolve {host}: {}", describe(cause))]
+    Resolve { host: String, cause: io::Error },
     /// Every address of the target refused or failed.
-    #[error("cannot connect to {addr}: {}", connect_cause(source))]
-    Connect { addr: SocketAddr, source: io::Error },
+    #[error("cannot connect to {addr}: {}", connect_cause(cause))]
+    Connect { addr: SocketAddr, cause: io::Error },
     /// The bind or listen call failed.
-    #[error("cannot listen on {addr}: {}", listen_cause(source, addr))]
-    Listen { addr: SocketAddr, source: io::Error },
+    #[error("cannot listen on {addr}: {}", listen_cause(cause, addr))]
+    Listen { addr: SocketAddr, cause: io::Error },
 }
 
 /// An OS error as a lowercase phrase without Rust's `(os error N)` suffix.
@@ -61,7 +64,7 @@ mod tests {
         let addr: SocketAddr = "0.0.0.0:80".parse().expect("literal");
         let err = NetError::Listen {
             addr,
-            source: io::Error::from_raw_os_error(libc::EACCES),
+            cause: io::Error::from_raw_os_error(libc::EACCES),
         };
         assert_eq!(
             err.to_string(),
@@ -69,7 +72,7 @@ mod tests {
         );
         let err = NetError::Connect {
             addr: "127.0.0.1:65432".parse().expect("literal"),
-            source: io::Error::from_raw_os_error(libc::ECONNREFUSED),
+            cause: io::Error::from_raw_os_error(libc::ECONNREFUSED),
         };
         assert_eq!(
             err.to_string(),

@@ -17,18 +17,28 @@ pub const DEFAULT_BACKLOG: i32 = 4096;
 /// A listener bound through a name logs the address it really got, because a
 /// resolver can return anything.
 pub async fn bind_tcp(host: &str, port: u16) -> Result<TcpListener, NetError> {
+    bind_first(host, port, bind_one).await
+}
+
+/// Resolves `host` and returns what `bind` makes of the first address that
+/// works (a TCP listener, a UDP socket), logging where a name really led.
+pub async fn bind_first<T>(
+    host: &str,
+    port: u16,
+    bind: impl Fn(SocketAddr) -> std::io::Result<T>,
+) -> Result<T, NetError> {
     let addrs = resolve(host, port).await?;
     let mut last_err = None;
     for addr in addrs {
-        match bind_one(addr) {
-            Ok(listener) => {
+        match bind(addr) {
+            Ok(bound) => {
                 let name = normalize_host(host);
                 if name.parse::<std::net::IpAddr>().is_err() {
                     info!("{name} resolved to {}", addr.ip());
                 }
-                return Ok(listener);
+                return Ok(bound);
             }
-            Err(source) => last_err = Some(NetError::Listen { addr, source }),
+            Err(cause) => last_err = Some(NetError::Listen { addr, cause }),
         }
     }
     // resolve() never returns an empty list, so the loop ran at least once.

@@ -5,6 +5,7 @@
 //! Checking activity costs one clock read per operation; the timers are only
 //! armed while an operation is pending.
 
+use std::fmt::Display;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +20,27 @@ use super::{PREVIEW_LIMIT, escape_bytes};
 
 /// The tracing target of the byte-level transcript that `--trace` turns on.
 pub const WIRE_TARGET: &str = "socklab::wire";
+
+/// Logs a write for `--trace`; for I/O that does not go through [`Monitored`]
+/// (non-blocking writes, ICMP).
+pub fn trace_sent(peer: impl Display, data: &[u8]) {
+    tracing::trace!(
+        target: WIRE_TARGET,
+        "sent {} bytes to {peer}: {}",
+        data.len(),
+        escape_bytes(data, PREVIEW_LIMIT)
+    );
+}
+
+/// Logs a read for `--trace`; the counterpart of [`trace_sent`].
+pub fn trace_received(peer: impl Display, data: &[u8]) {
+    tracing::trace!(
+        target: WIRE_TARGET,
+        "received {} bytes from {peer}: {}",
+        data.len(),
+        escape_bytes(data, PREVIEW_LIMIT)
+    );
+}
 
 /// A connection's stream with an idle timeout and an optional transcript.
 #[derive(Debug)]
@@ -100,14 +122,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Monitored<S> {
             Poll::Ready(Ok(())) => {
                 this.last_activity = Instant::now();
                 if this.trace {
-                    let data = &buf.filled()[before..];
-                    tracing::trace!(
-                        target: WIRE_TARGET,
-                        "received {} bytes from {}: {}",
-                        data.len(),
-                        this.peer,
-                        escape_bytes(data, PREVIEW_LIMIT)
-                    );
+                    trace_received(this.peer, &buf.filled()[before..]);
                 }
                 Poll::Ready(Ok(()))
             }
@@ -130,12 +145,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Monitored<S> {
             Poll::Ready(Ok(n)) => {
                 this.last_activity = Instant::now();
                 if this.trace {
-                    tracing::trace!(
-                        target: WIRE_TARGET,
-                        "sent {n} bytes to {}: {}",
-                        this.peer,
-                        escape_bytes(&buf[..n], PREVIEW_LIMIT)
-                    );
+                    trace_sent(this.peer, &buf[..n]);
                 }
                 Poll::Ready(Ok(n))
             }

@@ -1,34 +1,44 @@
 //! Ctrl-C and SIGTERM as one future.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
-/// Resolves on the first SIGINT or SIGTERM; a second one exits at once, for a
-/// user who does not want to wait out the grace period.
-pub async fn shutdown_signal() {
-    wait_for_signal().await;
-    info!("shutting down: no new connections, finishing the ones in flight");
-    tokio::spawn(async {
-        wait_for_signal().await;
-        warn!("second signal: exiting now");
-        std::process::exit(130);
-    });
+/// A boxed shutdown future, the form `main` hands to a server's `run`.
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Installs the SIGINT and SIGTERM handlers now (so a signal that comes right
+/// after `listening on` is not lost to the default action) and returns a
+/// future that resolves on the first of them. A second signal exits at once,
+/// for a user who does not want to wait out the grace period.
+pub fn shutdown_signal() -> ShutdownSignal {
+    let handlers = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    );
+    let (mut interrupt, mut terminate) = match handlers {
+        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+        (Err(err), _) | (_, Err(err)) => {
+            warn!("cannot watch SIGINT/SIGTERM ({err}); the default action applies");
+            return Box::pin(std::future::pending());
+        }
+    };
+    Box::pin(async move {
+        either(&mut interrupt, &mut terminate).await;
+        info!("shutting down: no new connections, finishing the ones in flight");
+        tokio::spawn(async move {
+            either(&mut interrupt, &mut terminate).await;
+            warn!("second signal: exiting now");
+            std::process::exit(130);
+        });
+    })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(err) => {
-            warn!("cannot watch SIGTERM ({err}); only Ctrl-C stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-        }
+async fn either(a: &mut Signal, b: &mut Signal) {
+    tokio::select! {
+        _ = a.recv() => {}
+        _ = b.recv() => {}
     }
 }
-
-/// A boxed shutdown future, the form `main` hands to a server's `run`.
-pub type ShutdownSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;

@@ -29,8 +29,19 @@ pub struct Server {
 impl Server {
     /// Starts `socklab ARGS...` and waits for its `listening on ADDR` line.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = socklab()
-            .args(args)
+        let mut cmd = socklab();
+        cmd.args(args);
+        Server::start_command(cmd)
+    }
+
+    /// Starts a prepared command that runs a socklab server (e.g. under
+    /// `ip netns exec`) and waits for its `listening on ADDR` line.
+    pub fn start_command(mut cmd: Command) -> Server {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -55,7 +66,10 @@ impl Server {
         });
         let first = rx.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
             let _ = child.kill();
-            panic!("no `listening on` line from socklab {args:?}: {:?}", logs.lock())
+            panic!(
+                "no `listening on` line from socklab {args:?}: {:?}",
+                logs.lock()
+            )
         });
         let addr = first
             .strip_prefix("listening on ")
@@ -82,7 +96,11 @@ impl Server {
             if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
                 return line;
             }
-            assert!(Instant::now() < until, "no log line with {needle:?} in {:?}", self.logs());
+            assert!(
+                Instant::now() < until,
+                "no log line with {needle:?} in {:?}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -125,12 +143,22 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
 
 /// Runs a command to completion with a time limit, capturing its output.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    run_with_input(cmd, b"", limit)
+}
+
+/// Like [`run`], writing `input` to the command's stdin and then closing it.
+pub fn run_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> Output {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let out_reader = std::thread::spawn(move || {
@@ -144,6 +172,7 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
         buf
     });
     let status = wait_child(&mut child, limit);
+    let _ = writer.join();
     Output {
         status,
         stdout: out_reader.join().expect("stdout reader"),
@@ -172,5 +201,8 @@ pub fn require(program: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "{program} is not installed: run scripts/test.sh, which installs it");
+    assert!(
+        found,
+        "{program} is not installed: run scripts/test.sh, which installs it"
+    );
 }

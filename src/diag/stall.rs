@@ -1,0 +1,236 @@
+//! stall: the texts' app-server-test.py and app-client-test.py, which show
+//! where bytes wait when a receiver stops reading.
+//!
+//! ```text
+//! client -> server   any bytes, as fast as the kernel takes them
+//! server -> client   nothing; the server never reads
+//! ```
+//! The server accepts and holds each connection until shutdown or its idle
+//! timeout. The client writes on a non-blocking socket until the write would
+//! block (EAGAIN), waits for the bytes in flight to land, and reports
+//! `bytes written = client Send-Q + server Recv-Q`.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use super::sockets::{self, Filter, SocketEntry};
+use crate::cli::StallClientArgs;
+use crate::net::{self, ConnInfo, Monitored, ServerConfig};
+
+/// app-server-test.py's port, moved off echo's 65432.
+pub const DEFAULT_PORT: u16 = 65434;
+/// How long the server holds a connection it never reads from.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+
+/// What the client writes: recognisable in a `--trace` transcript or capture.
+const PATTERN: &[u8] = b"socklab stall ";
+/// Bytes offered to each write call.
+const CHUNK: usize = 64 * 1024;
+/// How long the client waits for the bytes in flight to settle before reporting.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3);
+/// How often the queues are sampled while settling.
+const SETTLE_STEP: Duration = Duration::from_millis(10);
+
+/// Serves the stall server on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let hold = config.idle_timeout;
+    net::serve(listener, config, shutdown, move |io, conn| {
+        hold_open(io, conn, hold)
+    })
+    .await
+}
+
+/// Keeps the connection open without ever reading it. A peer's close cannot
+/// be seen without reading, so the idle timeout is what frees the slot.
+async fn hold_open(
+    io: Monitored<TcpStream>,
+    conn: ConnInfo,
+    hold: Option<Duration>,
+) -> io::Result<()> {
+    let expiry = async {
+        match hold {
+            Some(hold) => tokio::time::sleep(hold).await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        () = conn.shutdown.cancelled() => Ok(()),
+        () = expiry => Err(io::Error::new(io::ErrorKind::TimedOut, "held for the idle timeout")),
+    };
+    drop(io);
+    result
+}
+
+/// Where the client's bytes were found once they stopped moving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Bytes the kernel accepted from our write calls.
+    pub written: u64,
+    /// Our Send-Q (SIOCOUTQ): written, not yet acknowledged by the server.
+    pub client_send_q: u64,
+    /// The server socket's Recv-Q from /proc, if it is on this machine.
+    pub server_recv_q: Option<u64>,
+}
+
+/// Runs `stall client`: fill the queues, report, optionally hold.
+pub async fn client(args: &StallClientArgs) -> Result<()> {
+    let port = args.target.port.unwrap_or(DEFAULT_PORT);
+    let io = net::connect(&args.target.host, port, args.target.connect_timeout).await?;
+    let peer = io.peer();
+    let stream = io.into_inner();
+    let local = stream.local_addr().context("reading our address")?;
+    println!("connected to {peer} from {local}");
+
+    let written = fill(&stream, peer).await?;
+    println!(
+        "wrote {written} bytes, then send() would block (EAGAIN: resource temporarily unavailable)"
+    );
+    let report = settle(&stream, local, peer, written).await?;
+    print!("{}", explain(&report, peer));
+
+    if !args.hold.is_zero() {
+        println!(
+            "holding the connection for {}s (see it with: socklab sockets --port {})",
+            args.hold.as_secs_f64(),
+            peer.port()
+        );
+        tokio::select! {
+            () = tokio::time::sleep(args.hold) => {}
+            () = net::shutdown_signal() => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes until the socket would block; returns the bytes the kernel took.
+async fn fill(stream: &TcpStream, peer: SocketAddr) -> Result<u64> {
+    let chunk: Vec<u8> = PATTERN.iter().copied().cycle().take(CHUNK).collect();
+    stream.writable().await.context("waiting to write")?;
+    let mut written = 0u64;
+    loop {
+        match stream.try_write(&chunk) {
+            Ok(n) => {
+                net::trace_sent(peer, &chunk[..n]);
+                written += n as u64;
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(written),
+            Err(err) => return Err(err).context(format!("sending to {peer}")),
+        }
+    }
+}
+
+/// Samples both queues until they stop changing (bytes in flight have landed
+/// and been acknowledged) and, when the server is local, add up to `written`;
+/// bounded by [`SETTLE_LIMIT`].
+async fn settle(
+    stream: &TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    written: u64,
+) -> Result<Report> {
+    let deadline = Instant::now() + SETTLE_LIMIT;
+    let mut last: Option<Report> = None;
+    loop {
+        let client_send_q = net::queue_sizes(stream)
+            .context("reading our Send-Q")?
+            .send_q;
+        let server = tokio::task::spawn_blocking(move || server_side(local, peer))
+            .await
+            .context("reading /proc/net/tcp")?;
+        let report = Report {
+            written,
+            client_send_q,
+            server_recv_q: server.map(|e| e.recv_q),
+        };
+        let adds_up = report
+            .server_recv_q
+            .is_none_or(|recv_q| recv_q + client_send_q == written);
+        if (adds_up && last.as_ref() == Some(&report)) || Instant::now() >= deadline {
+            return Ok(report);
+        }
+        last = Some(report);
+        tokio::time::sleep(SETTLE_STEP).await;
+    }
+}
+
+/// The server's end of our connection: the socket whose local and remote
+/// addresses are our remote and local ones (IPv4-mapped addresses unmapped).
+pub fn server_side(local: SocketAddr, peer: SocketAddr) -> Option<SocketEntry> {
+    let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+    let filter = Filter {
+        port: Some(peer.port()),
+        tcp: Some(true),
+        ..Filter::default()
+    };
+    sockets::read(&filter)
+        .ok()?
+        .into_iter()
+        .find(|e| canonical(e.local) == canonical(peer) && canonical(e.remote) == canonical(local))
+}
+
+/// The report in words: the numbers, then where the bytes wait.
+fn explain(report: &Report, peer: SocketAddr) -> String {
+    let mut out = format!(
+        "client Send-Q: {} bytes (written by us, not yet acknowledged by the server's kernel)\n",
+        report.client_send_q
+    );
+    match report.server_recv_q {
+        Some(recv_q) => {
+            out.push_str(&format!(
+                "server Recv-Q: {recv_q} bytes (received by the server's kernel, never read by the server)\n"
+            ));
+            let sum = recv_q + report.client_send_q;
+            let verdict = if sum == report.written {
+                "every byte written"
+            } else {
+                "not every byte written (some were still in flight)"
+            };
+            out.push_str(&format!(
+                "{} + {recv_q} = {sum} bytes: {verdict} waits in a kernel queue\n",
+                report.client_send_q
+            ));
+        }
+        None => out.push_str(&format!(
+            "server Recv-Q: unknown ({peer} is not a socket on this machine)\n"
+        )),
+    }
+    out.push_str(
+        "The server accepts but never calls recv(): its receive buffer filled and its\n\
+         kernel advertised a zero window, so our kernel kept the rest in our send buffer\n\
+         until that was full too and send() would block (EAGAIN). Nothing is lost; the\n\
+         bytes wait in the two kernel queues until the server reads or the connection closes.\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explanation_adds_up() {
+        let report = Report {
+            written: 678_168,
+            client_send_q: 269_868,
+            server_recv_q: Some(408_300),
+        };
+        let peer = "127.0.0.1:65434".parse().expect("literal");
+        let text = explain(&report, peer);
+        assert!(text.contains("client Send-Q: 269868 bytes"), "{text}");
+        assert!(text.contains("server Recv-Q: 408300 bytes"), "{text}");
+        assert!(
+            text.contains("269868 + 408300 = 678168 bytes: every byte written"),
+            "{text}"
+        );
+    }
+}

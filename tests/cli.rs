@@ -1,0 +1,94 @@
+//! The binary as a user meets it: the tour, one-line errors, exit codes.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::{Server, TIMEOUT, run_socklab, text};
+
+#[test]
+fn tour_shows_every_pair_quickly() {
+    let started = Instant::now();
+    let out = run_socklab(&["tour"], Duration::from_secs(10));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    for expected in [
+        "== echo:",
+        "Received b'Hello, world'",
+        "received b'Message 1 from client.Message 2 from client.' from connection 2",
+        "== fixed:",
+        "The server said b'Farewell, client'",
+        "== upper:",
+        "1048576 bytes received and verified",
+        "== hello:",
+        "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "tour lacks {expected:?}:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn refused_connection_is_one_line_and_exit_1() {
+    // A port that was just free and is now closed refuses connections.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let out = run_socklab(&["echo", "client", "127.0.0.1", &port.to_string()], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot connect to 127.0.0.1:{port}: connection refused (is a server listening?)\n"
+        )
+    );
+}
+
+#[test]
+fn address_in_use_is_one_line_and_exit_1() {
+    let server = Server::start(&["echo", "server", "127.0.0.1", "0"]);
+    let out = run_socklab(&["fixed", "server", "127.0.0.1", &server.port()], TIMEOUT);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot listen on 127.0.0.1:{}: address already in use\n",
+            server.port()
+        )
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = run_socklab(&["echo", "client", "127.0.0.1", "not-a-port"], TIMEOUT);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_socklab(&["nosuch"], TIMEOUT);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unresolvable_name_is_one_line_and_exit_1() {
+    let out = run_socklab(&["echo", "client", "no-such-host.invalid", "7"], TIMEOUT);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.starts_with("error: cannot resolve no-such-host.invalid: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn sigterm_on_an_idle_server_exits_0() {
+    let mut server = Server::start(&["hello", "server", "127.0.0.1", "0"]);
+    let status = server.terminate(TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+}

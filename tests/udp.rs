@@ -1,0 +1,571 @@
+//! udp: the lucky-number server, the retransmitting client's schedule, the
+//! closed promiscuous-client hole, seeded drops and their statistics,
+//! broadcast across network namespaces, and the path MTU.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, TIMEOUT, run, run_socklab, socklab, text, wait_child};
+use socklab::udp::{self, Backoff, RequestError, ServerOptions};
+
+const LUCKY: &str = "Here's your lucky number: ";
+
+/// A test-owned UDP socket on loopback that waits at most [`TIMEOUT`].
+fn loopback_socket() -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
+    socket.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    socket
+}
+
+/// Waits until the server has logged `needle` at least `count` times.
+fn wait_for_count(server: &Server, needle: &str, count: usize) -> Vec<String> {
+    let until = Instant::now() + TIMEOUT;
+    loop {
+        let lines: Vec<String> = server
+            .logs()
+            .into_iter()
+            .filter(|l| l.contains(needle))
+            .collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(
+            Instant::now() < until,
+            "{needle:?} logged {} times, wanted {count}: {:?}",
+            lines.len(),
+            server.logs()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Starts `udp client 127.0.0.1 PORT EXTRA...` in the background, output piped.
+fn spawn_client(port: &str, extra: &[&str]) -> std::process::Child {
+    socklab()
+        .args(["udp", "client", "127.0.0.1", port])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client")
+}
+
+fn waiting_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("Waiting up to"))
+        .collect()
+}
+
+#[test]
+fn server_answers_empty_and_largest_datagrams_and_stops_on_sigterm() {
+    let mut server = Server::start(&["udp", "server", "127.0.0.1", "0"]);
+    let socket = loopback_socket();
+    let mut buf = vec![0u8; 65_536];
+    for size in [0, 65_507] {
+        socket
+            .send_to(&vec![b'x'; size], server.addr)
+            .expect("send");
+        let (len, from) = socket.recv_from(&mut buf).expect("a reply");
+        assert_eq!(from, server.addr);
+        let reply = std::str::from_utf8(&buf[..len]).expect("ascii reply");
+        let number: f64 = reply
+            .strip_prefix(LUCKY)
+            .unwrap_or_else(|| panic!("unexpected reply {reply:?}"))
+            .parse()
+            .expect("a number");
+        assert!((0.0..1.0).contains(&number), "{number}");
+    }
+    let client = socket.local_addr().expect("addr");
+    server.wait_for_log(&format!("The client at {client} says ''"), TIMEOUT);
+    // The log shows a bounded preview of the big one, not 64 KiB of x.
+    let big = server.wait_for_log("bytes)", TIMEOUT);
+    assert!(big.contains("(+65307 bytes)"), "{big}");
+    assert!(server.terminate(TIMEOUT).success());
+}
+
+#[test]
+fn a_silent_server_sees_the_tries_at_0_start_3start_7start() {
+    let silent = loopback_socket();
+    let port = silent.local_addr().expect("addr").port().to_string();
+    let mut child = spawn_client(&port, &["--start", "50ms", "--max-wait", "400ms"]);
+    let mut buf = [0u8; 64];
+    let mut arrivals = Vec::new();
+    let mut sender = None;
+    for _ in 0..4 {
+        let (_, from) = silent.recv_from(&mut buf).expect("a try");
+        arrivals.push(Instant::now());
+        // Every try comes from the same (connected) socket.
+        assert_eq!(*sender.get_or_insert(from), from);
+    }
+    assert!(wait_child(&mut child, TIMEOUT).code() == Some(1));
+    // Waits of 50, 100, 200, 400 ms: tries at 0, 50, 150, 350 ms.
+    let offsets: Vec<u128> = arrivals
+        .iter()
+        .map(|t| t.duration_since(arrivals[0]).as_millis())
+        .collect();
+    for (got, want) in offsets.iter().zip([0u128, 50, 150, 350]) {
+        assert!(
+            *got + 10 >= want && *got <= want + 60,
+            "tries at {offsets:?} ms, wanted 0, 50, 150, 350 (-10 ms, +60 ms slack)"
+        );
+    }
+    // No fifth try: the next wait (800 ms) would pass --max-wait.
+    silent
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    assert!(silent.recv_from(&mut buf).is_err(), "a fifth try came");
+}
+
+#[test]
+fn a_server_that_drops_everything_makes_the_client_give_up() {
+    let server = Server::start(&["udp", "server", "127.0.0.1", "0", "--drop", "1"]);
+    let out = run_socklab(
+        &[
+            "udp",
+            "client",
+            "127.0.0.1",
+            &server.port(),
+            "--start",
+            "10ms",
+            "--max-wait",
+            "200ms",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        waiting_lines(&stdout),
+        [
+            "Waiting up to 0.01 seconds for a reply",
+            "Waiting up to 0.02 seconds for a reply",
+            "Waiting up to 0.04 seconds for a reply",
+            "Waiting up to 0.08 seconds for a reply",
+            "Waiting up to 0.16 seconds for a reply",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: no reply from {} after 5 tries\n",
+            server.addr
+        )),
+        "{stderr}"
+    );
+    let drops = wait_for_count(&server, "pretending to drop packet from 127.0.0.1:", 5);
+    assert_eq!(drops.len(), 5, "{drops:?}");
+}
+
+#[test]
+fn seeded_drops_are_survived_by_retrying_and_repeat_exactly() {
+    // Seed 6 drops the first two requests and answers the third.
+    let run_once = || {
+        let server = Server::start(&[
+            "udp",
+            "server",
+            "127.0.0.1",
+            "0",
+            "--drop",
+            "0.7",
+            "--seed",
+            "6",
+        ]);
+        let out = run_socklab(
+            &[
+                "udp",
+                "client",
+                "127.0.0.1",
+                &server.port(),
+                "--start",
+                "50ms",
+            ],
+            TIMEOUT,
+        );
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert_eq!(waiting_lines(&stdout).len(), 3, "{stdout}");
+        assert!(
+            stdout.contains(&format!("The server replied \"{LUCKY}0.")),
+            "{stdout}"
+        );
+        assert_eq!(wait_for_count(&server, "pretending to drop", 2).len(), 2);
+        stdout
+    };
+    // The same seed gives the same drops and the same lucky number.
+    assert_eq!(run_once(), run_once());
+}
+
+/// 200 requests against a server dropping with P = 0.7 and six tries each:
+/// success should be 1 - 0.7^6 = 0.882 and mean tries (1 - 0.7^6) / 0.3 = 2.94.
+#[tokio::test]
+async fn two_hundred_requests_match_what_the_drop_rate_predicts() {
+    const P: f64 = 0.7;
+    const RUNS: usize = 200;
+    let socket = udp::bind("127.0.0.1", 0).await.expect("bind");
+    let server = socket.local_addr().expect("addr");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let options = ServerOptions {
+        drop_rate: P,
+        seed: Some(2024),
+    };
+    let task = tokio::spawn(udp::run(socket, options, stop.clone().cancelled_owned()));
+    // Waits of 2, 4 … 64 ms: the texts' six tries, 50 times faster.
+    let backoff = Backoff {
+        start: Duration::from_millis(2),
+        max_wait: Duration::from_millis(64),
+    };
+    assert_eq!(backoff.waits().count(), 6);
+    let (mut answered, mut tries) = (0, 0);
+    for _ in 0..RUNS {
+        let client = udp::client::connect(server).await.expect("socket");
+        match udp::request(&client, server, b"hi", backoff, |_| {}).await {
+            Ok(reply) => {
+                answered += 1;
+                tries += reply.tries;
+            }
+            Err(RequestError::NoReply { tries: n, .. }) => tries += n,
+            Err(err) => panic!("{err}"),
+        }
+    }
+    stop.cancel();
+    task.await.expect("server task").expect("server");
+    let success = answered as f64 / RUNS as f64;
+    let mean_tries = tries as f64 / RUNS as f64;
+    let want_success = 1.0 - P.powi(6);
+    let want_tries = (1.0 - P.powi(6)) / (1.0 - P);
+    println!(
+        "{RUNS} runs: success {success:.3} (predicted {want_success:.3}), \
+         mean tries {mean_tries:.2} (predicted {want_tries:.2})"
+    );
+    // About 3.5 standard deviations of a 200-run sample (0.023 and 0.129).
+    assert!(
+        (success - want_success).abs() < 0.08,
+        "success rate {success}"
+    );
+    assert!(
+        (mean_tries - want_tries).abs() < 0.45,
+        "mean tries {mean_tries}"
+    );
+}
+
+#[test]
+fn a_datagram_from_another_port_is_never_taken_as_the_reply() {
+    let fake_server = loopback_socket();
+    let spoofer = loopback_socket();
+    let port = fake_server.local_addr().expect("addr").port().to_string();
+    let mut child = spawn_client(&port, &["--start", "300ms", "--max-wait", "1s"]);
+    let mut buf = [0u8; 64];
+    let (_, client) = fake_server.recv_from(&mut buf).expect("first request");
+    // Same host, other port: the texts' "You are hacked!" attack.
+    spoofer.send_to(b"You are hacked!", client).expect("spoof");
+    // Had the client taken the spoof, it would not send a second request.
+    let (_, again) = fake_server.recv_from(&mut buf).expect("second request");
+    assert_eq!(again, client);
+    spoofer.send_to(b"You are hacked!", client).expect("spoof");
+    fake_server
+        .send_to(b"Here's your lucky number: 0.5", client)
+        .expect("answer");
+    wait_child(&mut child, TIMEOUT);
+    let out = child.wait_with_output().expect("output");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(waiting_lines(&stdout).len(), 2, "{stdout}");
+    assert!(!stdout.contains("hacked"), "{stdout}");
+    assert!(
+        stdout.ends_with("The server replied \"Here's your lucky number: 0.5\"\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_closed_port_is_retried_and_reported_as_refused() {
+    let port = loopback_socket().local_addr().expect("addr").port();
+    // The socket is closed now: each request draws ICMP port unreachable.
+    let out = run_socklab(
+        &[
+            "udp",
+            "client",
+            "127.0.0.1",
+            &port.to_string(),
+            "--start",
+            "10ms",
+            "--max-wait",
+            "40ms",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(waiting_lines(&stdout).len(), 3, "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "error: no reply from 127.0.0.1:{port} after 3 tries (connection refused: is a server listening?)"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn broadcast_mode_shows_each_reply_with_its_sender_and_fails_without_one() {
+    let server = Server::start(&["udp", "server", "127.0.0.1", "0"]);
+    let out = run_socklab(
+        &[
+            "udp",
+            "client",
+            "--broadcast",
+            "127.0.0.1",
+            &server.port(),
+            "--wait",
+            "300ms",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{} replied \"{LUCKY}", server.addr)),
+        "{stdout}"
+    );
+    let silent = Server::start(&["udp", "server", "127.0.0.1", "0", "--drop", "1"]);
+    let out = run_socklab(
+        &[
+            "udp",
+            "client",
+            "--broadcast",
+            "127.0.0.1",
+            &silent.port(),
+            "--wait",
+            "200ms",
+        ],
+        TIMEOUT,
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("error: no reply to the broadcast"),
+        "{stderr}"
+    );
+}
+
+/// Network namespaces made for one test: a client namespace with a bridge,
+/// and one namespace per server joined to it by a veth pair. Removed on drop,
+/// whatever happened, which also removes every interface inside them.
+struct Namespaces {
+    names: Vec<String>,
+}
+
+impl Namespaces {
+    fn ip(args: &[&str]) {
+        let out = run(Command::new("ip").args(args), TIMEOUT);
+        let (_, stderr) = text(&out);
+        assert!(out.status.success(), "ip {args:?} failed: {stderr}");
+    }
+
+    /// Builds `client` (bridge br0 at 10.200.0.1/24) and one namespace per
+    /// server at 10.200.0.2, .3 …; returns the namespaces and server addresses.
+    fn bridge(servers: usize) -> (Namespaces, Vec<String>) {
+        let tag = format!("socklab-udp-{}", std::process::id());
+        let client = format!("{tag}-c");
+        let mut ns = Namespaces { names: vec![] };
+        Self::ip(&["netns", "add", &client]);
+        ns.names.push(client.clone());
+        let c = |args: &[&str]| Self::ip(&[&["-n", &client], args].concat());
+        c(&["link", "add", "br0", "type", "bridge"]);
+        c(&["addr", "add", "10.200.0.1/24", "brd", "+", "dev", "br0"]);
+        c(&["link", "set", "br0", "up"]);
+        let mut addrs = Vec::new();
+        for i in 0..servers {
+            let server = format!("{tag}-s{i}");
+            Self::ip(&["netns", "add", &server]);
+            ns.names.push(server.clone());
+            let (near, far) = (format!("v{i}"), format!("p{i}"));
+            c(&["link", "add", &near, "type", "veth", "peer", "name", &far]);
+            c(&["link", "set", &far, "netns", &server]);
+            c(&["link", "set", &near, "master", "br0"]);
+            c(&["link", "set", &near, "up"]);
+            let addr = format!("10.200.0.{}", i + 2);
+            let s = |args: &[&str]| Self::ip(&[&["-n", &server], args].concat());
+            s(&[
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "brd",
+                "+",
+                "dev",
+                &far,
+            ]);
+            s(&["link", "set", &far, "up"]);
+            s(&["link", "set", "lo", "up"]);
+            addrs.push(addr);
+        }
+        (ns, addrs)
+    }
+
+    fn client(&self) -> &str {
+        &self.names[0]
+    }
+
+    fn server(&self, i: usize) -> &str {
+        &self.names[i + 1]
+    }
+
+    /// `socklab ARGS` inside namespace `ns`.
+    fn socklab(ns: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_socklab")])
+            .args(args)
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Waits until `addr` answers a ping from the client namespace: the bridge
+    /// port forwards only a moment after the link comes up.
+    fn wait_reachable(&self, addr: &str) {
+        let until = Instant::now() + TIMEOUT;
+        loop {
+            let mut ping = Command::new("ip");
+            ping.args(["netns", "exec", self.client(), "ping", "-c1", "-W1", addr]);
+            if run(&mut ping, TIMEOUT).status.success() {
+                return;
+            }
+            assert!(Instant::now() < until, "{addr} never became reachable");
+        }
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("ip")
+                .args(["netns", "del", name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+#[test]
+fn two_servers_answer_one_broadcast_in_private_namespaces() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "not root: cannot create network namespaces, so the broadcast test \
+             cannot run here (CI runs it as root)"
+        );
+        return;
+    }
+    common::require("ip");
+    common::require("ping");
+    let (ns, addrs) = Namespaces::bridge(2);
+    // Declared after `ns`, so the servers are killed before the namespaces go.
+    let servers: Vec<Server> = (0..addrs.len())
+        .map(|i| {
+            Server::start_command(Namespaces::socklab(
+                ns.server(i),
+                &["udp", "server", "0.0.0.0", "60000"],
+            ))
+        })
+        .collect();
+    for addr in &addrs {
+        ns.wait_reachable(addr);
+    }
+    let out = run(
+        &mut Namespaces::socklab(
+            ns.client(),
+            &[
+                "udp",
+                "client",
+                "--broadcast",
+                "10.200.0.255",
+                "60000",
+                "--wait",
+                "1s",
+            ],
+        ),
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for addr in &addrs {
+        assert!(
+            stdout.contains(&format!("{addr}:60000 replied \"{LUCKY}")),
+            "no reply from {addr}: {stdout}"
+        );
+    }
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for server in &servers {
+        server.wait_for_log("The client at 10.200.0.1:", TIMEOUT);
+    }
+}
+
+#[test]
+fn mtu_of_loopback_and_the_emsgsize_of_a_larger_datagram() {
+    let out = run_socklab(&["udp", "mtu", "127.0.0.1"], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    // The kernel caps an IPv4 route's MTU at 65,535 (IP_MAX_MTU), the value
+    // the texts print, though lo itself says 65,536.
+    let lo: usize = std::fs::read_to_string("/sys/class/net/lo/mtu")
+        .expect("lo mtu")
+        .trim()
+        .parse()
+        .expect("a number");
+    let want = lo.min(65_535);
+    assert!(
+        stdout.contains(&format!("path MTU to 127.0.0.1:60000: {want} bytes")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("message too long (EMSGSIZE)"), "{stdout}");
+    let has_v6_loopback = std::fs::read_to_string("/proc/net/if_inet6")
+        .map(|t| t.contains("00000000000000000000000000000001"))
+        .unwrap_or(false);
+    if has_v6_loopback {
+        let out = run_socklab(&["udp", "mtu", "::1", "9"], TIMEOUT);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.contains(&format!("path MTU to [::1]:9: {lo} bytes (IPV6_MTU")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("message too long (EMSGSIZE)"), "{stdout}");
+    }
+}
+
+#[test]
+fn the_address_is_one_server_s_alone() {
+    let server = Server::start(&["udp", "server", "127.0.0.1", "0"]);
+    let out = run_socklab(&["udp", "server", "127.0.0.1", &server.port()], TIMEOUT);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot listen on {}: address already in use",
+            server.addr
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_tour_shows_the_udp_exchanges() {
+    let out = run_socklab(&["tour"], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "== udp:",
+        "== udp, lossy server:",
+        "Waiting up to 0.4 seconds for a reply\nThe server replied \"Here's your lucky number: 0.",
+        "== udp mtu:",
+        "message too long (EMSGSIZE)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "tour lacks {expected:?}:\n{stdout}"
+        );
+    }
+}
