@@ -214,6 +214,8 @@ pub struct BenchAppArgs {
     /// The search value (the answer is checked against the built-in table)
     #[arg(long, default_value = "morpheus")]
     pub value: String,
+}
+
 /// Roles of the UDP lucky-number protocol.
 #[derive(Debug, Subcommand)]
 pub enum UdpCmd {
