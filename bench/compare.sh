@@ -229,6 +229,7 @@ error_log $TMP/nginx/logs/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_requests 100000000;
   client_body_temp_path $TMP/nginx/body;
   proxy_temp_path $TMP/nginx/proxy;
   fastcgi_temp_path $TMP/nginx/fastcgi;

@@ -31,7 +31,9 @@ fn bench(args: &[&str]) -> (bool, serde_json::Value, String) {
 /// Runs blocking `f` (which runs the binary) while the test's servers keep
 /// serving on the runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("blocking part ran")
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking part ran")
 }
 
 /// A TCP server on 127.0.0.1:0 that answers every read with `reply(bytes)`.
@@ -60,9 +62,24 @@ async fn tcp_server(reply: fn(&mut Vec<u8>)) -> SocketAddr {
 
 fn assert_documented_keys(report: &serde_json::Value) {
     for key in [
-        "protocol", "target", "unit", "connections", "pipeline", "size", "rate", "duration_s",
-        "warmup_s", "completed", "per_second", "bytes_sent", "bytes_received", "mb_per_s",
-        "latency_ms", "errors", "lost", "first_error",
+        "protocol",
+        "target",
+        "unit",
+        "connections",
+        "pipeline",
+        "size",
+        "rate",
+        "duration_s",
+        "warmup_s",
+        "completed",
+        "per_second",
+        "bytes_sent",
+        "bytes_received",
+        "mb_per_s",
+        "latency_ms",
+        "errors",
+        "lost",
+        "first_error",
     ] {
         assert!(report.get(key).is_some(), "key {key} missing in {report}");
     }
@@ -84,9 +101,15 @@ fn echo_against_our_server_verifies_everything() {
     // Exact byte counts: every counted round trip moved 100 bytes each way,
     // give or take the requests in flight at the window's edges.
     let received = report["bytes_received"].as_u64().expect("bytes");
-    assert!(received.abs_diff(completed * 100) <= 4 * 2 * 100 * 2, "{report}");
+    assert!(
+        received.abs_diff(completed * 100) <= 4 * 2 * 100 * 2,
+        "{report}"
+    );
     for key in ["avg", "min", "p50", "p95", "p99", "p99_9", "max"] {
-        assert!(report["latency_ms"][key].as_f64().is_some(), "latency {key}");
+        assert!(
+            report["latency_ms"][key].as_f64().is_some(),
+            "latency {key}"
+        );
     }
 }
 
@@ -199,5 +222,8 @@ fn remote_targets_are_refused_before_connecting() {
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("refusing to load 192.0.2.1:7"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(5), "it must not try to connect");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it must not try to connect"
+    );
 }

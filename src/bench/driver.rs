@@ -101,18 +101,18 @@ async fn converse<E: Exchange>(
         } else if in_flight.is_empty() {
             return Ok(());
         }
-        if let Some(oldest) = in_flight.front() {
-            if now.saturating_duration_since(oldest.sent) > load.timeout || now >= plan.drain_end {
-                return Err((
-                    Failure::Timeout,
-                    format!(
-                        "no answer to request {} within {:?} ({} in flight)",
-                        oldest.seq,
-                        load.timeout,
-                        in_flight.len()
-                    ),
-                ));
-            }
+        if let Some(oldest) = in_flight.front()
+            && (now.saturating_duration_since(oldest.sent) > load.timeout || now >= plan.drain_end)
+        {
+            return Err((
+                Failure::Timeout,
+                format!(
+                    "no answer to request {} within {:?} ({} in flight)",
+                    oldest.seq,
+                    load.timeout,
+                    in_flight.len()
+                ),
+            ));
         }
         while !out.is_empty() {
             match stream.try_write(&out) {

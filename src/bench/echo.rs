@@ -133,13 +133,13 @@ async fn bulk(stream: TcpStream, pattern: Bytes, plan: Plan) -> Tally {
     match sending.await {
         Ok(Ok((sent, counted))) => {
             tally.bytes_sent = counted;
-            if let Ok(received) = expected {
-                if received != sent {
-                    tally.fail(
-                        Failure::Verify,
-                        format!("sent {sent} bytes but {received} came back before EOF"),
-                    );
-                }
+            if let Ok(received) = expected
+                && received != sent
+            {
+                tally.fail(
+                    Failure::Verify,
+                    format!("sent {sent} bytes but {received} came back before EOF"),
+                );
             }
         }
         Ok(Err(why)) => tally.fail(Failure::Io, why),
