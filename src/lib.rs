@@ -2,6 +2,7 @@
 //! on one shared network layer.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod diag;
 pub mod echo;

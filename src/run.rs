@@ -10,7 +10,7 @@ use crate::cli::{
     AppCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd, UpperCmd,
 };
 use crate::net::{self, ServerConfig};
-use crate::{app, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, bench, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -64,6 +64,7 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::App(AppCmd::Client(args)) => app::client(&args).await,
         Command::Tour => tour::run().await,
+        Command::Bench(cmd) => bench::run(cmd).await,
         Command::Sockets(args) => diag::sockets::command(&args),
         Command::Stall(StallCmd::Server(args)) => {
             serve(

@@ -1,0 +1,204 @@
+//! `bench echo`: round trips of `--size` bytes, every echoed byte compared; or
+//! `--bulk`, both directions streaming at once on every connection.
+//!
+//! ```text
+//! request N   --size bytes of a 251-periodic pattern starting at 7*N mod 251
+//! answer N    the same bytes
+//! bulk        the pattern from offset 0, written until the end, then a
+//!             half-close; the echo must match byte for byte up to EOF
+//! ```
+//! The period is prime so that a dropped, doubled or reordered chunk shows up
+//! as a mismatch instead of lining up with the next copy.
+
+use anyhow::Result;
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use super::driver::{self, Exchange};
+use super::report::{Failure, Report, Tally};
+use super::{Pacer, Plan, run_workers, setup, target};
+use crate::cli::BenchEchoArgs;
+use crate::echo::DEFAULT_PORT;
+
+const PERIOD: usize = 251;
+/// Bytes per write in bulk mode.
+const BULK_CHUNK: usize = 64 * 1024;
+
+/// Bytes `i` = `i mod 251`, long enough for any slice a run needs.
+fn pattern(len: usize) -> Bytes {
+    (0..len + PERIOD).map(|i| (i % PERIOD) as u8).collect()
+}
+
+/// Round trips of one fixed-size message.
+struct Echo {
+    size: usize,
+    pattern: Bytes,
+}
+
+impl Echo {
+    fn message(&self, seq: u64) -> &[u8] {
+        let start = (seq as usize).wrapping_mul(7) % PERIOD;
+        &self.pattern[start..start + self.size]
+    }
+}
+
+impl Exchange for Echo {
+    fn request(&self, seq: u64, out: &mut BytesMut) {
+        out.extend_from_slice(self.message(seq));
+    }
+
+    fn answer(&self, seq: u64, input: &mut BytesMut) -> Result<bool, String> {
+        if input.len() < self.size {
+            return Ok(false);
+        }
+        let expected = self.message(seq);
+        if let Some(at) = expected.iter().zip(input.iter()).position(|(a, b)| a != b) {
+            return Err(format!(
+                "echo of message {seq} differs at byte {at}: sent {:#04x}, got {:#04x}",
+                expected[at], input[at]
+            ));
+        }
+        input.advance(self.size);
+        Ok(true)
+    }
+}
+
+/// Runs `bench echo`.
+pub async fn run(args: &BenchEchoArgs) -> Result<Report> {
+    let load = &args.load;
+    let addr = target(load, DEFAULT_PORT).await?;
+    let limit = load.connect_timeout;
+    let open = move |_| driver::connect(addr, limit);
+    let tally = if args.bulk {
+        let pattern = pattern(BULK_CHUNK);
+        run_workers(load, open, move |_, stream, plan| {
+            bulk(stream, pattern.clone(), plan)
+        })
+        .await
+    } else {
+        let echo = std::sync::Arc::new(Echo {
+            size: load.size,
+            pattern: pattern(load.size),
+        });
+        let load2 = load.clone();
+        run_workers(load, open, move |index, stream, plan| {
+            let (echo, load) = (echo.clone(), load2.clone());
+            async move {
+                let pacer = Pacer::new(&load, index, plan.start);
+                driver::keep_alive(&*echo, stream, &load, pacer, plan).await
+            }
+        })
+        .await
+    };
+    let (protocol, unit) = if args.bulk {
+        ("echo --bulk", "chunks")
+    } else {
+        ("echo", "round trips")
+    };
+    let mut setup = setup(load, protocol, addr, unit);
+    if args.bulk {
+        setup.size = BULK_CHUNK;
+    }
+    Ok(Report { setup, tally })
+}
+
+/// Streams the pattern out and checks it back in at the same time, on one
+/// connection; counts the bytes and the 64 KiB chunks echoed in the window.
+async fn bulk(stream: TcpStream, pattern: Bytes, plan: Plan) -> Tally {
+    let (mut reader, mut writer) = stream.into_split();
+    let sending = tokio::spawn(async move {
+        let mut sent = 0u64;
+        let mut counted = 0u64;
+        while Instant::now() < plan.end {
+            let start = (sent % PERIOD as u64) as usize;
+            let chunk = &pattern[start..start + BULK_CHUNK];
+            match timeout_at(plan.drain_end, writer.write_all(chunk)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => return Err(format!("writing: {}", crate::net::describe(&err))),
+                Err(_) => return Err("the server stopped reading".to_string()),
+            }
+            sent += BULK_CHUNK as u64;
+            if plan.counts(Instant::now()) {
+                counted += BULK_CHUNK as u64;
+            }
+        }
+        // The half-close tells the server we are done; it closes after echoing.
+        let _ = writer.shutdown().await;
+        Ok((sent, counted))
+    });
+    let mut tally = Tally::default();
+    let expected = pattern_check(&mut reader, &mut tally, plan).await;
+    match sending.await {
+        Ok(Ok((sent, counted))) => {
+            tally.bytes_sent = counted;
+            if let Ok(received) = expected
+                && received != sent
+            {
+                tally.fail(
+                    Failure::Verify,
+                    format!("sent {sent} bytes but {received} came back before EOF"),
+                );
+            }
+        }
+        Ok(Err(why)) => tally.fail(Failure::Io, why),
+        Err(err) => tally.fail(Failure::Io, format!("sender failed: {err}")),
+    }
+    if let Err((kind, why)) = expected {
+        tally.fail(kind, why);
+    }
+    tally
+}
+
+/// Reads the echo to EOF, comparing it with the pattern; returns the byte count.
+async fn pattern_check(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    tally: &mut Tally,
+    plan: Plan,
+) -> Result<u64, (Failure, String)> {
+    let expected = pattern(BULK_CHUNK);
+    let mut buf = vec![0u8; BULK_CHUNK];
+    let mut received = 0u64;
+    let mut chunk_bytes = 0u64;
+    loop {
+        let n = match timeout_at(plan.drain_end, reader.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(err)) => {
+                return Err((
+                    Failure::Io,
+                    format!("reading: {}", crate::net::describe(&err)),
+                ));
+            }
+            Err(_) => {
+                return Err((
+                    Failure::Timeout,
+                    format!("echo stalled after {received} bytes"),
+                ));
+            }
+        };
+        if n == 0 {
+            return Ok(received);
+        }
+        let start = (received % PERIOD as u64) as usize;
+        if let Some(at) = buf[..n]
+            .iter()
+            .zip(&expected[start..])
+            .position(|(a, b)| a != b)
+        {
+            return Err((
+                Failure::Verify,
+                format!("echoed stream differs at byte {}", received + at as u64),
+            ));
+        }
+        received += n as u64;
+        if plan.counts(Instant::now()) {
+            tally.bytes_received += n as u64;
+            chunk_bytes += n as u64;
+            while chunk_bytes >= BULK_CHUNK as u64 {
+                chunk_bytes -= BULK_CHUNK as u64;
+                tally.completed += 1;
+            }
+        }
+    }
+}

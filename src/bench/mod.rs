@@ -1,0 +1,316 @@
+//! `socklab bench`: load generators that verify every answer.
+//!
+//! A run has three phases on one clock:
+//!
+//! ```text
+//! ramp-up   connections opened, at most --ramp handshakes in flight
+//! warm-up   full load, nothing counted                      (--warmup)
+//! measured  answers, bytes and latencies counted            (--duration)
+//! drain     no new requests; answers still due must arrive  (--timeout)
+//! ```
+//!
+//! Closed loop (the default) keeps `--pipeline` requests in flight per
+//! connection. Open loop (`--rate R`) schedules requests R per second over all
+//! connections and measures latency from when each request should have been
+//! sent, so a stalled server cannot hide its stall (wrk2's correction for
+//! coordinated omission).
+
+mod app;
+mod chat;
+mod driver;
+mod echo;
+mod http;
+pub mod report;
+mod udp;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::cli::{BenchCmd, LoadArgs};
+use crate::net;
+use report::{Failure, Report, Setup, Tally};
+
+/// Runs one bench command; any failure counted makes it an error (exit 1).
+pub async fn run(cmd: BenchCmd) -> Result<()> {
+    let (report, json) = match cmd {
+        BenchCmd::Echo(args) => (echo::run(&args).await?, args.load.json),
+        BenchCmd::Http(args) => (http::run(&args).await?, args.load.json),
+        BenchCmd::Udp(args) => (udp::run(&args).await?, args.json),
+        BenchCmd::Chat(args) => (chat::run(&args).await?, args.load.json),
+        BenchCmd::App(args) => (app::run(&args).await?, args.load.json),
+    };
+    finish(report, json)?;
+    Ok(())
+}
+
+/// Prints the report (`--json`: one object) and turns counted failures into
+/// the command's error.
+pub fn finish(report: Report, json: bool) -> Result<Report> {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    let errors = report.tally.errors.total();
+    if errors > 0 {
+        let first = report.tally.first_error.as_deref().unwrap_or("unknown");
+        bail!("{errors} error(s) during the bench; the first: {first}");
+    }
+    Ok(report)
+}
+
+/// The measured window and the end of the drain, fixed once every worker is
+/// connected.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// When the load starts (after the ramp).
+    pub start: Instant,
+    /// Counting starts here.
+    pub measure: Instant,
+    /// Counting and new requests stop here.
+    pub end: Instant,
+    /// Answers still missing now are late.
+    pub drain_end: Instant,
+}
+
+impl Plan {
+    fn new(load: &LoadArgs) -> Self {
+        let start = Instant::now();
+        let measure = start + load.warmup;
+        let end = measure + load.duration;
+        Self {
+            start,
+            measure,
+            end,
+            drain_end: end + load.timeout,
+        }
+    }
+
+    /// Whether something that happened at `at` counts.
+    pub fn counts(&self, at: Instant) -> bool {
+        at >= self.measure && at < self.end
+    }
+}
+
+/// Microseconds from `from` to `to` (0 if `to` is earlier).
+pub fn micros(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
+}
+
+/// When a worker may send its next request.
+#[derive(Debug, Clone, Copy)]
+pub enum Pacer {
+    /// As soon as a pipeline slot is free.
+    Closed,
+    /// At fixed intervals from a schedule, whatever the answers do.
+    Open {
+        /// The scheduled time of the next request.
+        next: Instant,
+        /// Time between this worker's requests.
+        every: Duration,
+    },
+}
+
+impl Pacer {
+    /// The pacer of worker `index` of `load.conns`, staggered so the workers'
+    /// schedules interleave.
+    pub fn new(load: &LoadArgs, index: usize, start: Instant) -> Self {
+        match load.rate {
+            None => Pacer::Closed,
+            Some(rate) => {
+                let every = Duration::from_secs_f64(load.conns as f64 / rate);
+                let offset = every.mul_f64(index as f64 / load.conns as f64);
+                Pacer::Open {
+                    next: start + offset,
+                    every,
+                }
+            }
+        }
+    }
+
+    /// Takes the next send time if one is due at `now`: the scheduled time in
+    /// open loop (latency is measured from it), `now` in closed loop.
+    pub fn take(&mut self, now: Instant) -> Option<Instant> {
+        match self {
+            Pacer::Closed => Some(now),
+            Pacer::Open { next, every } => {
+                if *next > now {
+                    return None;
+                }
+                let at = *next;
+                *next += *every;
+                Some(at)
+            }
+        }
+    }
+
+    /// When the next request is due, in open loop.
+    pub fn due(&self) -> Option<Instant> {
+        match self {
+            Pacer::Closed => None,
+            Pacer::Open { next, .. } => Some(*next),
+        }
+    }
+}
+
+/// The resolved target, checked against `--allow-remote`.
+pub async fn target(load: &LoadArgs, default_port: u16) -> Result<SocketAddr> {
+    let (host, port) = net::split_host_port(&load.addr, default_port)
+        .map_err(|why| anyhow::anyhow!("invalid address: {why}"))?;
+    let addrs = net::resolve(&host, port).await?;
+    let addr = addrs[0];
+    if !load.allow_remote && !is_local(addr.ip()) {
+        bail!(
+            "refusing to load {addr}: not a loopback or private address \
+             (pass --allow-remote for a server you are allowed to load)"
+        );
+    }
+    if load.conns == 0 || load.pipeline == 0 {
+        bail!("--conns and --pipeline must be at least 1");
+    }
+    if load.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    Ok(addr)
+}
+
+/// Loopback, private (RFC 1918, ULA), link-local or unspecified (which
+/// connects to this machine).
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80
+        }
+    }
+}
+
+/// Opens `load.conns` workers' connections with at most `load.ramp`
+/// handshakes in flight, then starts every worker on the same [`Plan`] and
+/// merges their tallies.
+///
+/// `open(i)` connects worker `i`; `work(i, conn, plan)` runs it.
+pub async fn run_workers<C, O, OF, W, WF>(load: &LoadArgs, open: O, work: W) -> Tally
+where
+    C: Send + 'static,
+    O: Fn(usize) -> OF,
+    OF: Future<Output = Result<C>> + Send + 'static,
+    W: Fn(usize, C, Plan) -> WF + Send + Sync + 'static,
+    WF: Future<Output = Tally> + Send + 'static,
+{
+    let work = Arc::new(work);
+    let ramp = Arc::new(Semaphore::new(load.ramp.max(1)));
+    let (ready_tx, mut ready_rx) = mpsc::channel::<()>(load.conns);
+    let (plan_tx, plan_rx) = watch::channel::<Option<Plan>>(None);
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..load.conns {
+        let connecting = open(index);
+        let ramp = ramp.clone();
+        let ready = ready_tx.clone();
+        let mut plan_rx = plan_rx.clone();
+        let work = work.clone();
+        tasks.spawn(async move {
+            let conn = {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = ramp.acquire().await.expect("ramp semaphore stays open");
+                connecting.await
+            };
+            let _ = ready.send(()).await;
+            let Ok(plan) = plan_rx.wait_for(Option::is_some).await.map(|p| *p) else {
+                return Tally::default();
+            };
+            let plan = plan.expect("waited for a plan");
+            match conn {
+                Ok(conn) => work(index, conn, plan).await,
+                Err(err) => {
+                    let mut tally = Tally::default();
+                    tally.fail(Failure::Connect, format!("{err:#}"));
+                    tally
+                }
+            }
+        });
+    }
+    drop(ready_tx);
+    let mut connected = 0;
+    while connected < load.conns && ready_rx.recv().await.is_some() {
+        connected += 1;
+    }
+    let _ = plan_tx.send(Some(Plan::new(load)));
+    let mut total = Tally::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(tally) => total.merge(&tally),
+            Err(err) => total.fail(Failure::Io, format!("worker failed: {err}")),
+        }
+    }
+    total
+}
+
+/// The setup block of a report for `load`.
+pub fn setup(load: &LoadArgs, protocol: &str, target: SocketAddr, unit: &'static str) -> Setup {
+    Setup {
+        protocol: protocol.to_string(),
+        target: target.to_string(),
+        unit,
+        connections: load.conns,
+        pipeline: load.pipeline,
+        size: load.size,
+        rate: load.rate,
+        duration_s: load.duration.as_secs_f64(),
+        warmup_s: load.warmup.as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_targets_by_default() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "172.16.0.1",
+            "::1",
+            "fd00::1",
+        ] {
+            assert!(is_local(ip.parse().expect("literal")), "{ip}");
+        }
+        for ip in ["192.0.2.1", "8.8.8.8", "2001:db8::1", "172.32.0.1"] {
+            assert!(!is_local(ip.parse().expect("literal")), "{ip}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_loop_keeps_its_schedule() {
+        let start = Instant::now();
+        let mut pacer = Pacer::Open {
+            next: start,
+            every: Duration::from_millis(10),
+        };
+        assert_eq!(pacer.take(start), Some(start));
+        assert_eq!(pacer.take(start), None);
+        // Late by 35 ms: the missed slots are still owed, at their own times.
+        let late = start + Duration::from_millis(35);
+        assert_eq!(pacer.take(late), Some(start + Duration::from_millis(10)));
+        assert_eq!(pacer.take(late), Some(start + Duration::from_millis(20)));
+        assert_eq!(pacer.take(late), Some(start + Duration::from_millis(30)));
+        assert_eq!(pacer.take(late), None);
+    }
+}

@@ -1,0 +1,229 @@
+//! `socklab bench`: every answer verified, against our servers, foreign ones
+//! (ncat) and deliberately wrong ones owned by the tests; the report's JSON
+//! keys; the refusal of non-local targets. Runs are short (under a second of
+//! load each) and bounded by the harness timeouts.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{Server, TIMEOUT, require, run_socklab, text};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+const SHORT: [&str; 4] = ["--duration", "0.5", "--warmup", "0.2"];
+
+/// Runs `socklab bench ARGS... --json` plus a short load; returns the exit
+/// success, the parsed report and stderr.
+fn bench(args: &[&str]) -> (bool, serde_json::Value, String) {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&SHORT);
+    all.push("--json");
+    let output = run_socklab(&all, TIMEOUT);
+    let (stdout, stderr) = text(&output);
+    let report = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|err| panic!("no JSON report ({err}): {stdout:?} {stderr:?}"));
+    (output.status.success(), report, stderr)
+}
+
+/// Runs blocking `f` (which runs the binary) while the test's servers keep
+/// serving on the runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking part ran")
+}
+
+/// A TCP server on 127.0.0.1:0 that answers every read with `reply(bytes)`.
+async fn tcp_server(reply: fn(&mut Vec<u8>)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    let mut data = buf[..n].to_vec();
+                    reply(&mut data);
+                    if stream.write_all(&data).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn assert_documented_keys(report: &serde_json::Value) {
+    for key in [
+        "protocol",
+        "target",
+        "unit",
+        "connections",
+        "pipeline",
+        "size",
+        "rate",
+        "duration_s",
+        "warmup_s",
+        "completed",
+        "per_second",
+        "bytes_sent",
+        "bytes_received",
+        "mb_per_s",
+        "latency_ms",
+        "errors",
+        "lost",
+        "first_error",
+    ] {
+        assert!(report.get(key).is_some(), "key {key} missing in {report}");
+    }
+    for key in ["connect", "io", "verify", "timeout", "total"] {
+        assert!(report["errors"].get(key).is_some(), "errors.{key} missing");
+    }
+}
+
+#[test]
+fn echo_against_our_server_verifies_everything() {
+    let server = Server::start(&["echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let (ok, report, stderr) = bench(&["echo", &addr, "-c", "4", "-s", "100", "-P", "2"]);
+    assert!(ok, "{stderr}");
+    assert_documented_keys(&report);
+    assert_eq!(report["errors"]["total"], 0);
+    let completed = report["completed"].as_u64().expect("count");
+    assert!(completed > 0, "{report}");
+    // Exact byte counts: every counted round trip moved 100 bytes each way,
+    // give or take the requests in flight at the window's edges.
+    let received = report["bytes_received"].as_u64().expect("bytes");
+    assert!(
+        received.abs_diff(completed * 100) <= 4 * 2 * 100 * 2,
+        "{report}"
+    );
+    for key in ["avg", "min", "p50", "p95", "p99", "p99_9", "max"] {
+        assert!(
+            report["latency_ms"][key].as_f64().is_some(),
+            "latency {key}"
+        );
+    }
+}
+
+#[test]
+fn echo_bulk_streams_both_ways() {
+    let server = Server::start(&["echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let (ok, report, stderr) = bench(&["echo", &addr, "-c", "1", "--bulk"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(report["errors"]["total"], 0);
+    assert!(report["mb_per_s"].as_f64().expect("rate") > 1.0, "{report}");
+}
+
+#[test]
+fn open_loop_keeps_the_rate() {
+    let server = Server::start(&["echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let (ok, report, stderr) = bench(&["echo", &addr, "-c", "2", "--rate", "400"]);
+    assert!(ok, "{stderr}");
+    // 400/s for 0.5 s: 200 requests, whatever the server's speed.
+    let completed = report["completed"].as_u64().expect("count");
+    assert!((150..=250).contains(&completed), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_echo_fails_the_bench() {
+    let addr = tcp_server(|data| data[0] ^= 0x20).await.to_string();
+    let (ok, report, stderr) = blocking(move || bench(&["echo", &addr, "-c", "3"])).await;
+    assert!(!ok, "a flipped byte must fail the bench");
+    assert_eq!(report["errors"]["verify"], 3, "{report}");
+    assert!(stderr.contains("differs at byte 0"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_status_is_verified() {
+    fn ok(data: &mut Vec<u8>) {
+        let requests = data.windows(4).filter(|w| w == b"\r\n\r\n").count();
+        *data = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".repeat(requests);
+    }
+    fn broken(data: &mut Vec<u8>) {
+        *data = b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n".to_vec();
+    }
+    let good = tcp_server(ok).await.to_string();
+    let bad = tcp_server(broken).await.to_string();
+    let (passed, report, stderr) =
+        blocking(move || bench(&["http", &good, "-c", "4", "-P", "4"])).await;
+    assert!(passed, "{stderr}");
+    assert!(report["completed"].as_u64().expect("count") > 0);
+    let (passed, report, stderr) = blocking(move || bench(&["http", &bad, "-c", "2"])).await;
+    assert!(!passed);
+    assert_eq!(report["errors"]["verify"], 2, "{report}");
+    assert!(stderr.contains("status 500"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_replies_are_verified() {
+    async fn lucky(reply: &'static [u8]) -> String {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let addr = socket.local_addr().expect("addr").to_string();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((_, from)) = socket.recv_from(&mut buf).await {
+                let _ = socket.send_to(reply, from).await;
+            }
+        });
+        addr
+    }
+    let good = lucky(b"Here's your lucky number: 0.5").await;
+    let bad = lucky(b"Here's your lucky number: 7").await;
+    let (ok, report, stderr) = blocking(move || bench(&["udp", &good, "-c", "2"])).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(report["lost"], 0);
+    let (ok, report, _) = blocking(move || bench(&["udp", &bad, "-c", "2"])).await;
+    assert!(!ok);
+    assert_eq!(report["errors"]["verify"], 2, "{report}");
+}
+
+#[test]
+fn chat_lines_reach_every_client_of_ncat() {
+    require("ncat");
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    let port = probe.local_addr().expect("addr").port().to_string();
+    drop(probe);
+    let mut ncat = std::process::Command::new("ncat")
+        .args(["-l", "-k", "--chat", "127.0.0.1", &port])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ncat runs");
+    let addr = format!("127.0.0.1:{port}");
+    let until = Instant::now() + TIMEOUT;
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < until, "ncat did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ncat's listen backlog is small: one handshake at a time.
+    let (ok, report, stderr) = bench(&["chat", &addr, "-c", "10", "--senders", "2", "--ramp", "1"]);
+    let _ = ncat.kill();
+    let _ = ncat.wait();
+    assert!(ok, "{stderr}");
+    assert!(report["completed"].as_u64().expect("count") > 0, "{report}");
+}
+
+#[test]
+fn remote_targets_are_refused_before_connecting() {
+    let started = Instant::now();
+    // TEST-NET-1: documentation only, never routed; nothing is sent there.
+    let output = run_socklab(&["bench", "echo", "192.0.2.1:7"], TIMEOUT);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("refusing to load 192.0.2.1:7"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it must not try to connect"
+    );
+}
