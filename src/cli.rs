@@ -214,9 +214,10 @@ pub struct BenchAppArgs {
     /// Send `"keep-alive": true` and reuse each connection [default: one connection per request]
     #[arg(long)]
     pub keep_alive: bool,
-    /// The search value (the answer is checked against the built-in table)
-    #[arg(long, default_value = "morpheus")]
-    pub value: String,
+    /// Search for this value only [default: rotate through morpheus, ring, 🐶, a miss
+    /// and a binary request of --size bytes]; answers are checked against the built-in table
+    #[arg(long)]
+    pub value: Option<String>,
 }
 
 /// Roles of the UDP lucky-number protocol.

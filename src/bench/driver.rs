@@ -5,6 +5,8 @@
 //! A connection's task writes and reads on the same socket without splitting
 //! it (readiness plus `try_read`/`try_write`), so a request costs no channel
 //! hop and a batch of answers is followed by one write of the next requests.
+//! Servers that answer once and close (the app protocol without keep-alive)
+//! get [`one_per_connection`] instead: connect, request, answer, close, repeat.
 
 use std::collections::VecDeque;
 use std::io;
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 
@@ -187,4 +190,112 @@ fn read_some(stream: &TcpStream, input: &mut BytesMut) -> io::Result<usize> {
         input.reserve(READ_CHUNK);
     }
     stream.try_read_buf(input)
+}
+/// Runs one worker of a protocol whose server closes after each answer: a
+/// new connection per request, latency from before the connect, until the
+/// plan's end.
+pub async fn one_per_connection<E: Exchange>(
+    exchange: &E,
+    addr: SocketAddr,
+    load: &LoadArgs,
+    mut pacer: Pacer,
+    plan: Plan,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut seq = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= plan.end {
+            return tally;
+        }
+        let Some(due) = pacer.take(now) else {
+            if let Some(due) = pacer.due() {
+                sleep_until(due.min(plan.end)).await;
+            }
+            continue;
+        };
+        let result = tokio::time::timeout(
+            load.timeout,
+            once(exchange, addr, load, seq, &plan, &mut tally),
+        )
+        .await;
+        match result {
+            Ok(Ok(())) => {
+                let at = Instant::now();
+                if plan.counts(at) {
+                    tally.record(micros(due, at));
+                }
+            }
+            Ok(Err((kind, why))) => {
+                tally.fail(kind, why);
+                return tally;
+            }
+            Err(_) => {
+                tally.fail(
+                    Failure::Timeout,
+                    format!("no answer to request {seq} within {:?}", load.timeout),
+                );
+                return tally;
+            }
+        }
+        seq += 1;
+    }
+}
+
+/// Connects, sends request `seq`, reads and checks its answer, and waits for
+/// the server's close (so TIME_WAIT stays on the server, as the protocol has it).
+async fn once<E: Exchange>(
+    exchange: &E,
+    addr: SocketAddr,
+    load: &LoadArgs,
+    seq: u64,
+    plan: &Plan,
+    tally: &mut Tally,
+) -> Result<(), (Failure, String)> {
+    let io_err =
+        |what: &str, err: io::Error| (Failure::Io, format!("{what}: {}", net::describe(&err)));
+    let mut stream = connect(addr, load.connect_timeout)
+        .await
+        .map_err(|err| (Failure::Connect, format!("{err:#}")))?;
+    let mut out = BytesMut::with_capacity(load.size + 256);
+    exchange.request(seq, &mut out);
+    stream
+        .write_all(&out)
+        .await
+        .map_err(|err| io_err("writing", err))?;
+    if plan.counts(Instant::now()) {
+        tally.bytes_sent += out.len() as u64;
+    }
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut answered = false;
+    loop {
+        let n = stream
+            .read_buf(&mut input)
+            .await
+            .map_err(|err| io_err("reading", err))?;
+        if plan.counts(Instant::now()) {
+            tally.bytes_received += n as u64;
+        }
+        if n == 0 {
+            return if answered {
+                Ok(())
+            } else {
+                Err((
+                    Failure::Io,
+                    "the server closed the connection before answering".into(),
+                ))
+            };
+        }
+        if !answered {
+            answered = exchange
+                .answer(seq, &mut input)
+                .map_err(|why| (Failure::Verify, why))?;
+        }
+        if answered && !input.is_empty() {
+            return Err((
+                Failure::Verify,
+                format!("{} unexpected byte(s) after the answer", input.len()),
+            ));
+        }
+    }
 }
