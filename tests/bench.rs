@@ -227,3 +227,62 @@ fn remote_targets_are_refused_before_connecting() {
         "it must not try to connect"
     );
 }
+
+#[test]
+fn app_against_our_server_in_both_modes() {
+    // -q: the server logs every request at info.
+    let server = Server::start(&["-q", "app", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let (ok, report, stderr) = bench(&["app", &addr, "-c", "4"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(report["protocol"], "app", "{report}");
+    assert_eq!(report["errors"]["total"], 0, "{report}");
+    // More than one rotation: hits, the non-ASCII query, a miss, binary.
+    assert!(report["completed"].as_u64().expect("count") > 5, "{report}");
+    let (ok, report, stderr) = bench(&["app", &addr, "-c", "4", "--keep-alive", "-P", "8"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(report["protocol"], "app --keep-alive", "{report}");
+    assert_eq!(report["errors"]["total"], 0, "{report}");
+    assert!(report["completed"].as_u64().expect("count") > 5, "{report}");
+}
+
+#[test]
+fn app_against_the_python_selectors_server() {
+    require("python3");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/anchors/app_server.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args([script, "127.0.0.1", "0"]);
+    let server = Server::start_command(cmd);
+    let addr = server.addr.to_string();
+    // The texts' server answers one request per connection, so no --keep-alive.
+    let (ok, report, stderr) = bench(&["app", &addr, "-c", "4"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(report["errors"]["total"], 0, "{report}");
+    assert!(report["completed"].as_u64().expect("count") > 5, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_app_answer_fails_the_bench() {
+    use futures_util::{SinkExt, StreamExt};
+    use socklab::app::{Message, MessageCodec};
+    // Answers every request with the same wrong result, then closes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut framed = tokio_util::codec::Framed::new(stream, MessageCodec::default());
+                if let Some(Ok(_request)) = framed.next().await {
+                    let mut object = serde_json::Map::new();
+                    object.insert("result".into(), "Follow the black cat.".into());
+                    let _ = framed.send(Message::json(&object)).await;
+                }
+            });
+        }
+    });
+    let (ok, report, stderr) = blocking(move || bench(&["app", &addr, "-c", "2"])).await;
+    assert!(!ok, "a wrong result must fail the bench");
+    assert_eq!(report["errors"]["verify"], 2, "{report}");
+    assert!(stderr.contains("answer 0 is wrong"), "{stderr}");
+    assert!(stderr.contains("black cat"), "{stderr}");
+}
