@@ -173,7 +173,7 @@ if want app || want app-ka || want app-ka-p16; then
       row "app, 50 conns, one connection per request, req/s" "python selectors app server" "≥ 2.0"
     fi
     RPORT=$(free_port)
-    start_port redis redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no; R_PID=$PID
+    start_port redis "$RPORT" redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no; R_PID=$PID
     redis_ping() {
       redis-benchmark -p "$RPORT" -t ping -c 50 "$@" -q 2>/dev/null |
         tr '\r' '\n' | sed -n 's/^PING_MBULK: \([0-9.]*\) requests per second.*/\1/p' | tail -1
