@@ -1,6 +1,7 @@
 //! socklab: every client and server of the classic socket-programming texts,
 //! on one shared network layer.
 
+pub mod chat;
 pub mod cli;
 pub mod echo;
 pub mod fixed;

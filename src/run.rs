@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::TcpListener;
 
-use crate::cli::{Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
+use crate::cli::{ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, ServerArgs, UpperCmd};
 use crate::net::{self, ServerConfig};
-use crate::{echo, fixed, hello, tour, upper};
+use crate::{chat, echo, fixed, hello, tour, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -29,6 +29,17 @@ pub async fn run(command: Command) -> Result<()> {
             serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::Chat(ChatCmd::Server(args)) => {
+            let limits = chat::Limits {
+                max_line: args.max_line.max(1),
+                max_queue: args.max_queue,
+            };
+            serve(&args.server, chat::DEFAULT_PORT, chat::DEFAULT_IDLE, |l, c, s| {
+                chat::serve(l, c, limits, s)
+            })
+            .await
+        }
+        Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
         Command::Tour => tour::run().await,
     }
 }
