@@ -80,7 +80,7 @@ where
     let mut said_quit = false;
     while let Some(line) = lines.next().await {
         let mut line = match line.context("reading input")? {
-            Line::Text(line) => line,
+            Line::Text(line) | Line::Unterminated(line) => line,
             Line::TooLong => {
                 warn!("line longer than {DEFAULT_MAX_LINE} bytes not sent");
                 continue;

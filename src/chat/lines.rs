@@ -17,6 +17,10 @@ pub enum Line {
     Text(BytesMut),
     /// A line longer than the limit; its bytes were dropped.
     TooLong,
+    /// Bytes without a newline at the end of the stream. A reset can look
+    /// like a clean end (when a write saw the error first), so the server
+    /// drops these; the client sends them (`printf hi | socklab chat client`).
+    Unterminated(BytesMut),
 }
 
 /// Splits a byte stream into lines of at most `max` bytes.
@@ -89,7 +93,7 @@ impl Decoder for LineDecoder {
         }
     }
 
-    /// A last line without a newline still counts (`printf hi | nc`).
+    /// Bytes left without a newline come out as [`Line::Unterminated`].
     fn decode_eof(&mut self, buf: &mut BytesMut) -> io::Result<Option<Line>> {
         if let Some(line) = self.decode(buf)? {
             return Ok(Some(line));
@@ -103,7 +107,7 @@ impl Decoder for LineDecoder {
         if line.last() == Some(&b'\r') {
             line.truncate(line.len() - 1);
         }
-        Ok(Some(Line::Text(line)))
+        Ok(Some(Line::Unterminated(line)))
     }
 }
 
@@ -134,10 +138,8 @@ mod tests {
     fn splits_lines_across_chunks_and_strips_cr() {
         let mut d = LineDecoder::new(16);
         let out = all(&mut d, &[b"hel", b"lo\r\nwor", b"ld\n\nlast"]);
-        let want: Vec<Line> = ["hello", "world", "", "last"]
-            .iter()
-            .filter_map(|s| text(s))
-            .collect();
+        let mut want: Vec<Line> = ["hello", "world", ""].iter().filter_map(|s| text(s)).collect();
+        want.push(Line::Unterminated(BytesMut::from("last")));
         assert_eq!(out, want);
     }
 

@@ -135,6 +135,10 @@ async fn read_lines<R: AsyncRead + Unpin>(
                 hub.tell(id, &format!("line longer than {max_line} bytes refused"));
                 continue;
             }
+            Some(Line::Unterminated(bytes)) => {
+                debug!("closed in the middle of a line: {} bytes dropped", bytes.len());
+                continue;
+            }
             Some(Line::Text(bytes)) => bytes,
         };
         let text = String::from_utf8_lossy(&bytes);

@@ -1,0 +1,445 @@
+//! chat: one ordered room for three clients, real peers (nc, ncat, the texts'
+//! python ChatClient, our client), a reader that never reads among 200
+//! chatters, hostile input, and 5,000 clients at once.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Server, TIMEOUT, require, socklab};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::task::JoinSet;
+
+/// A raw line client speaking to the server directly.
+struct Peer {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    /// The server's name for us until a /nick: `IP PORT`.
+    name: String,
+}
+
+impl Peer {
+    async fn connect(addr: SocketAddr) -> Peer {
+        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Peer::from_stream(stream)
+    }
+
+    fn from_stream(stream: TcpStream) -> Peer {
+        let local = stream.local_addr().expect("local address");
+        let (reader, writer) = stream.into_split();
+        Peer {
+            reader: BufReader::new(reader),
+            writer,
+            name: format!("{} {}", local.ip(), local.port()),
+        }
+    }
+
+    /// Connects and waits for our own join notice, so joins happen in order.
+    async fn join(addr: SocketAddr) -> Peer {
+        let mut peer = Peer::connect(addr).await;
+        let joined = format!("* {} joined", peer.name);
+        peer.expect(&joined).await;
+        peer
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes()).await;
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        tokio::time::timeout(TIMEOUT, self.writer.write_all(bytes))
+            .await
+            .expect("send in time")
+            .expect("send");
+    }
+
+    /// The next line without its newline; None at EOF.
+    async fn line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(TIMEOUT, self.reader.read_until(b'\n', &mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{}: no line within {TIMEOUT:?}", self.name))
+            .expect("read");
+        if n == 0 {
+            return None;
+        }
+        assert_eq!(buf.pop(), Some(b'\n'), "{}: unterminated line", self.name);
+        Some(String::from_utf8(buf).expect("the server sends UTF-8"))
+    }
+
+    async fn expect(&mut self, want: &str) {
+        assert_eq!(self.line().await.as_deref(), Some(want), "at {}", self.name);
+    }
+
+    /// The next relayed message as (sender, text), its timestamp checked.
+    async fn message(&mut self) -> (String, String) {
+        let header = self.line().await.expect("a message header");
+        let sender = check_header(&header);
+        let text = self.line().await.expect("a message text");
+        (sender, text)
+    }
+
+    async fn expect_eof(&mut self) {
+        assert_eq!(self.line().await, None, "{}: expected the server to close", self.name);
+    }
+}
+
+/// Checks `YYYY/mm/dd HH:MM:SS NAME` (local time, about now) and returns NAME.
+fn check_header(header: &str) -> String {
+    assert!(header.len() > 20, "not a message header: {header:?}");
+    let (stamp, name) = header.split_at(19);
+    let when = chrono::NaiveDateTime::parse_from_str(stamp, "%Y/%m/%d %H:%M:%S")
+        .unwrap_or_else(|err| panic!("bad timestamp in {header:?}: {err}"));
+    let skew = chrono::Local::now().naive_local() - when;
+    assert!(skew.num_seconds().abs() < 120, "timestamp {stamp} is not local now");
+    name.strip_prefix(' ').expect("a space after the time").to_string()
+}
+
+fn chat_server(extra: &[&str]) -> Server {
+    let mut args = vec!["chat", "server", "127.0.0.1", "0"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+// Must show 1: one order for everyone, notices, /nick, /who, quit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clients_share_one_ordered_room() {
+    let server = chat_server(&[]);
+    let mut a = Peer::join(server.addr).await;
+    let mut b = Peer::join(server.addr).await;
+    a.expect(&format!("* {} joined", b.name)).await;
+    let mut c = Peer::join(server.addr).await;
+    a.expect(&format!("* {} joined", c.name)).await;
+    b.expect(&format!("* {} joined", c.name)).await;
+
+    // Everyone talks at once; everyone must see every line once, in one order.
+    const LINES: usize = 50;
+    let mut talk = JoinSet::new();
+    for (tag, mut peer) in [("a", a), ("b", b), ("c", c)] {
+        talk.spawn(async move {
+            for i in 0..LINES {
+                peer.send(&format!("{tag} says {i}")).await;
+            }
+            let mut seen = Vec::new();
+            for _ in 0..3 * LINES {
+                seen.push(peer.message().await);
+            }
+            (tag, peer, seen)
+        });
+    }
+    let mut results = talk.join_all().await;
+    results.sort_by_key(|(tag, ..)| *tag);
+    let orders: Vec<&Vec<(String, String)>> = results.iter().map(|(_, _, seen)| seen).collect();
+    assert_eq!(orders[0], orders[1], "a and b saw different orders");
+    assert_eq!(orders[0], orders[2], "a and c saw different orders");
+    for (tag, peer, _) in &results {
+        let from_peer: Vec<&str> = orders[0]
+            .iter()
+            .filter(|(sender, _)| *sender == peer.name)
+            .map(|(_, text)| text.as_str())
+            .collect();
+        let sent: Vec<String> = (0..LINES).map(|i| format!("{tag} says {i}")).collect();
+        assert_eq!(from_peer, sent, "{tag}'s lines missing, doubled or reordered");
+    }
+    let mut peers = results.into_iter().map(|(_, peer, _)| peer);
+    let (mut a, mut b, mut c) = (
+        peers.next().expect("a"),
+        peers.next().expect("b"),
+        peers.next().expect("c"),
+    );
+
+    a.send("/nick alice").await;
+    let renamed = format!("* {} is now alice", a.name);
+    for peer in [&mut a, &mut b, &mut c] {
+        peer.expect(&renamed).await;
+    }
+    b.send("/nick alice").await;
+    b.expect("* nickname alice is taken").await;
+    b.send("/nick two words").await;
+    let refused = b.line().await.expect("a refusal");
+    assert!(refused.starts_with("* invalid nickname"), "{refused:?}");
+    c.send("/who").await;
+    let mut names = vec!["alice".to_string(), b.name.clone(), c.name.clone()];
+    names.sort();
+    c.expect(&format!("* here (3): {}", names.join(", "))).await;
+
+    // The refusals and the list went to the asker alone: everyone's next line
+    // is alice's message.
+    a.send("hello from alice").await;
+    for peer in [&mut a, &mut b, &mut c] {
+        assert_eq!(
+            peer.message().await,
+            ("alice".to_string(), "hello from alice".to_string())
+        );
+    }
+
+    b.send("quit").await;
+    b.expect_eof().await;
+    let left = format!("* {} left", b.name);
+    a.expect(&left).await;
+    c.expect(&left).await;
+
+    // A half-close leaves too, and the leaver still gets a clean close.
+    c.writer.shutdown().await.expect("half-close");
+    c.expect_eof().await;
+    a.expect(&format!("* {} left", c.name)).await;
+}
+
+/// A peer program with piped stdin and its stdout collected as it comes.
+struct Program {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Mutex<String>>,
+    label: &'static str,
+}
+
+impl Program {
+    fn spawn(label: &'static str, cmd: &mut Command) -> Program {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {label}: {err}"));
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                sink.lock()
+                    .expect("output lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Program {
+            stdin: child.stdin.take(),
+            child,
+            out,
+            label,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(format!("{line}\n").as_bytes()).expect("write to stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    fn output(&self) -> String {
+        self.out.lock().expect("output lock").clone()
+    }
+
+    /// Waits until the output contains `needle` `times` times.
+    fn wait_for_n(&self, needle: &str, times: usize) {
+        let until = Instant::now() + TIMEOUT;
+        while self.output().matches(needle).count() < times {
+            assert!(
+                Instant::now() < until,
+                "{}: no {needle:?} (x{times}) in {:?}",
+                self.label,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_for(&self, needle: &str) {
+        self.wait_for_n(needle, 1);
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn wait(&mut self) -> ExitStatus {
+        let until = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < until,
+                "{} did not exit; it printed {:?}",
+                self.label,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// Must show 2: nc, ncat (CRLF lines), the texts' ChatClient and ours in one room.
+#[test]
+fn real_peers_chat_with_our_client() {
+    require("nc");
+    require("ncat");
+    require("python3");
+    let server = chat_server(&[]);
+    let port = server.port();
+    let mut nc = Program::spawn("nc", Command::new("nc").args(["127.0.0.1", &port]));
+    nc.wait_for(" joined");
+    let mut ours = Program::spawn(
+        "socklab",
+        socklab().args(["chat", "client", "127.0.0.1", &port, "--nick", "rusty"]),
+    );
+    ours.wait_for("is now rusty");
+    let mut ncat = Program::spawn("ncat", Command::new("ncat").args(["-C", "127.0.0.1", &port]));
+    ncat.wait_for(" joined");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chat/chat_client.py");
+    let mut python = Program::spawn(
+        "python",
+        Command::new("python3").args([script, "127.0.0.1", &port]),
+    );
+    for peer in [&nc, &ours, &ncat, &python] {
+        peer.wait_for("\nI'm ready.\n");
+    }
+
+    nc.send("/nick netcat");
+    ncat.send("/nick ncat");
+    for peer in [&nc, &ours, &ncat, &python] {
+        peer.wait_for("is now netcat");
+        peer.wait_for("is now ncat");
+    }
+    nc.send("hello from nc");
+    ours.send("hello from rust");
+    ncat.send("hello from ncat");
+    python.send("hello from python");
+    for peer in [&nc, &ours, &ncat, &python] {
+        peer.wait_for(" netcat\nhello from nc\n");
+        peer.wait_for(" rusty\nhello from rust\n");
+        // ncat -C ends lines with \r\n; the room gets them without the \r.
+        peer.wait_for(" ncat\nhello from ncat\n");
+        peer.wait_for("\nhello from python\n");
+    }
+    let seen = ours.output();
+    let header = seen
+        .lines()
+        .take_while(|line| *line != "hello from rust")
+        .last()
+        .expect("a header before our line");
+    assert_eq!(check_header(header), "rusty");
+
+    // The texts' client leaves by closing its socket.
+    python.send("quit");
+    assert!(python.wait().success(), "python client failed");
+    nc.wait_for_n(" left", 1);
+    // Ours leaves at the end of its input, exiting 0.
+    ours.close_stdin();
+    assert!(ours.wait().success(), "our client did not leave cleanly");
+    nc.wait_for("* rusty left\n");
+    // ncat and nc leave at `quit`, and exit once their input ends too.
+    ncat.send("quit");
+    nc.wait_for("* ncat left\n");
+    ncat.close_stdin();
+    ncat.wait();
+    nc.send("quit");
+    nc.close_stdin();
+    nc.wait();
+    assert_eq!(nc.output().matches(" left\n").count(), 3, "{}", nc.output());
+    assert!(!server.logs().iter().any(|l| l.contains("panicked")));
+}
+
+/// Resident memory of a process, in KiB, from /proc/PID/status.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+/// Reads lines until one equals `want`, returning how many came before it.
+async fn read_until_line(reader: &mut BufReader<OwnedReadHalf>, want: &str) -> usize {
+    let mut buf = Vec::new();
+    let mut before = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).await.expect("read");
+        assert!(n > 0, "closed before {want:?}");
+        if buf.strip_suffix(b"\n") == Some(want.as_bytes()) {
+            return before;
+        }
+        before += 1;
+    }
+}
+
+/// Connects and drops with SO_LINGER 0: the server gets a reset, not a FIN.
+async fn reset_after(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let local = stream.local_addr().expect("local address");
+    stream.write_all(bytes).await.expect("send");
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
+    drop(stream);
+    format!("{} {}", local.ip(), local.port())
+}
+
+// Must show 4: a line over the limit, invalid UTF-8, resets mid-line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_leaves_the_room_unharmed() {
+    let mut server = chat_server(&["--max-line", "1024"]);
+    let mut watcher = Peer::join(server.addr).await;
+    let mut rude = Peer::join(server.addr).await;
+    watcher.expect(&format!("* {} joined", rude.name)).await;
+
+    // Too long: refused to the sender alone, and the next line goes through.
+    let mut long = vec![b'x'; 5000];
+    long.extend_from_slice(b"\nstill here\n");
+    rude.send_raw(&long).await;
+    rude.expect("* line longer than 1024 bytes refused").await;
+    let still = (rude.name.clone(), "still here".to_string());
+    assert_eq!(rude.message().await, still);
+    assert_eq!(watcher.message().await, still);
+
+    // Invalid UTF-8 is relayed with U+FFFD in place of the bad bytes.
+    rude.send_raw(b"caf\xc3(\xff!\n").await;
+    let lossy = (rude.name.clone(), "caf\u{FFFD}(\u{FFFD}!".to_string());
+    assert_eq!(watcher.message().await, lossy);
+    assert_eq!(rude.message().await, lossy);
+
+    // Resets in the middle of a line, of a too-long line, and right away.
+    let partials: [&[u8]; 3] = [b"half a li", &[b'y'; 3000], b""];
+    for partial in partials {
+        let name = reset_after(server.addr, partial).await;
+        watcher.expect(&format!("* {name} joined")).await;
+        watcher.expect(&format!("* {name} left")).await;
+    }
+    // And the one that sent a long line leaves by resetting mid-line too.
+    let rude_name = rude.name.clone();
+    rude.send_raw(b"never finish").await;
+    socket2::SockRef::from(rude.writer.as_ref())
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
+    drop(rude);
+    watcher.expect(&format!("* {rude_name} left")).await;
+
+    // The room is unaffected: a newcomer and the watcher talk as before.
+    let mut newcomer = Peer::join(server.addr).await;
+    watcher.expect(&format!("* {} joined", newcomer.name)).await;
+    newcomer.send("all good").await;
+    let good = (newcomer.name.clone(), "all good".to_string());
+    assert_eq!(watcher.message().await, good);
+    assert_eq!(newcomer.message().await, good);
+    assert!(server.child.try_wait().expect("try_wait").is_none(), "server died");
+    assert!(!server.logs().iter().any(|l| l.contains("panicked")));
+}
