@@ -113,6 +113,9 @@ pub struct ChatServerArgs {
     /// Bytes of pending lines a client may fall behind by before it is disconnected
     #[arg(long, default_value_t = crate::chat::DEFAULT_MAX_QUEUE, value_name = "BYTES")]
     pub max_queue: usize,
+    /// Kernel send buffer (SO_SNDBUF) per client, in bytes
+    #[arg(long, default_value_t = crate::chat::DEFAULT_SEND_BUFFER, value_name = "BYTES")]
+    pub send_buffer: usize,
 }
 
 /// Options of `chat client`.

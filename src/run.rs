@@ -33,6 +33,7 @@ pub async fn run(command: Command) -> Result<()> {
             let limits = chat::Limits {
                 max_line: args.max_line.max(1),
                 max_queue: args.max_queue,
+                send_buffer: args.send_buffer,
             };
             serve(&args.server, chat::DEFAULT_PORT, chat::DEFAULT_IDLE, |l, c, s| {
                 chat::serve(l, c, limits, s)

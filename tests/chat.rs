@@ -443,3 +443,172 @@ async fn hostile_input_leaves_the_room_unharmed() {
     assert!(server.child.try_wait().expect("try_wait").is_none(), "server died");
     assert!(!server.logs().iter().any(|l| l.contains("panicked")));
 }
+
+/// Samples a process's RSS every 20 ms until dropped; returns the peak.
+struct RssSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(rss_kib(pid))
+        });
+        RssSampler { stop, thread }
+    }
+
+    fn peak_kib(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("sampler")
+    }
+}
+
+/// What one chatter saw of the room.
+struct Heard {
+    messages: usize,
+    max_latency: Duration,
+    saw_kick: bool,
+}
+
+/// Reads until `expected` chat messages have arrived, checking that each
+/// sender's lines come once and in order and timing each from its send.
+async fn hear(
+    reader: &mut BufReader<OwnedReadHalf>,
+    senders: usize,
+    expected: usize,
+    base: Instant,
+    kicked: &str,
+) -> Heard {
+    let mut next_seq = vec![0usize; senders];
+    let mut heard = Heard {
+        messages: 0,
+        max_latency: Duration::ZERO,
+        saw_kick: false,
+    };
+    let mut line = Vec::new();
+    while heard.messages < expected {
+        line.clear();
+        assert!(reader.read_until(b'\n', &mut line).await.expect("read") > 0, "room closed");
+        if line.starts_with(b"* ") {
+            heard.saw_kick |= line.starts_with(kicked.as_bytes());
+            continue;
+        }
+        line.clear();
+        reader.read_until(b'\n', &mut line).await.expect("read");
+        let text = std::str::from_utf8(&line).expect("UTF-8");
+        let mut fields = text.split(' ').map(|f| f.parse::<u128>().expect("number"));
+        let (sender, seq, micros) = (
+            fields.next().expect("sender") as usize,
+            fields.next().expect("seq") as usize,
+            fields.next().expect("time"),
+        );
+        assert_eq!(seq, next_seq[sender], "sender {sender}: line lost, doubled or reordered");
+        next_seq[sender] += 1;
+        let latency = base.elapsed().saturating_sub(Duration::from_micros(micros as u64));
+        heard.max_latency = heard.max_latency.max(latency);
+        heard.messages += 1;
+    }
+    heard
+}
+
+// Must show 3: one client never reads while 200 others chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
+    const CHATTERS: usize = 200;
+    const LINES: usize = 25;
+    const GAP: Duration = Duration::from_millis(120);
+    // ~360 bytes a message: 200 x 25 of them are 1.8 MB for every reader,
+    // past the default 1 MiB queue plus what the kernel buffers.
+    const PAD: usize = 320;
+    let server = chat_server(&[]);
+    let pid = server.child.id();
+
+    // A small receive buffer keeps the kernel from soaking up megabytes for
+    // the sleeper, so its own queue on the server is what fills.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let sleeper = Peer::from_stream(socket.connect(server.addr).await.expect("connect"));
+    let kicked = format!("* {} was disconnected (too slow", sleeper.name);
+
+    let mut peers = Vec::new();
+    for _ in 0..CHATTERS {
+        peers.push(Peer::connect(server.addr).await);
+    }
+    let last_joined = format!("* {} joined", peers[CHATTERS - 1].name);
+    let baseline = rss_kib(pid);
+    let sampler = RssSampler::start(pid);
+    let base = Instant::now();
+    let mut chat = JoinSet::new();
+    for (id, peer) in peers.into_iter().enumerate() {
+        let (last_joined, kicked) = (last_joined.clone(), kicked.clone());
+        chat.spawn(async move {
+            let Peer {
+                mut reader,
+                mut writer,
+                ..
+            } = peer;
+            read_until_line(&mut reader, &last_joined).await;
+            let talk = async {
+                for seq in 0..LINES {
+                    let sent = base.elapsed().as_micros();
+                    let line = format!("{id} {seq} {sent} {}\n", "x".repeat(PAD));
+                    writer.write_all(line.as_bytes()).await.expect("send");
+                    tokio::time::sleep(GAP).await;
+                }
+            };
+            let listen = hear(&mut reader, CHATTERS, CHATTERS * LINES, base, &kicked);
+            let ((), heard) = tokio::join!(talk, listen);
+            (heard, reader, writer)
+        });
+    }
+    let results = tokio::time::timeout(TIMEOUT, chat.join_all())
+        .await
+        .expect("the room stalled");
+    let elapsed = base.elapsed();
+    let peak = sampler.peak_kib();
+
+    let worst = results
+        .iter()
+        .map(|(heard, ..)| heard.max_latency)
+        .max()
+        .expect("chatters");
+    eprintln!(
+        "{CHATTERS} chatters x {LINES} lines in {elapsed:?}; worst delivery latency {worst:?}; \
+         server RSS {baseline} KiB after joining, peak {peak} KiB while chatting"
+    );
+    for (heard, ..) in &results {
+        assert_eq!(heard.messages, CHATTERS * LINES);
+    }
+    // No stall: the chatters sent for 25 x 120 ms = 3 s; a line held up
+    // behind the sleeper would wait until it was dropped, seconds.
+    assert!(worst < Duration::from_millis(1500), "delivery stalled: {worst:?}");
+    server.wait_for_log("disconnecting 127.0.0.1:", TIMEOUT);
+    let saw_kick = results.iter().filter(|(heard, ..)| heard.saw_kick).count();
+    assert_eq!(saw_kick, CHATTERS, "the room was not told about the sleeper");
+
+    // The sleeper finds its connection closed once it finally reads.
+    let Peer { mut reader, .. } = sleeper;
+    let mut sink = Vec::new();
+    let end = tokio::time::timeout(TIMEOUT, reader.read_to_end(&mut sink))
+        .await
+        .expect("the sleeper's connection was closed");
+    assert!(sink.len() < 1024 * 1024, "the sleeper got {} bytes", sink.len());
+    drop(end);
+
+    // Memory: the sleeper's queue is capped at 1 MiB; each chatter's queue
+    // drains as it reads, and a writer holds at most one 64 KiB batch, so
+    // 200 x 64 KiB = 12.5 MiB of batches in the worst case on top of what
+    // the server held once everyone had joined. 24 MiB leaves room for the
+    // allocator keeping freed pages; a queue growing with the backlog of
+    // every line (1.8 MB per reader, 360 MB for the room) would not fit.
+    let limit = baseline + 24 * 1024;
+    assert!(peak < limit, "server RSS peaked at {peak} KiB (limit {limit} KiB)");
+}

@@ -36,3 +36,6 @@ pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// Bytes of pending lines a client may fall behind by before it is dropped:
 /// room for the join notices of thousands of clients arriving at once.
 pub const DEFAULT_MAX_QUEUE: usize = 1024 * 1024;
+/// SO_SNDBUF asked for each client (Linux doubles it): plenty for chat, and
+/// it keeps a non-reading client's backlog in its queue, where the limit is.
+pub const DEFAULT_SEND_BUFFER: usize = 128 * 1024;

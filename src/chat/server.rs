@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::codec::FramedRead;
@@ -20,7 +21,7 @@ use tracing::debug;
 
 use super::hub::{Batch, Hub, MemberId, Outbox, notice};
 use super::lines::{Line, LineDecoder};
-use super::{DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE};
+use super::{DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
 use crate::net::{self, ConnInfo, ServerConfig};
 
 /// A writer sends up to this much per write when lines are waiting.
@@ -37,6 +38,10 @@ pub struct Limits {
     pub max_line: usize,
     /// Bytes of pending lines per client before it is dropped.
     pub max_queue: usize,
+    /// SO_SNDBUF of each client's socket. Left alone, Linux grows a send
+    /// buffer to 4 MiB for a peer that does not read: kernel memory per
+    /// client, and megabytes that hide a slow reader from its queue limit.
+    pub send_buffer: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
         Self {
             max_line: DEFAULT_MAX_LINE,
             max_queue: DEFAULT_MAX_QUEUE,
+            send_buffer: DEFAULT_SEND_BUFFER,
         }
     }
 }
@@ -66,6 +72,10 @@ pub async fn serve(
 ) -> io::Result<()> {
     let hub = Hub::new(limits.max_queue);
     net::serve(listener, config, shutdown, move |io, conn| {
+        let socket = SockRef::from(io.get_ref());
+        if let Err(err) = socket.set_send_buffer_size(limits.send_buffer) {
+            debug!("{}: cannot set SO_SNDBUF: {err}", conn.peer);
+        }
         handle(io, conn, hub.clone(), limits.max_line)
     })
     .await
