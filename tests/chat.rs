@@ -612,3 +612,97 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     let limit = baseline + 24 * 1024;
     assert!(peak < limit, "server RSS peaked at {peak} KiB (limit {limit} KiB)");
 }
+
+/// Raises this process's open-file limit to its hard limit; returns the new one.
+fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    limit.rlim_cur
+}
+
+/// Waits for `count` reports on `rx` and returns when the last one came.
+async fn last_of(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Instant>, count: usize) -> Instant {
+    let mut last = None;
+    for _ in 0..count {
+        let at = tokio::time::timeout(TIMEOUT, rx.recv())
+            .await
+            .expect("every client reports in time")
+            .expect("a report");
+        last = Some(last.map_or(at, |l: Instant| l.max(at)));
+    }
+    last.expect("at least one client")
+}
+
+// Must show 5: 5,000 clients at once, one message reaches all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_clients_hear_one_message() {
+    const CLIENTS: usize = 5000;
+    // Connects in waves below the SYN backlog (2048 here), so none waits
+    // out a 1 s SYN retransmission.
+    const WAVE: usize = 500;
+    let fds = raise_fd_limit();
+    assert!(fds > 2 * CLIENTS as u64, "need {} descriptors, have {fds}", 2 * CLIENTS);
+    let server = chat_server(&[]);
+    let pid = server.child.id();
+    let addr = server.addr;
+
+    let started = Instant::now();
+    let mut streams = Vec::with_capacity(CLIENTS);
+    while streams.len() < CLIENTS {
+        let mut wave = JoinSet::new();
+        for _ in 0..WAVE.min(CLIENTS - streams.len()) {
+            wave.spawn(async move { TcpStream::connect(addr).await.expect("connect") });
+        }
+        streams.extend(wave.join_all().await);
+    }
+    let (joined_tx, mut joined) = tokio::sync::mpsc::unbounded_channel();
+    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let mut writers = Vec::with_capacity(CLIENTS);
+    for stream in streams {
+        let peer = Peer::from_stream(stream);
+        let Peer {
+            mut reader,
+            writer,
+            name,
+        } = peer;
+        writers.push(writer);
+        let (joined_tx, heard_tx) = (joined_tx.clone(), heard_tx.clone());
+        tokio::spawn(async move {
+            read_until_line(&mut reader, &format!("* {name} joined")).await;
+            let _ = joined_tx.send(Instant::now());
+            for round in ["ping 1", "ping 2"] {
+                read_until_line(&mut reader, round).await;
+                let _ = heard_tx.send(Instant::now());
+            }
+        });
+    }
+    let all_joined = last_of(&mut joined, CLIENTS).await - started;
+    let rss_joined = rss_kib(pid);
+
+    // The first message queues behind the join notices of later clients;
+    // the second finds every queue empty.
+    let mut rounds = Vec::new();
+    for round in ["ping 1", "ping 2"] {
+        let sent = Instant::now();
+        writers[0].write_all(format!("{round}\n").as_bytes()).await.expect("send");
+        rounds.push(last_of(&mut heard, CLIENTS).await - sent);
+    }
+    let rss_after = rss_kib(pid);
+    eprintln!(
+        "{CLIENTS} clients connected and joined in {all_joined:?}; one message reached all \
+         of them in {:?} (behind the join notices) and {:?} (queues empty); server RSS \
+         {rss_joined} KiB joined, {rss_after} KiB after",
+        rounds[0], rounds[1]
+    );
+    assert!(!server.logs().iter().any(|l| l.contains("too slow")));
+    // Generous for a loaded CI machine; here it takes tens of milliseconds.
+    assert!(rounds[1] < Duration::from_secs(5), "delivery took {:?}", rounds[1]);
+}

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -27,6 +27,8 @@ pub const MAX_NICK: usize = 32;
 /// What a queued line costs besides its bytes (its `Bytes` handle and queue
 /// slot), so that the queue limit bounds memory and not only payload.
 pub const LINE_OVERHEAD: usize = 48;
+/// Queue slots an empty outbox may keep allocated.
+const SHRINK_ABOVE: usize = 64;
 
 /// How a room's lines travel between server nodes.
 pub trait Broker: Send + Sync + 'static {
@@ -310,8 +312,8 @@ struct Queue {
 /// What [`Outbox::next_batch`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Batch {
-    /// Lines were moved into the batch.
-    Lines,
+    /// Queued lines, joined into one buffer when there were several.
+    Lines(Bytes),
     /// Closed and drained: nothing more will come.
     Closed,
     /// Dropped from the room for overflowing.
@@ -379,26 +381,18 @@ impl Outbox {
         self.kicked.cancelled().await;
     }
 
-    /// Waits for lines and moves them into `batch` (cleared first), up to
-    /// about `max_bytes`, or reports that nothing more will come.
-    pub async fn next_batch(&self, batch: &mut Vec<Bytes>, max_bytes: usize) -> Batch {
-        batch.clear();
+    /// Waits for lines and takes up to about `max_bytes` of them, or
+    /// reports that nothing more will come.
+    pub async fn next_batch(&self, max_bytes: usize) -> Batch {
         loop {
             {
                 let mut queue = self.queue();
                 if self.kicked.is_cancelled() {
                     return Batch::Kicked;
                 }
-                let mut taken = 0;
-                while taken < max_bytes
-                    && let Some(line) = queue.lines.pop_front()
-                {
-                    taken += line.len();
-                    queue.bytes -= line.len() + LINE_OVERHEAD;
-                    batch.push(line);
-                }
-                if !batch.is_empty() {
-                    return Batch::Lines;
+                if let Some(first) = queue.lines.pop_front() {
+                    queue.bytes -= first.len() + LINE_OVERHEAD;
+                    return Batch::Lines(queue.join_after(first, max_bytes));
                 }
                 if queue.closed {
                     return Batch::Closed;
@@ -406,5 +400,39 @@ impl Outbox {
             }
             self.ready.notified().await;
         }
+    }
+}
+
+impl Queue {
+    /// `first` and the lines after it up to `max_bytes`, as one buffer:
+    /// copying a few KiB costs less than a system call per line. The copy
+    /// is made under the lock so the writer keeps no per-line list of its own.
+    fn join_after(&mut self, first: Bytes, max_bytes: usize) -> Bytes {
+        let mut taken = first.len();
+        let more = self
+            .lines
+            .iter()
+            .take_while(|line| {
+                taken += line.len();
+                taken <= max_bytes
+            })
+            .count();
+        let batch = if more == 0 {
+            first
+        } else {
+            let mut joined = BytesMut::with_capacity(taken);
+            joined.extend_from_slice(&first);
+            for line in self.lines.drain(..more) {
+                self.bytes -= line.len() + LINE_OVERHEAD;
+                joined.extend_from_slice(&line);
+            }
+            joined.freeze()
+        };
+        // A burst (thousands of join notices) grows the ring; give it back
+        // once drained so thousands of idle members do not keep it.
+        if self.lines.is_empty() && self.lines.capacity() > SHRINK_ABOVE {
+            self.lines = VecDeque::new();
+        }
+        batch
     }
 }

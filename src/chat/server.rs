@@ -10,7 +10,6 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -171,11 +170,10 @@ async fn read_lines<R: AsyncRead + Unpin>(
 
 /// Sends the outbox's lines, a batch per write, until it is closed and empty.
 async fn write_lines<W: AsyncWrite + Unpin>(writer: &mut W, outbox: &Outbox) -> io::Result<()> {
-    let mut batch = Vec::new();
     loop {
-        match outbox.next_batch(&mut batch, BATCH_BYTES).await {
-            Batch::Lines => tokio::select! {
-                written = write_batch(writer, &batch) => written?,
+        match outbox.next_batch(BATCH_BYTES).await {
+            Batch::Lines(batch) => tokio::select! {
+                written = writer.write_all(&batch) => written?,
                 // A write stuck on a peer that does not read ends here.
                 () = outbox.kicked() => return Err(too_slow()),
             },
@@ -187,19 +185,6 @@ async fn write_lines<W: AsyncWrite + Unpin>(writer: &mut W, outbox: &Outbox) -> 
 
 fn too_slow() -> io::Error {
     io::Error::other("too slow: outgoing queue full")
-}
-
-/// Writes several lines with one write: copying a few KiB costs less than a
-/// system call per line.
-async fn write_batch<W: AsyncWrite + Unpin>(writer: &mut W, batch: &[Bytes]) -> io::Result<()> {
-    if let [line] = batch {
-        return writer.write_all(line).await;
-    }
-    let mut joined = BytesMut::with_capacity(batch.iter().map(Bytes::len).sum());
-    for line in batch {
-        joined.extend_from_slice(line);
-    }
-    writer.write_all(&joined).await
 }
 
 /// What a line asks of the server.
