@@ -35,9 +35,12 @@ pub async fn run(command: Command) -> Result<()> {
                 max_queue: args.max_queue,
                 send_buffer: args.send_buffer,
             };
-            serve(&args.server, chat::DEFAULT_PORT, chat::DEFAULT_IDLE, |l, c, s| {
-                chat::serve(l, c, limits, s)
-            })
+            serve(
+                &args.server,
+                chat::DEFAULT_PORT,
+                chat::DEFAULT_IDLE,
+                |l, c, s| chat::serve(l, c, limits, s),
+            )
             .await
         }
         Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -90,7 +89,12 @@ impl Peer {
     }
 
     async fn expect_eof(&mut self) {
-        assert_eq!(self.line().await, None, "{}: expected the server to close", self.name);
+        assert_eq!(
+            self.line().await,
+            None,
+            "{}: expected the server to close",
+            self.name
+        );
     }
 }
 
@@ -101,8 +105,13 @@ fn check_header(header: &str) -> String {
     let when = chrono::NaiveDateTime::parse_from_str(stamp, "%Y/%m/%d %H:%M:%S")
         .unwrap_or_else(|err| panic!("bad timestamp in {header:?}: {err}"));
     let skew = chrono::Local::now().naive_local() - when;
-    assert!(skew.num_seconds().abs() < 120, "timestamp {stamp} is not local now");
-    name.strip_prefix(' ').expect("a space after the time").to_string()
+    assert!(
+        skew.num_seconds().abs() < 120,
+        "timestamp {stamp} is not local now"
+    );
+    name.strip_prefix(' ')
+        .expect("a space after the time")
+        .to_string()
 }
 
 fn chat_server(extra: &[&str]) -> Server {
@@ -118,7 +127,7 @@ async fn three_clients_share_one_ordered_room() {
     let mut a = Peer::join(server.addr).await;
     let mut b = Peer::join(server.addr).await;
     a.expect(&format!("* {} joined", b.name)).await;
-    let mut c = Peer::join(server.addr).await;
+    let c = Peer::join(server.addr).await;
     a.expect(&format!("* {} joined", c.name)).await;
     b.expect(&format!("* {} joined", c.name)).await;
 
@@ -149,7 +158,10 @@ async fn three_clients_share_one_ordered_room() {
             .map(|(_, text)| text.as_str())
             .collect();
         let sent: Vec<String> = (0..LINES).map(|i| format!("{tag} says {i}")).collect();
-        assert_eq!(from_peer, sent, "{tag}'s lines missing, doubled or reordered");
+        assert_eq!(
+            from_peer, sent,
+            "{tag}'s lines missing, doubled or reordered"
+        );
     }
     let mut peers = results.into_iter().map(|(_, peer, _)| peer);
     let (mut a, mut b, mut c) = (
@@ -169,7 +181,7 @@ async fn three_clients_share_one_ordered_room() {
     let refused = b.line().await.expect("a refusal");
     assert!(refused.starts_with("* invalid nickname"), "{refused:?}");
     c.send("/who").await;
-    let mut names = vec!["alice".to_string(), b.name.clone(), c.name.clone()];
+    let mut names = ["alice".to_string(), b.name.clone(), c.name.clone()];
     names.sort();
     c.expect(&format!("* here (3): {}", names.join(", "))).await;
 
@@ -232,7 +244,9 @@ impl Program {
 
     fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{line}\n").as_bytes()).expect("write to stdin");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write to stdin");
         stdin.flush().expect("flush stdin");
     }
 
@@ -301,7 +315,10 @@ fn real_peers_chat_with_our_client() {
         socklab().args(["chat", "client", "127.0.0.1", &port, "--nick", "rusty"]),
     );
     ours.wait_for("is now rusty");
-    let mut ncat = Program::spawn("ncat", Command::new("ncat").args(["-C", "127.0.0.1", &port]));
+    let mut ncat = Program::spawn(
+        "ncat",
+        Command::new("ncat").args(["-C", "127.0.0.1", &port]),
+    );
     ncat.wait_for(" joined");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chat/chat_client.py");
     let mut python = Program::spawn(
@@ -440,7 +457,10 @@ async fn hostile_input_leaves_the_room_unharmed() {
     let good = (newcomer.name.clone(), "all good".to_string());
     assert_eq!(watcher.message().await, good);
     assert_eq!(newcomer.message().await, good);
-    assert!(server.child.try_wait().expect("try_wait").is_none(), "server died");
+    assert!(
+        server.child.try_wait().expect("try_wait").is_none(),
+        "server died"
+    );
     assert!(!server.logs().iter().any(|l| l.contains("panicked")));
 }
 
@@ -496,7 +516,10 @@ async fn hear(
     let mut line = Vec::new();
     while heard.messages < expected {
         line.clear();
-        assert!(reader.read_until(b'\n', &mut line).await.expect("read") > 0, "room closed");
+        assert!(
+            reader.read_until(b'\n', &mut line).await.expect("read") > 0,
+            "room closed"
+        );
         if line.starts_with(b"* ") {
             heard.saw_kick |= line.starts_with(kicked.as_bytes());
             continue;
@@ -510,9 +533,14 @@ async fn hear(
             fields.next().expect("seq") as usize,
             fields.next().expect("time"),
         );
-        assert_eq!(seq, next_seq[sender], "sender {sender}: line lost, doubled or reordered");
+        assert_eq!(
+            seq, next_seq[sender],
+            "sender {sender}: line lost, doubled or reordered"
+        );
         next_seq[sender] += 1;
-        let latency = base.elapsed().saturating_sub(Duration::from_micros(micros as u64));
+        let latency = base
+            .elapsed()
+            .saturating_sub(Duration::from_micros(micros as u64));
         heard.max_latency = heard.max_latency.max(latency);
         heard.messages += 1;
     }
@@ -589,10 +617,16 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     }
     // No stall: the chatters sent for 25 x 120 ms = 3 s; a line held up
     // behind the sleeper would wait until it was dropped, seconds.
-    assert!(worst < Duration::from_millis(1500), "delivery stalled: {worst:?}");
+    assert!(
+        worst < Duration::from_millis(1500),
+        "delivery stalled: {worst:?}"
+    );
     server.wait_for_log("disconnecting 127.0.0.1:", TIMEOUT);
     let saw_kick = results.iter().filter(|(heard, ..)| heard.saw_kick).count();
-    assert_eq!(saw_kick, CHATTERS, "the room was not told about the sleeper");
+    assert_eq!(
+        saw_kick, CHATTERS,
+        "the room was not told about the sleeper"
+    );
 
     // The sleeper finds its connection closed once it finally reads.
     let Peer { mut reader, .. } = sleeper;
@@ -600,7 +634,11 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     let end = tokio::time::timeout(TIMEOUT, reader.read_to_end(&mut sink))
         .await
         .expect("the sleeper's connection was closed");
-    assert!(sink.len() < 1024 * 1024, "the sleeper got {} bytes", sink.len());
+    assert!(
+        sink.len() < 1024 * 1024,
+        "the sleeper got {} bytes",
+        sink.len()
+    );
     drop(end);
 
     // Memory: the sleeper's queue is capped at 1 MiB; each chatter's queue
@@ -610,7 +648,10 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     // allocator keeping freed pages; a queue growing with the backlog of
     // every line (1.8 MB per reader, 360 MB for the room) would not fit.
     let limit = baseline + 24 * 1024;
-    assert!(peak < limit, "server RSS peaked at {peak} KiB (limit {limit} KiB)");
+    assert!(
+        peak < limit,
+        "server RSS peaked at {peak} KiB (limit {limit} KiB)"
+    );
 }
 
 /// Raises this process's open-file limit to its hard limit; returns the new one.
@@ -649,7 +690,11 @@ async fn five_thousand_clients_hear_one_message() {
     // out a 1 s SYN retransmission.
     const WAVE: usize = 500;
     let fds = raise_fd_limit();
-    assert!(fds > 2 * CLIENTS as u64, "need {} descriptors, have {fds}", 2 * CLIENTS);
+    assert!(
+        fds > 2 * CLIENTS as u64,
+        "need {} descriptors, have {fds}",
+        2 * CLIENTS
+    );
     let server = chat_server(&[]);
     let pid = server.child.id();
     let addr = server.addr;
@@ -692,7 +737,10 @@ async fn five_thousand_clients_hear_one_message() {
     let mut rounds = Vec::new();
     for round in ["ping 1", "ping 2"] {
         let sent = Instant::now();
-        writers[0].write_all(format!("{round}\n").as_bytes()).await.expect("send");
+        writers[0]
+            .write_all(format!("{round}\n").as_bytes())
+            .await
+            .expect("send");
         rounds.push(last_of(&mut heard, CLIENTS).await - sent);
     }
     let rss_after = rss_kib(pid);
@@ -704,5 +752,36 @@ async fn five_thousand_clients_hear_one_message() {
     );
     assert!(!server.logs().iter().any(|l| l.contains("too slow")));
     // Generous for a loaded CI machine; here it takes tens of milliseconds.
-    assert!(rounds[1] < Duration::from_secs(5), "delivery took {:?}", rounds[1]);
+    assert!(
+        rounds[1] < Duration::from_secs(5),
+        "delivery took {:?}",
+        rounds[1]
+    );
+}
+
+// Limits every server has: --max-conns, the optional idle timeout, and a
+// graceful shutdown that tells clients before closing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_shutdown_notice() {
+    let mut server = chat_server(&["--max-conns", "2"]);
+    let mut a = Peer::join(server.addr).await;
+    let b = Peer::join(server.addr).await;
+    a.expect(&format!("* {} joined", b.name)).await;
+    let mut extra = Peer::connect(server.addr).await;
+    extra.expect_eof().await;
+    server.wait_for_log("connection limit of 2 reached", TIMEOUT);
+
+    common::signal(&server.child, libc::SIGTERM);
+    a.expect("* server shutting down").await;
+    a.expect_eof().await;
+    let status = common::wait_child(&mut server.child, TIMEOUT);
+    assert!(status.success(), "{status:?}");
+
+    // Idle means nothing moving either way: a quiet room drops its members.
+    let quiet = chat_server(&["--idle-timeout", "300ms"]);
+    let mut lurker = Peer::join(quiet.addr).await;
+    let started = Instant::now();
+    lurker.expect_eof().await;
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    quiet.wait_for_log("idle for 0.3s", TIMEOUT);
 }

@@ -74,7 +74,10 @@ where
 {
     if let Some(nick) = nick {
         let command = format!("/nick {nick}\n");
-        to_server.write_all(command.as_bytes()).await.context("sending")?;
+        to_server
+            .write_all(command.as_bytes())
+            .await
+            .context("sending")?;
     }
     let mut lines = FramedRead::new(input, LineDecoder::new(DEFAULT_MAX_LINE));
     let mut said_quit = false;

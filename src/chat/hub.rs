@@ -55,7 +55,9 @@ pub enum NickError {
     #[error("nickname {0} is taken")]
     Taken(String),
     /// Empty, too long, or with spaces or control characters.
-    #[error("invalid nickname {0:?}: 1 to {MAX_NICK} characters, no spaces, not starting with * or /")]
+    #[error(
+        "invalid nickname {0:?}: 1 to {MAX_NICK} characters, no spaces, not starting with * or /"
+    )]
     Invalid(String),
 }
 

@@ -138,7 +138,10 @@ mod tests {
     fn splits_lines_across_chunks_and_strips_cr() {
         let mut d = LineDecoder::new(16);
         let out = all(&mut d, &[b"hel", b"lo\r\nwor", b"ld\n\nlast"]);
-        let mut want: Vec<Line> = ["hello", "world", ""].iter().filter_map(|s| text(s)).collect();
+        let mut want: Vec<Line> = ["hello", "world", ""]
+            .iter()
+            .filter_map(|s| text(s))
+            .collect();
         want.push(Line::Unterminated(BytesMut::from("last")));
         assert_eq!(out, want);
     }

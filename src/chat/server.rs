@@ -145,7 +145,10 @@ async fn read_lines<R: AsyncRead + Unpin>(
                 continue;
             }
             Some(Line::Unterminated(bytes)) => {
-                debug!("closed in the middle of a line: {} bytes dropped", bytes.len());
+                debug!(
+                    "closed in the middle of a line: {} bytes dropped",
+                    bytes.len()
+                );
                 continue;
             }
             Some(Line::Text(bytes)) => bytes,

@@ -55,7 +55,10 @@ impl Server {
         });
         let first = rx.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
             let _ = child.kill();
-            panic!("no `listening on` line from socklab {args:?}: {:?}", logs.lock())
+            panic!(
+                "no `listening on` line from socklab {args:?}: {:?}",
+                logs.lock()
+            )
         });
         let addr = first
             .strip_prefix("listening on ")
@@ -82,7 +85,11 @@ impl Server {
             if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
                 return line;
             }
-            assert!(Instant::now() < until, "no log line with {needle:?} in {:?}", self.logs());
+            assert!(
+                Instant::now() < until,
+                "no log line with {needle:?} in {:?}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -172,5 +179,8 @@ pub fn require(program: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "{program} is not installed: run scripts/test.sh, which installs it");
+    assert!(
+        found,
+        "{program} is not installed: run scripts/test.sh, which installs it"
+    );
 }
