@@ -3,7 +3,9 @@
 //!
 //! Connections see the room through two calls: [`Hub::publish`] a line, and
 //! take the lines meant for them from their [`Outbox`]. Lines are encoded once
-//! and shared as [`Bytes`]; fan-out happens under one `std::sync::Mutex` and
+//! into [`Bytes`] and every outbox holds one pointer to them (8 bytes a
+//! recipient: a room of thousands can queue millions of join notices); fan-out
+//! happens under one `std::sync::Mutex` and
 //! never waits for a peer: a member whose outbox would pass its byte limit is
 //! removed on the spot and the room told why. Because every line is queued to
 //! every member under that lock, all members see all lines in one order.
@@ -24,9 +26,9 @@ use tracing::warn;
 
 /// Longest nickname, in characters.
 pub const MAX_NICK: usize = 32;
-/// What a queued line costs besides its bytes (its `Bytes` handle and queue
-/// slot), so that the queue limit bounds memory and not only payload.
-pub const LINE_OVERHEAD: usize = 48;
+/// What a queued line costs besides its bytes: its queue slot, with room for
+/// the queue's growth, so the limit bounds memory and not only payload.
+pub const LINE_OVERHEAD: usize = 16;
 /// Queue slots an empty outbox may keep allocated.
 const SHRINK_ABOVE: usize = 64;
 
@@ -211,7 +213,7 @@ impl Hub {
     /// Delivers a line another node published to this node's members.
     pub fn deliver(&self, line: Bytes) {
         let mut room = self.room();
-        let dropped = room.fan_out(&line);
+        let dropped = room.fan_out(&Arc::new(line));
         self.announce_dropped(&mut room, dropped);
     }
 
@@ -227,7 +229,7 @@ impl Hub {
 
     fn broadcast(&self, room: &mut Room, line: Bytes) {
         self.inner.broker.publish(&line);
-        let dropped = room.fan_out(&line);
+        let dropped = room.fan_out(&Arc::new(line));
         self.announce_dropped(room, dropped);
     }
 
@@ -235,7 +237,7 @@ impl Hub {
         let Some(member) = room.members.get(&id) else {
             return;
         };
-        if !member.outbox.push(line) {
+        if !member.outbox.push(Arc::new(line)) {
             let dropped = room.remove(id).into_iter().collect();
             self.announce_dropped(room, dropped);
         }
@@ -256,7 +258,7 @@ impl Hub {
                 self.inner.max_queue
             ));
             self.inner.broker.publish(&line);
-            pending.extend(room.fan_out(&line));
+            pending.extend(room.fan_out(&Arc::new(line)));
         }
     }
 }
@@ -264,7 +266,7 @@ impl Hub {
 impl Room {
     /// Queues `line` for every member; removes and returns those whose
     /// outbox overflowed.
-    fn fan_out(&mut self, line: &Bytes) -> Vec<Member> {
+    fn fan_out(&mut self, line: &Arc<Bytes>) -> Vec<Member> {
         let full: Vec<MemberId> = self
             .members
             .iter()
@@ -306,7 +308,7 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct Queue {
-    lines: VecDeque<Bytes>,
+    lines: VecDeque<Arc<Bytes>>,
     bytes: usize,
     closed: bool,
 }
@@ -342,7 +344,7 @@ impl Outbox {
 
     /// Queues a line; false (and the outbox is emptied and marked kicked)
     /// when it would pass the limit.
-    fn push(&self, line: Bytes) -> bool {
+    fn push(&self, line: Arc<Bytes>) -> bool {
         let mut queue = self.queue();
         if queue.closed {
             return true;
@@ -371,7 +373,7 @@ impl Outbox {
         }
         if let Some(line) = last {
             queue.bytes += line.len() + LINE_OVERHEAD;
-            queue.lines.push_back(line);
+            queue.lines.push_back(Arc::new(line));
         }
         queue.closed = true;
         drop(queue);
@@ -409,7 +411,7 @@ impl Queue {
     /// `first` and the lines after it up to `max_bytes`, as one buffer:
     /// copying a few KiB costs less than a system call per line. The copy
     /// is made under the lock so the writer keeps no per-line list of its own.
-    fn join_after(&mut self, first: Bytes, max_bytes: usize) -> Bytes {
+    fn join_after(&mut self, first: Arc<Bytes>, max_bytes: usize) -> Bytes {
         let mut taken = first.len();
         let more = self
             .lines
@@ -420,7 +422,7 @@ impl Queue {
             })
             .count();
         let batch = if more == 0 {
-            first
+            Bytes::clone(&first)
         } else {
             let mut joined = BytesMut::with_capacity(taken);
             joined.extend_from_slice(&first);
