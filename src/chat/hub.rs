@@ -440,3 +440,103 @@ impl Queue {
         batch
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Everything queued for a member right now, as text.
+    async fn drain(outbox: &Outbox) -> String {
+        let mut text = String::new();
+        outbox.close_with(None);
+        while let Batch::Lines(batch) = outbox.next_batch(usize::MAX).await {
+            text.push_str(&String::from_utf8_lossy(&batch));
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn notices_names_and_private_lines() {
+        let hub = Hub::new(1 << 20);
+        let (a, a_box) = hub.join(addr(1));
+        let (b, b_box) = hub.join(addr(2));
+        hub.rename(a, "alice").expect("free name");
+        assert_eq!(
+            hub.rename(b, "alice"),
+            Err(NickError::Taken("alice".into()))
+        );
+        assert!(matches!(hub.rename(b, "*x"), Err(NickError::Invalid(_))));
+        hub.who(b);
+        hub.leave(a, false);
+        assert_eq!(
+            drain(&a_box).await,
+            "* 127.0.0.1 1 joined\n* 127.0.0.1 2 joined\n* 127.0.0.1 1 is now alice\n"
+        );
+        assert_eq!(
+            drain(&b_box).await,
+            "* 127.0.0.1 2 joined\n* 127.0.0.1 1 is now alice\n\
+             * here (2): 127.0.0.1 2, alice\n* alice left\n"
+        );
+        // alice's name is free again once she has left.
+        hub.rename(b, "alice").expect("freed");
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_member_is_dropped_and_the_room_told() {
+        let hub = Hub::new(200);
+        let (_, slow_box) = hub.join(addr(1));
+        let (fast, fast_box) = hub.join(addr(2));
+        // The fast member keeps up: its queue is drained after every line.
+        let mut seen = String::new();
+        for i in 0..10 {
+            hub.say(fast, &format!("line {i}"));
+            let next = fast_box.next_batch(usize::MAX);
+            match tokio::time::timeout(Duration::from_secs(1), next).await {
+                Ok(Batch::Lines(batch)) => seen.push_str(&String::from_utf8_lossy(&batch)),
+                other => panic!("fast member got {other:?}"),
+            }
+        }
+        assert_eq!(hub.len(), 1, "the slow member is still in the room");
+        assert_eq!(slow_box.next_batch(usize::MAX).await, Batch::Kicked);
+        tokio::time::timeout(Duration::from_secs(1), slow_box.kicked())
+            .await
+            .expect("kicked resolves");
+        assert!(
+            seen.contains("* 127.0.0.1 1 was disconnected (too slow: more than 200 bytes queued)")
+        );
+        assert_eq!(seen.matches("\nline ").count(), 10, "{seen}");
+    }
+
+    /// A broker that hands every line to another hub, as Redis would.
+    struct Relay(Arc<Mutex<Vec<Bytes>>>);
+
+    impl Broker for Relay {
+        fn publish(&self, line: &Bytes) {
+            self.0.lock().expect("relay lock").push(line.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broker_carries_lines_to_another_node() {
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let here = Hub::with_broker(1 << 20, Relay(wire.clone()));
+        let there = Hub::new(1 << 20);
+        let (_, remote_box) = there.join(addr(9));
+        let (a, _) = here.join(addr(1));
+        here.say(a, "hello, other node");
+        for line in wire.lock().expect("relay lock").drain(..) {
+            there.deliver(line);
+        }
+        let got = drain(&remote_box).await;
+        assert!(
+            got.starts_with("* 127.0.0.1 9 joined\n* 127.0.0.1 1 joined\n"),
+            "{got}"
+        );
+        assert!(got.ends_with(" 127.0.0.1 1\nhello, other node\n"), "{got}");
+    }
+}
