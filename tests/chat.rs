@@ -642,11 +642,11 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     drop(end);
 
     // Memory: the sleeper's queue is capped at 1 MiB; each chatter's queue
-    // drains as it reads, and a writer holds at most one 64 KiB batch, so
+    // drains as it reads, and a batch being written is at most 64 KiB, so
     // 200 x 64 KiB = 12.5 MiB of batches in the worst case on top of what
     // the server held once everyone had joined. 24 MiB leaves room for the
-    // allocator keeping freed pages; a queue growing with the backlog of
-    // every line (1.8 MB per reader, 360 MB for the room) would not fit.
+    // allocator keeping freed pages. Copying each line per recipient, or
+    // keeping what was sent (1.8 MB a reader, 360 MB in all), would not fit.
     let limit = baseline + 24 * 1024;
     assert!(
         peak < limit,
