@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod chat;
 pub mod cli;
 pub mod diag;
 pub mod echo;

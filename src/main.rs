@@ -6,6 +6,11 @@ use clap::Parser;
 use socklab::cli::Cli;
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when stdout's reader goes away
+    // (`socklab tour | head`). Sockets are unaffected: every socket write in
+    // Rust's std, mio and socket2 passes MSG_NOSIGNAL.
+    // SAFETY: restoring a default disposition before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     socklab::logging::init(cli.verbose, cli.quiet, cli.trace);
     if let Err(err) = socklab::net::raise_fd_limit() {

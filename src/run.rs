@@ -7,10 +7,11 @@ use anyhow::Result;
 use tokio::net::TcpListener;
 
 use crate::cli::{
-    AppCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd, UpperCmd,
+    AppCmd, ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd,
+    UpperCmd,
 };
 use crate::net::{self, ServerConfig};
-use crate::{app, bench, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, bench, chat, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -63,6 +64,21 @@ pub async fn run(command: Command) -> Result<()> {
             .await
         }
         Command::App(AppCmd::Client(args)) => app::client(&args).await,
+        Command::Chat(ChatCmd::Server(args)) => {
+            let limits = chat::Limits {
+                max_line: args.max_line.max(1),
+                max_queue: args.max_queue,
+                send_buffer: args.send_buffer,
+            };
+            serve(
+                &args.server,
+                chat::DEFAULT_PORT,
+                chat::DEFAULT_IDLE,
+                |l, c, s| chat::serve(l, c, limits, s),
+            )
+            .await
+        }
+        Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
         Command::Tour => tour::run().await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Sockets(args) => diag::sockets::command(&args),

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
 use crate::net::{self, ServerConfig};
-use crate::{app, diag, echo, fixed, hello, http, udp, upper};
+use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -117,6 +117,14 @@ pub async fn run() -> Result<()> {
         )
         .await?;
     }
+    let addr = tour.start(chat::run).await?;
+    println!("\n== chat: every line goes to everyone, the sender included; /nick, /who, quit");
+    println!(
+        "$ socklab chat client {} {} --nick alice    # and bob, the same way",
+        ip(addr),
+        port(addr)
+    );
+    chat::script::conversation(addr).await?;
 
     tour.stop().await;
     println!("\nThe tour is over: every exchange above ran on real sockets.");

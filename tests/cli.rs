@@ -92,3 +92,15 @@ fn sigterm_on_an_idle_server_exits_0() {
     let status = server.terminate(TIMEOUT);
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let script = format!("{} tour | head -c 1", env!("CARGO_BIN_EXE_socklab"));
+    let out = common::run(
+        std::process::Command::new("sh").args(["-c", &script]),
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, "\n");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

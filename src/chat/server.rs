@@ -1,0 +1,240 @@
+//! The chat server: per connection, a reader that turns lines into room
+//! events and a writer that drains the member's outbox into the socket.
+//!
+//! The two run concurrently in the connection's task, so a peer that stops
+//! reading stalls only its own writer; the room never waits for it. Lines
+//! from one peer are handled in the order they arrive, and the room orders
+//! all lines once for everyone (see [`super::hub`]).
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::hub::{Batch, Hub, MemberId, Outbox, notice};
+use super::lines::{Line, LineDecoder};
+use super::{DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
+use crate::net::{self, ConnInfo, ServerConfig};
+
+/// A writer sends up to this much per write when lines are waiting.
+const BATCH_BYTES: usize = 64 * 1024;
+/// Read buffer to start with: chat lines are short; it grows for long ones.
+const READ_BUFFER: usize = 4 * 1024;
+/// How long a leaving client's last lines (or the shutdown notice) may take.
+const FAREWELL: Duration = Duration::from_secs(2);
+
+/// The chat server's own limits, besides those of every server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest line accepted, without its newline.
+    pub max_line: usize,
+    /// Bytes of pending lines per client before it is dropped.
+    pub max_queue: usize,
+    /// SO_SNDBUF of each client's socket. Left alone, Linux grows a send
+    /// buffer to 4 MiB for a peer that does not read: kernel memory per
+    /// client, and megabytes that hide a slow reader from its queue limit.
+    pub send_buffer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line: DEFAULT_MAX_LINE,
+            max_queue: DEFAULT_MAX_QUEUE,
+            send_buffer: DEFAULT_SEND_BUFFER,
+        }
+    }
+}
+
+/// Serves chat with the default limits on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    serve(listener, config, Limits::default(), shutdown).await
+}
+
+/// Serves one chat room on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let hub = Hub::new(limits.max_queue);
+    net::serve(listener, config, shutdown, move |io, conn| {
+        let socket = SockRef::from(io.get_ref());
+        if let Err(err) = socket.set_send_buffer_size(limits.send_buffer) {
+            debug!("{}: cannot set SO_SNDBUF: {err}", conn.peer);
+        }
+        handle(io, conn, hub.clone(), limits.max_line)
+    })
+    .await
+}
+
+/// How a member's reading side ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The peer sent `quit` or closed its side.
+    Left,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+async fn handle<S>(io: S, conn: ConnInfo, hub: Hub, max_line: usize) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (reader, mut writer) = tokio::io::split(io);
+    let mut lines = FramedRead::with_capacity(reader, LineDecoder::new(max_line), READ_BUFFER);
+    let (id, outbox) = hub.join(conn.peer);
+    let writing = write_lines(&mut writer, &outbox);
+    tokio::pin!(writing);
+    let end = tokio::select! {
+        end = read_lines(&mut lines, &hub, id, max_line, &conn.shutdown) => end,
+        // The writer only stops on its own when the peer is gone or was
+        // dropped for falling behind.
+        written = &mut writing => {
+            hub.leave(id, false);
+            return written;
+        }
+    };
+    if matches!(end, Ok(End::Shutdown)) {
+        // Everyone is leaving: no point telling each one about all the others.
+        hub.leave(id, true);
+        outbox.close_with(Some(notice("server shutting down")));
+    } else {
+        hub.leave(id, false);
+        outbox.close_with(None);
+    }
+    let farewell = tokio::time::timeout(FAREWELL, writing).await;
+    // A reading error (a reset, say) is why we are here: report it first.
+    end?;
+    farewell.unwrap_or_else(|_| {
+        debug!("{}: last lines not taken within {FAREWELL:?}", conn.peer);
+        Ok(())
+    })
+}
+
+/// Turns the peer's lines into room events until it leaves or the server stops.
+async fn read_lines<R: AsyncRead + Unpin>(
+    lines: &mut FramedRead<R, LineDecoder>,
+    hub: &Hub,
+    id: MemberId,
+    max_line: usize,
+    shutdown: &CancellationToken,
+) -> io::Result<End> {
+    loop {
+        let line = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(End::Shutdown),
+            line = lines.next() => line,
+        };
+        let bytes = match line.transpose()? {
+            None => return Ok(End::Left),
+            Some(Line::TooLong) => {
+                hub.tell(id, &format!("line longer than {max_line} bytes refused"));
+                continue;
+            }
+            Some(Line::Unterminated(bytes)) => {
+                debug!(
+                    "closed in the middle of a line: {} bytes dropped",
+                    bytes.len()
+                );
+                continue;
+            }
+            Some(Line::Text(bytes)) => bytes,
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        match Command::parse(&text) {
+            Command::Quit => return Ok(End::Left),
+            Command::Say => hub.say(id, &text),
+            Command::Nick(nick) => {
+                if let Err(err) = hub.rename(id, nick) {
+                    hub.tell(id, &err.to_string());
+                }
+            }
+            Command::Who => hub.who(id),
+            Command::Unknown(command) => hub.tell(
+                id,
+                &format!("unknown command /{command} (try /nick NAME, /who or quit)"),
+            ),
+        }
+    }
+}
+
+/// Sends the outbox's lines, a batch per write, until it is closed and empty.
+async fn write_lines<W: AsyncWrite + Unpin>(writer: &mut W, outbox: &Outbox) -> io::Result<()> {
+    loop {
+        match outbox.next_batch(BATCH_BYTES).await {
+            Batch::Lines(batch) => tokio::select! {
+                written = writer.write_all(&batch) => written?,
+                // A write stuck on a peer that does not read ends here.
+                () = outbox.kicked() => return Err(too_slow()),
+            },
+            Batch::Closed => return writer.shutdown().await,
+            Batch::Kicked => return Err(too_slow()),
+        }
+    }
+}
+
+fn too_slow() -> io::Error {
+    io::Error::other("too slow: outgoing queue full")
+}
+
+/// What a line asks of the server.
+#[derive(Debug, PartialEq, Eq)]
+enum Command<'a> {
+    /// Relay it to the room.
+    Say,
+    /// `quit`: leave.
+    Quit,
+    /// `/nick NAME`.
+    Nick(&'a str),
+    /// `/who`.
+    Who,
+    /// Any other `/word`.
+    Unknown(&'a str),
+}
+
+impl<'a> Command<'a> {
+    fn parse(text: &'a str) -> Self {
+        let trimmed = text.trim();
+        if trimmed == "quit" {
+            return Command::Quit;
+        }
+        let Some(rest) = trimmed.strip_prefix('/') else {
+            return Command::Say;
+        };
+        let (word, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        match word {
+            "nick" => Command::Nick(arg.trim()),
+            "who" => Command::Who,
+            _ => Command::Unknown(word),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands() {
+        assert_eq!(Command::parse("hello"), Command::Say);
+        assert_eq!(Command::parse(" quit "), Command::Quit);
+        assert_eq!(Command::parse("quit now"), Command::Say);
+        assert_eq!(Command::parse("/nick  alice "), Command::Nick("alice"));
+        assert_eq!(Command::parse("/nick"), Command::Nick(""));
+        assert_eq!(Command::parse("/who"), Command::Who);
+        assert_eq!(Command::parse("/dance now"), Command::Unknown("dance"));
+    }
+}
