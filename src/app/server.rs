@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::codec::{Decoder, Encoder};
@@ -141,6 +142,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         match step {
             Step::NeedInput => {}
             Step::BatchFull => continue,
+            Step::Done if input.is_empty() => return close_answered(&mut io).await,
             Step::Done => break,
             Step::Failed(err) => {
                 let _ = close_gently(&mut io).await;
@@ -179,6 +181,20 @@ async fn shut<S: AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
     Ok(())
 }
 
+/// Closes after the last answer: at once when the peer has sent nothing more
+/// (nothing unread, so the close is a plain FIN), else gently.
+async fn close_answered<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
+    let mut probe = [0u8; 1];
+    // One poll: Pending means nothing is waiting to be read.
+    let pending = io.read(&mut probe).now_or_never();
+    match pending {
+        None | Some(Ok(0)) => shut(io).await,
+        Some(_) => close_gently(io)
+            .await
+            .map_err(|err| FrameError::from(err).into()),
+    }
+}
+
 /// Sends FIN, then discards what the peer still sends until it closes, for
 /// a bounded time. Closing with unread input would make the kernel send a
 /// reset, which can destroy our last answer before the peer reads it.
@@ -206,6 +222,8 @@ fn answer_buffered(
     options: &ServerOptions,
     conn: &ConnInfo,
 ) -> Step {
+    // Checked once per batch: the token's state sits behind a lock.
+    let shutting_down = conn.shutdown.is_cancelled();
     while output.len() < BATCH_LIMIT {
         let request = match codec.decode(input) {
             Ok(Some(request)) => request,
@@ -224,7 +242,7 @@ fn answer_buffered(
             }
         };
         // Once shutting down, this answer is the connection's last.
-        let keep_alive = answer.header.keep_alive && !conn.shutdown.is_cancelled();
+        let keep_alive = answer.header.keep_alive && !shutting_down;
         let answer = answer.with_keep_alive(keep_alive);
         if let Err(err) = codec.encode(&answer, output) {
             encode_error(codec, output, &err);
