@@ -7,17 +7,15 @@
 //! The client alone closes; the server finishes echoing after the peer's
 //! half-close and then closes its side.
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::cli::EchoClientArgs;
-use crate::net::{self, ConnInfo, PREVIEW_LIMIT, ServerConfig, escape_bytes};
+use crate::net::{self, ConnInfo, PREVIEW_LIMIT, escape_bytes};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -30,16 +28,11 @@ pub const MULTICONN_MESSAGES: [&str; 2] = ["Message 1 from client.", "Message 2 
 
 const BUFFER: usize = 64 * 1024;
 
-/// Serves echo on `listener` until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send,
+/// Serves one echo connection: every byte back until the peer closes.
+pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    conn: ConnInfo,
 ) -> io::Result<()> {
-    net::serve(listener, config, shutdown, handle).await
-}
-
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, conn: ConnInfo) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER];
     loop {
         // Between reads nothing is in flight, so a shutdown may close here.

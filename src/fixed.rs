@@ -5,17 +5,15 @@
 //! server -> client   b'Farewell, client'   exactly 16 bytes, then close
 //! ```
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::cli::Target;
-use crate::net::{self, ConnInfo, ServerConfig, escape_bytes};
+use crate::net::{self, ConnInfo, escape_bytes};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 1060;
@@ -51,16 +49,11 @@ pub async fn recvall<R: AsyncRead + Unpin>(reader: &mut R, len: usize) -> io::Re
     Ok(data)
 }
 
-/// Serves the 16-octet exchange on `listener` until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send,
+/// Serves one 16-octet exchange.
+pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    conn: ConnInfo,
 ) -> io::Result<()> {
-    net::serve(listener, config, shutdown, handle).await
-}
-
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, conn: ConnInfo) -> io::Result<()> {
     info!("  Socket name: {}", conn.local);
     info!("  Socket peer: {}", conn.peer);
     let message = recvall(&mut io, GREETING.len()).await?;

@@ -10,17 +10,15 @@
 //! clients such as `nc` end each message with a newline. A newline ends a
 //! message at once; bytes without one become a message when the peer pauses.
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use crate::cli::HelloClientArgs;
-use crate::net::{self, ConnInfo, ServerConfig};
+use crate::net::{self, ConnInfo};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 9999;
@@ -33,16 +31,11 @@ pub const MAX_MESSAGE: usize = 4096;
 /// How long a peer must pause before bytes without a newline count as a message.
 const MESSAGE_GAP: Duration = Duration::from_millis(30);
 
-/// Serves hello on `listener` until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send,
+/// Serves one hello conversation until `exit` or EOF.
+pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    conn: ConnInfo,
 ) -> io::Result<()> {
-    net::serve(listener, config, shutdown, handle).await
-}
-
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, conn: ConnInfo) -> io::Result<()> {
     io.write_all(WELCOME).await?;
     let mut buf = BytesMut::with_capacity(1024);
     loop {

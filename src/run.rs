@@ -4,32 +4,50 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::cli::{
     AppCmd, ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd,
     UpperCmd,
 };
-use crate::net::{self, ServerConfig};
+use crate::net::{self, ConnInfo, Monitored, ServerConfig};
 use crate::{app, bench, chat, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Echo(EchoCmd::Server(args)) => {
-            serve(&args, echo::DEFAULT_PORT, echo::DEFAULT_IDLE, echo::run).await
+            serve_handler(&args, echo::DEFAULT_PORT, echo::DEFAULT_IDLE, echo::handle).await
         }
         Command::Echo(EchoCmd::Client(args)) => echo::client(&args).await,
         Command::Fixed(FixedCmd::Server(args)) => {
-            serve(&args, fixed::DEFAULT_PORT, fixed::DEFAULT_IDLE, fixed::run).await
+            serve_handler(
+                &args,
+                fixed::DEFAULT_PORT,
+                fixed::DEFAULT_IDLE,
+                fixed::handle,
+            )
+            .await
         }
         Command::Fixed(FixedCmd::Client(target)) => fixed::client(&target).await,
         Command::Upper(UpperCmd::Server(args)) => {
-            serve(&args, upper::DEFAULT_PORT, upper::DEFAULT_IDLE, upper::run).await
+            serve_handler(
+                &args,
+                upper::DEFAULT_PORT,
+                upper::DEFAULT_IDLE,
+                upper::handle,
+            )
+            .await
         }
         Command::Upper(UpperCmd::Client(args)) => upper::client(&args).await,
         Command::Hello(HelloCmd::Server(args)) => {
-            serve(&args, hello::DEFAULT_PORT, hello::DEFAULT_IDLE, hello::run).await
+            serve_handler(
+                &args,
+                hello::DEFAULT_PORT,
+                hello::DEFAULT_IDLE,
+                hello::handle,
+            )
+            .await
         }
         Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
         Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
@@ -112,6 +130,24 @@ where
     let listener = bind(args, default_port).await?;
     server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
+}
+
+/// [`serve`] for a protocol that is only a connection handler on `net::serve`.
+async fn serve_handler<H, Fut, E>(
+    args: &ServerArgs,
+    default_port: u16,
+    default_idle: Duration,
+    handler: H,
+) -> Result<()>
+where
+    H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    serve(args, default_port, default_idle, |l, c, s| {
+        net::serve(l, c, s, handler)
+    })
+    .await
 }
 
 /// Binds the user's address and prints `listening on ADDR`.

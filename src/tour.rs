@@ -7,18 +7,18 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
-use crate::net::{self, ServerConfig};
+use crate::net::{self, ConnInfo, Monitored, ServerConfig};
 use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
     let mut tour = Tour::default();
-    let addr = tour.start(echo::run).await?;
+    let addr = tour.start_handler(echo::handle).await?;
     tour.show(
         "echo",
         "every byte comes back (echo-server.py)",
@@ -32,7 +32,7 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(fixed::run).await?;
+    let addr = tour.start_handler(fixed::handle).await?;
     tour.show(
         "fixed",
         "exactly sixteen octets each way (tcp_sixteen.py)",
@@ -40,7 +40,7 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(upper::run).await?;
+    let addr = tour.start_handler(upper::handle).await?;
     tour.show(
         "upper",
         "a stream uppercased, sent and received at once (tcp_deadlock.py, without the deadlock)",
@@ -48,7 +48,7 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(hello::run).await?;
+    let addr = tour.start_handler(hello::handle).await?;
     tour.show(
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
@@ -168,6 +168,16 @@ impl Tour {
             self.stop.clone().cancelled_owned(),
         )));
         Ok(addr)
+    }
+
+    /// Starts a server that is only a connection handler on `net::serve`.
+    async fn start_handler<H, Fut, E>(&mut self, handler: H) -> Result<SocketAddr>
+    where
+        H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        self.start(|l, c, s| net::serve(l, c, s, handler)).await
     }
 
     /// Starts a UDP lucky-number server on a free loopback port.

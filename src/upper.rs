@@ -9,18 +9,16 @@
 //! reproduces the texts' client, and reports the deadlock instead of hanging.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::cli::UpperClientArgs;
-use crate::net::{self, ConnInfo, PREVIEW_LIMIT, ServerConfig, escape_bytes, queue_sizes};
+use crate::net::{self, ConnInfo, PREVIEW_LIMIT, escape_bytes, queue_sizes};
 
 /// The texts' deadlock example used 1060; we take the next port.
 pub const DEFAULT_PORT: u16 = 1061;
@@ -33,18 +31,13 @@ const CHUNK: usize = 64 * 1024;
 /// Transfers at least this large get a progress bar (on a terminal).
 const PROGRESS_FROM: u64 = 8 * 1024 * 1024;
 
-/// Serves the uppercasing stream on `listener` until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send,
-) -> io::Result<()> {
-    net::serve(listener, config, shutdown, handle).await
-}
-
 // A shutdown does not cut a stream short: the reply runs until the peer's
 // half-close has been answered in full (bounded by the server's grace period).
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, conn: ConnInfo) -> io::Result<()> {
+/// Serves one uppercasing stream until the peer's half-close is answered in full.
+pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    conn: ConnInfo,
+) -> io::Result<()> {
     info!(
         "Processing up to {CHUNK} bytes at a time from {}",
         conn.peer
