@@ -14,6 +14,7 @@ mod listen;
 mod monitored;
 mod preview;
 mod queues;
+mod runtime;
 mod serve;
 mod shutdown;
 
@@ -25,5 +26,6 @@ pub use listen::{DEFAULT_BACKLOG, announce, bind_first, bind_tcp};
 pub use monitored::{Monitored, WIRE_TARGET, trace_received, trace_sent};
 pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
+pub use runtime::single_threaded;
 pub use serve::{ConnInfo, ServerConfig, serve};
 pub use shutdown::{ShutdownSignal, shutdown_signal};
