@@ -17,7 +17,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::cli::EchoClientArgs;
-use crate::net::{self, ConnInfo, PREVIEW_LIMIT, ServerConfig, escape_bytes};
+use crate::net::{
+    self, ConnInfo, PREVIEW_LIMIT, ReadReady, ServerConfig, escape_bytes, read_ready,
+};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -39,7 +41,17 @@ pub async fn run(
     net::serve(listener, config, shutdown, handle).await
 }
 
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, conn: ConnInfo) -> io::Result<()> {
+async fn handle<S>(mut io: S, conn: ConnInfo) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + ReadReady + Unpin,
+{
+    // A connection that has sent nothing yet holds no buffer: thousands of
+    // idle peers would otherwise cost a touched page each.
+    tokio::select! {
+        biased;
+        ready = read_ready(&mut io) => ready?,
+        () = conn.shutdown.cancelled() => return io.shutdown().await,
+    }
     let mut buf = vec![0u8; BUFFER];
     loop {
         // Between reads nothing is in flight, so a shutdown may close here.
