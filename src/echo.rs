@@ -30,7 +30,7 @@ pub const DEFAULT_MESSAGE: &str = "Hello, world";
 /// The messages multiconn-client.py sends on every connection.
 pub const MULTICONN_MESSAGES: [&str; 2] = ["Message 1 from client.", "Message 2 from client."];
 
-const BUFFER: usize = 64 * 1024;
+const BUFFER: usize = 256 * 1024;
 
 /// Serves echo on `listener` until `shutdown` resolves.
 pub async fn run(
