@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 use crate::cli::EchoClientArgs;
-use crate::net::{self, ConnInfo, PREVIEW_LIMIT, escape_bytes};
+use crate::net::{self, ConnInfo, PREVIEW_LIMIT, ReadReady, escape_bytes, read_ready};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -26,13 +26,20 @@ pub const DEFAULT_MESSAGE: &str = "Hello, world";
 /// The messages multiconn-client.py sends on every connection.
 pub const MULTICONN_MESSAGES: [&str; 2] = ["Message 1 from client.", "Message 2 from client."];
 
-const BUFFER: usize = 64 * 1024;
+const BUFFER: usize = 256 * 1024;
 
 /// Serves one echo connection: every byte back until the peer closes.
-pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
-    conn: ConnInfo,
-) -> io::Result<()> {
+pub async fn handle<S>(mut io: S, conn: ConnInfo) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + ReadReady + Unpin,
+{
+    // A connection that has sent nothing yet holds no buffer: thousands of
+    // idle peers would otherwise cost a touched page each.
+    tokio::select! {
+        biased;
+        ready = read_ready(&mut io) => ready?,
+        () = conn.shutdown.cancelled() => return io.shutdown().await,
+    }
     let mut buf = vec![0u8; BUFFER];
     loop {
         // Between reads nothing is in flight, so a shutdown may close here.

@@ -195,3 +195,45 @@ async fn connections_past_the_limit_are_closed_and_the_rest_go_on() {
         .expect("echo");
     assert_eq!(&buf, b"new!");
 }
+
+/// A connection gets its read buffer only when its first byte arrives; the
+/// wait before that still ends with the echo, an EOF, or a shutdown.
+#[tokio::test]
+async fn quiet_connections_are_echoed_closed_and_shut_down_before_their_first_byte() {
+    let mut server = Server::start(&["--trace", "echo", "server", "127.0.0.1", "0"]);
+    let mut late = TcpStream::connect(server.addr).await.expect("connect");
+    let mut empty = TcpStream::connect(server.addr).await.expect("connect");
+    let mut idle = TcpStream::connect(server.addr).await.expect("connect");
+    let local = idle.local_addr().expect("addr");
+    server.wait_for_log(&format!("accepted connection from {local}"), TIMEOUT);
+
+    // Sent after the server has waited: one read takes all of it (the wait
+    // peeked and took nothing).
+    late.write_all(b"Hello, world").await.expect("send");
+    let mut buf = [0u8; 12];
+    timeout(TIMEOUT, late.read_exact(&mut buf))
+        .await
+        .expect("in time")
+        .expect("echo");
+    assert_eq!(&buf, b"Hello, world");
+    let from = late.local_addr().expect("addr");
+    server.wait_for_log(&format!("received 12 bytes from {from}"), TIMEOUT);
+
+    empty.shutdown().await.expect("half-close");
+    let read = timeout(TIMEOUT, empty.read(&mut buf))
+        .await
+        .expect("in time");
+    assert!(
+        matches!(read, Ok(0)),
+        "an empty connection gets EOF: {read:?}"
+    );
+
+    assert!(server.terminate(TIMEOUT).success());
+    let read = timeout(TIMEOUT, idle.read(&mut buf))
+        .await
+        .expect("in time");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed on shutdown: {read:?}"
+    );
+}

@@ -8,6 +8,9 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
 use common::{Server, TIMEOUT, run, run_socklab, socklab, text, wait_child};
 use socklab::udp::{self, Backoff, RequestError, ServerOptions};
 
@@ -197,6 +200,79 @@ fn seeded_drops_are_survived_by_retrying_and_repeat_exactly() {
     };
     // The same seed gives the same drops and the same lucky number.
     assert_eq!(run_once(), run_once());
+}
+
+/// Ten waves of one request from each of 100 sockets, sent back to back so
+/// that they queue and the server takes them in batches: every request not
+/// dropped is answered, and a seeded server drops and answers exactly as one
+/// datagram at a time would (a draw for the drop, then one for the number).
+#[test]
+fn bursts_from_many_sockets_are_answered_or_dropped_as_the_seed_says() {
+    const SOCKETS: usize = 100;
+    const P: f64 = 0.3;
+    const SEED: u64 = 11;
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let fate: Vec<Option<f64>> = (0..SOCKETS * 10)
+        .map(|_| (rng.random::<f64>() >= P).then(|| rng.random::<f64>()))
+        .collect();
+    let server = Server::start(&[
+        "udp",
+        "server",
+        "127.0.0.1",
+        "0",
+        "--drop",
+        &P.to_string(),
+        "--seed",
+        &SEED.to_string(),
+    ]);
+    let sockets: Vec<UdpSocket> = (0..SOCKETS)
+        .map(|_| {
+            let socket = loopback_socket();
+            socket.set_nonblocking(true).expect("non-blocking");
+            socket
+        })
+        .collect();
+    let mut replies = Vec::new();
+    let mut buf = [0u8; 128];
+    for wave in fate.chunks(SOCKETS) {
+        for socket in &sockets {
+            socket.send_to(b"burst", server.addr).expect("send");
+        }
+        // The datagrams are processed in arrival order, so this wave gets
+        // exactly the answers its share of the draws says.
+        let expected = replies.len() + wave.iter().flatten().count();
+        let until = Instant::now() + TIMEOUT;
+        while replies.len() < expected {
+            assert!(
+                Instant::now() < until,
+                "{} replies of {expected}",
+                replies.len()
+            );
+            for socket in &sockets {
+                match socket.recv(&mut buf) {
+                    Ok(n) => replies.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(err) => panic!("receiving: {err}"),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let mut want: Vec<String> = fate
+        .iter()
+        .flatten()
+        .map(|n| format!("{LUCKY}{n}"))
+        .collect();
+    replies.sort();
+    want.sort();
+    assert_eq!(replies, want);
+    let drops = fate.iter().filter(|f| f.is_none()).count();
+    assert_eq!(
+        wait_for_count(&server, "pretending to drop", drops).len(),
+        drops
+    );
+    let sent = wait_for_count(&server, "Packet sent successfully!", want.len());
+    assert_eq!(sent.len(), want.len());
 }
 
 /// 200 requests against a server dropping with P = 0.7 and six tries each:

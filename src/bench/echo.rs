@@ -23,12 +23,23 @@ use crate::cli::BenchEchoArgs;
 use crate::echo::DEFAULT_PORT;
 
 const PERIOD: usize = 251;
-/// Bytes per write in bulk mode.
-const BULK_CHUNK: usize = 64 * 1024;
+/// Bytes per write and per read in bulk mode: large enough that system calls
+/// cost little next to the copying.
+const BULK_CHUNK: usize = 256 * 1024;
 
 /// Bytes `i` = `i mod 251`, long enough for any slice a run needs.
 fn pattern(len: usize) -> Bytes {
     (0..len + PERIOD).map(|i| (i % PERIOD) as u8).collect()
+}
+
+/// Where two equally long slices first differ. The common case, no
+/// difference, is one memcmp: comparing byte by byte capped bulk runs at about
+/// 1.4 GB/s of client time.
+fn first_difference(expected: &[u8], got: &[u8]) -> Option<usize> {
+    if expected == got {
+        return None;
+    }
+    expected.iter().zip(got).position(|(a, b)| a != b)
 }
 
 /// Round trips of one fixed-size message.
@@ -54,7 +65,7 @@ impl Exchange for Echo {
             return Ok(false);
         }
         let expected = self.message(seq);
-        if let Some(at) = expected.iter().zip(input.iter()).position(|(a, b)| a != b) {
+        if let Some(at) = first_difference(expected, &input[..self.size]) {
             return Err(format!(
                 "echo of message {seq} differs at byte {at}: sent {:#04x}, got {:#04x}",
                 expected[at], input[at]
@@ -181,11 +192,7 @@ async fn pattern_check(
             return Ok(received);
         }
         let start = (received % PERIOD as u64) as usize;
-        if let Some(at) = buf[..n]
-            .iter()
-            .zip(&expected[start..])
-            .position(|(a, b)| a != b)
-        {
+        if let Some(at) = first_difference(&expected[start..start + n], &buf[..n]) {
             return Err((
                 Failure::Verify,
                 format!("echoed stream differs at byte {}", received + at as u64),
@@ -200,5 +207,30 @@ async fn pattern_check(
                 tally.completed += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_difference_is_found_wherever_it_is() {
+        let expected = pattern(1000);
+        assert_eq!(first_difference(&expected[..1000], &expected[..1000]), None);
+        for at in [0, 1, 500, 999] {
+            let mut got = expected[..1000].to_vec();
+            got[at] ^= 0x80;
+            assert_eq!(first_difference(&expected[..1000], &got), Some(at));
+        }
+    }
+
+    #[test]
+    fn the_pattern_repeats_every_251_bytes() {
+        let p = pattern(BULK_CHUNK);
+        assert_eq!(p.len(), BULK_CHUNK + PERIOD);
+        assert_eq!(&p[..PERIOD], &p[PERIOD..2 * PERIOD]);
+        assert_eq!(p[250], 250);
+        assert_eq!(p[251], 0);
     }
 }

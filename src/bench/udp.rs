@@ -11,11 +11,13 @@ use std::net::SocketAddr;
 
 use anyhow::{Result, bail};
 use tokio::net::UdpSocket;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
 use super::report::{Failure, Report, Tally};
 use super::{Pacer, Plan, micros, run_workers, setup, target};
 use crate::cli::LoadArgs;
+use crate::net::single_threaded;
+use crate::udp::{QuietSocket, RecvBatch};
 
 /// The port of `socklab udp server`.
 const DEFAULT_PORT: u16 = 60000;
@@ -28,15 +30,20 @@ pub async fn run(load: &LoadArgs) -> Result<Report> {
         bail!("bench udp keeps one request in flight per socket: use --conns, not --pipeline");
     }
     let shared = load.clone();
-    let tally = run_workers(
-        load,
-        move |_| open(addr),
-        move |index, socket, plan| {
-            let load = shared.clone();
-            async move { requests(socket, &load, index, plan).await }
-        },
-    )
-    .await;
+    // Every socket is driven from one thread: see net::single_threaded.
+    let tally = single_threaded(move || async move {
+        let work = shared.clone();
+        run_workers(
+            &shared,
+            move |_| open(addr),
+            move |index, socket, plan| {
+                let load = work.clone();
+                async move { requests(socket, &load, index, plan).await }
+            },
+        )
+        .await
+    })
+    .await?;
     Ok(Report {
         setup: setup(load, "udp", addr, "replies"),
         tally,
@@ -44,7 +51,7 @@ pub async fn run(load: &LoadArgs) -> Result<Report> {
 }
 
 /// A UDP socket connected to the server, so only its replies are accepted.
-async fn open(addr: SocketAddr) -> Result<UdpSocket> {
+async fn open(addr: SocketAddr) -> Result<QuietSocket> {
     let local: SocketAddr = if addr.is_ipv4() {
         "0.0.0.0:0".parse()?
     } else {
@@ -52,14 +59,21 @@ async fn open(addr: SocketAddr) -> Result<UdpSocket> {
     };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
-    Ok(socket)
+    Ok(QuietSocket::new(socket)?)
 }
 
-async fn requests(socket: UdpSocket, load: &LoadArgs, index: usize, plan: Plan) -> Tally {
+async fn requests(socket: QuietSocket, load: &LoadArgs, index: usize, plan: Plan) -> Tally {
     let mut tally = Tally::default();
     let mut pacer = Pacer::new(load, index, plan.start);
     let request = vec![b'x'; load.size];
-    let mut buf = vec![0u8; 2048];
+    // Room for two: a reply that came after its request timed out may be
+    // queued before the current one, and only the newest is the answer.
+    let mut replies = RecvBatch::new(2, 2048);
+    // One timer per socket, moved only when it goes off: arming and
+    // disarming a timer per request would cost more than the request. Its
+    // deadline is an earlier request's, so never later than the current one.
+    let alarm = sleep_until(plan.start + load.timeout);
+    tokio::pin!(alarm);
     loop {
         let now = Instant::now();
         if now >= plan.end {
@@ -83,18 +97,35 @@ async fn requests(socket: UdpSocket, load: &LoadArgs, index: usize, plan: Plan) 
         if counted {
             tally.bytes_sent += request.len() as u64;
         }
-        match timeout(load.timeout, socket.recv(&mut buf)).await {
-            Err(_) => tally.lost += u64::from(counted),
+        let give_up = sent + load.timeout;
+        let received = loop {
+            tokio::select! {
+                biased;
+                received = socket.recv_batch(&mut replies) => break Some(received),
+                () = &mut alarm => {
+                    if Instant::now() >= give_up {
+                        break None;
+                    }
+                    alarm.as_mut().reset(give_up);
+                }
+            }
+        };
+        match received {
+            None => tally.lost += u64::from(counted),
             // ECONNREFUSED: the kernel saw an ICMP port unreachable.
-            Ok(Err(err)) => {
+            Some(Err(err)) => {
                 tally.fail(
                     Failure::Io,
                     format!("receiving: {}", crate::net::describe(&err)),
                 );
                 return tally;
             }
-            Ok(Ok(n)) => {
-                if let Err(why) = check(&buf[..n]) {
+            Some(Ok(())) => {
+                let Some((_, reply)) = replies.datagrams().last() else {
+                    continue;
+                };
+                let n = reply.len();
+                if let Err(why) = check(reply) {
                     tally.fail(Failure::Verify, why);
                     return tally;
                 }

@@ -14,6 +14,7 @@ mod listen;
 mod monitored;
 mod preview;
 mod queues;
+mod runtime;
 mod serve;
 mod shutdown;
 
@@ -22,8 +23,9 @@ pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
 pub use error::{NetError, describe};
 pub use fdlimit::raise_fd_limit;
 pub use listen::{DEFAULT_BACKLOG, announce, bind_first, bind_tcp};
-pub use monitored::{Monitored, WIRE_TARGET, trace_received, trace_sent};
+pub use monitored::{Monitored, ReadReady, WIRE_TARGET, read_ready, trace_received, trace_sent};
 pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
+pub use runtime::single_threaded;
 pub use serve::{ConnInfo, ServerConfig, serve};
 pub use shutdown::{ShutdownSignal, shutdown_signal};

@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use super::{PREVIEW_LIMIT, escape_bytes};
@@ -108,6 +109,42 @@ fn poll_idle(
         )),
         Poll::Pending => Poll::Pending,
     }
+}
+
+/// A stream that can wait for input without taking any, so that a connection
+/// need not hold a read buffer while nothing arrives.
+pub trait ReadReady {
+    /// Ready once input, end of stream or an error is waiting (possibly
+    /// spuriously: the read that follows may still find nothing).
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+impl ReadReady for TcpStream {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Readiness alone would not do: tokio assumes an accepted stream
+        // readable until a read says otherwise. Peeking at one byte waits for
+        // real input (or the end) and leaves it in the socket.
+        let mut byte = [0u8; 1];
+        let mut peek = ReadBuf::new(&mut byte);
+        self.poll_peek(cx, &mut peek).map_ok(drop)
+    }
+}
+
+/// Waiting counts against the idle timeout, as a pending read does.
+impl<S: ReadReady> ReadReady for Monitored<S> {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.inner.poll_read_ready(cx) {
+            Poll::Ready(ready) => Poll::Ready(ready),
+            Poll::Pending => {
+                poll_idle(&mut self.read_timer, self.idle, self.last_activity, cx).map(Err)
+            }
+        }
+    }
+}
+
+/// Waits until `io` has input (or end of stream, or an error) without reading.
+pub async fn read_ready<S: ReadReady>(io: &mut S) -> io::Result<()> {
+    std::future::poll_fn(|cx| io.poll_read_ready(cx)).await
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Monitored<S> {
@@ -209,6 +246,24 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(14));
         drop(feeder.await);
+    }
+
+    #[tokio::test]
+    async fn waiting_for_input_takes_none_and_times_out_when_idle() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (stream, peer) = listener.accept().await.expect("accept");
+        let mut io = Monitored::new(stream, peer, Some(Duration::from_millis(200)));
+        client.write_all(b"hi").await.expect("write");
+        read_ready(&mut io).await.expect("input waiting");
+        let mut buf = [0u8; 8];
+        assert_eq!(io.read(&mut buf).await.expect("read"), 2, "nothing taken");
+        let err = read_ready(&mut io).await.expect_err("then idle");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 
     #[tokio::test(start_paused = true)]

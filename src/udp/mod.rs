@@ -15,6 +15,7 @@
 pub mod client;
 pub mod mtu;
 pub mod server;
+pub mod socket;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -25,6 +26,7 @@ use tokio::net::UdpSocket;
 
 pub use client::{Backoff, Reply, RequestError, broadcast, request};
 pub use server::{ServerOptions, run};
+pub use socket::{QuietSocket, RecvBatch};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 60000;

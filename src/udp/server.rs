@@ -1,5 +1,5 @@
 //! The lucky-number server (TestServer.py) and its unstable twin
-//! (UnstableUDPServer.py): one socket, one datagram at a time.
+//! (UnstableUDPServer.py): one socket, datagrams answered in arrival order.
 //!
 //! ```text
 //! request   any datagram, empty or up to 65,507 bytes
@@ -8,18 +8,20 @@
 //! ```
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
 use tracing::{info, warn};
 
+use super::socket::{BATCH, QuietSocket, RecvBatch};
 use super::{DEFAULT_PORT, MAX_DATAGRAM, announce, bind, quoted, trace_datagram};
 use crate::cli::UdpServerArgs;
-use crate::net::{describe, shutdown_signal};
+use crate::net::{describe, shutdown_signal, single_threaded};
 
 /// How the server misbehaves on purpose.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,63 +43,113 @@ pub async fn serve(args: &UdpServerArgs) -> Result<()> {
         drop_rate: args.drop_rate,
         seed: args.seed,
     };
-    run(socket, options, shutdown).await?;
+    // One socket is one task: see net::single_threaded for why it gets a
+    // runtime of its own.
+    let socket = socket.into_std()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = single_threaded(move || async move {
+        let socket = UdpSocket::from_std(socket)?;
+        // Resolves when `stop` is sent or dropped.
+        run(socket, options, async move { drop(stopped.await) }).await
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        () = shutdown => drop(stop),
+        // Only an error ends the server before a signal does.
+        result = &mut server => return Ok(result??),
+    }
+    server.await??;
     Ok(())
 }
 
 /// Answers every datagram on `socket` until `shutdown` resolves, then returns.
 ///
-/// Memory is one receive buffer however many clients there are; a reply that
-/// cannot be sent is logged and the loop goes on, as one lost datagram should.
+/// Each wake-up takes every datagram already queued (up to [`BATCH`]) in one
+/// system call and sends all their replies in another, in arrival order, so
+/// a seeded run draws the same numbers as one datagram at a time would.
+/// Memory is one batch of receive buffers however many clients there are; a
+/// reply that cannot be sent is logged and the loop goes on, as one lost
+/// datagram should.
 pub async fn run(
     socket: UdpSocket,
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    let socket = QuietSocket::new(socket)?;
     let mut rng = match options.seed {
         Some(seed) => StdRng::seed_from_u64(seed),
         None => rand::make_rng(),
     };
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut batch = RecvBatch::new(BATCH, MAX_DATAGRAM);
+    let mut replies = Replies::default();
     tokio::pin!(shutdown);
     loop {
-        let (len, peer) = tokio::select! {
+        tokio::select! {
             () = &mut shutdown => return Ok(()),
-            received = socket.recv_from(&mut buf) => match received {
-                Ok(got) => got,
-                Err(err) => {
-                    // An unconnected socket only fails here for local reasons
-                    // (e.g. ENOMEM); they concern that one datagram.
-                    warn!("cannot receive: {}", describe(&err));
-                    continue;
-                }
+            received = socket.recv_batch(&mut batch) => if let Err(err) = received {
+                // An unconnected socket only fails here for local reasons
+                // (e.g. ENOMEM); they concern that one datagram.
+                warn!("cannot receive: {}", describe(&err));
+                continue;
             },
-        };
-        answer(&socket, &mut rng, options.drop_rate, &buf[..len], peer).await;
+        }
+        replies.clear();
+        for (peer, data) in batch.datagrams() {
+            trace_datagram("received", "from", peer, data);
+            // The drop is decided first, as in UnstableUDPServer.py, so a
+            // seeded run draws the same numbers in the same order.
+            if rng.random::<f64>() < options.drop_rate {
+                info!("pretending to drop packet from {peer}");
+                continue;
+            }
+            info!("The client at {peer} says {}", quoted(data));
+            replies.push(peer, rng.random::<f64>());
+        }
+        let out = replies.datagrams();
+        socket
+            .send_batch(&out, |i, result| {
+                let (peer, reply) = out[i];
+                match result {
+                    Ok(()) => {
+                        trace_datagram("sent", "to", peer, reply);
+                        info!("Packet sent successfully!");
+                    }
+                    Err(err) => warn!("cannot answer {peer}: {}", describe(&err)),
+                }
+            })
+            .await;
     }
 }
 
-async fn answer(
-    socket: &UdpSocket,
-    rng: &mut StdRng,
-    drop_rate: f64,
-    data: &[u8],
-    peer: SocketAddr,
-) {
-    trace_datagram("received", "from", peer, data);
-    // The drop is decided first, as in UnstableUDPServer.py, so a seeded run
-    // draws the same numbers in the same order.
-    if rng.random::<f64>() < drop_rate {
-        info!("pretending to drop packet from {peer}");
-        return;
+/// The replies to one batch, formatted into one buffer that is reused.
+#[derive(Debug, Default)]
+struct Replies {
+    text: Vec<u8>,
+    ends: Vec<(SocketAddr, usize)>,
+}
+
+impl Replies {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
     }
-    info!("The client at {peer} says {}", quoted(data));
-    let reply = format!("Here's your lucky number: {}", rng.random::<f64>());
-    match socket.send_to(reply.as_bytes(), peer).await {
-        Ok(_) => {
-            trace_datagram("sent", "to", peer, reply.as_bytes());
-            info!("Packet sent successfully!");
-        }
-        Err(err) => warn!("cannot answer {peer}: {}", describe(&err)),
+
+    fn push(&mut self, peer: SocketAddr, number: f64) {
+        write!(self.text, "Here's your lucky number: {number}")
+            .expect("writing to a Vec cannot fail");
+        self.ends.push((peer, self.text.len()));
+    }
+
+    /// Each reply with its destination, in the order pushed.
+    fn datagrams(&self) -> Vec<(SocketAddr, &[u8])> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&(peer, end)| {
+                let reply = &self.text[start..end];
+                start = end;
+                (peer, reply)
+            })
+            .collect()
     }
 }
