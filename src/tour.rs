@@ -56,6 +56,28 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
+    let addr = tour.start(app::run).await?;
+    for (about, action, value) in [
+        ("a framed JSON search (app-client.py)", "search", "morpheus"),
+        ("non-ASCII stays UTF-8 on the wire", "search", "🐶"),
+        ("any other action is a binary request", "binary", "😃"),
+    ] {
+        tour.show(
+            "app",
+            about,
+            &["app", "client", &ip(addr), &port(addr), action, value],
+        )
+        .await?;
+    }
+    let addr = tour.start(chat::run).await?;
+    println!("\n== chat: every line goes to everyone, the sender included; /nick, /who, quit");
+    println!(
+        "$ socklab chat client {} {} --nick alice    # and bob, the same way",
+        ip(addr),
+        port(addr)
+    );
+    chat::script::conversation(addr).await?;
+
     let addr = tour.start_udp(udp::ServerOptions::default()).await?;
     tour.show(
         "udp",
@@ -104,28 +126,6 @@ pub async fn run() -> Result<()> {
         &["lookup", "localhost", "80"],
     )
     .await?;
-    let addr = tour.start(app::run).await?;
-    for (about, action, value) in [
-        ("a framed JSON search (app-client.py)", "search", "morpheus"),
-        ("non-ASCII stays UTF-8 on the wire", "search", "🐶"),
-        ("any other action is a binary request", "binary", "😃"),
-    ] {
-        tour.show(
-            "app",
-            about,
-            &["app", "client", &ip(addr), &port(addr), action, value],
-        )
-        .await?;
-    }
-    let addr = tour.start(chat::run).await?;
-    println!("\n== chat: every line goes to everyone, the sender included; /nick, /who, quit");
-    println!(
-        "$ socklab chat client {} {} --nick alice    # and bob, the same way",
-        ip(addr),
-        port(addr)
-    );
-    chat::script::conversation(addr).await?;
-
     tour.stop().await;
     println!("\nThe tour is over: every exchange above ran on real sockets.");
     Ok(())
