@@ -3,7 +3,7 @@
 //! Idle means no progress in either direction: a peer that sends nothing, or
 //! one that stops reading while we wait to write, is cut off after the timeout.
 //! Checking activity costs one clock read per operation; the timers are only
-//! armed while an operation is pending.
+//! armed while an operation is pending, and only moved when they go off.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -88,6 +88,11 @@ impl<S> Monitored<S> {
 }
 
 /// Ready with a timeout error once nothing has moved for `idle`.
+///
+/// The timer is armed at the deadline it first sees and moved only when it
+/// goes off early: moving it on every read and write would reach into the
+/// runtime's timer wheel once per message, while traffic only ever pushes
+/// the deadline later.
 fn poll_idle(
     timer: &mut Option<Pin<Box<Sleep>>>,
     idle: Option<Duration>,
@@ -99,15 +104,17 @@ fn poll_idle(
     };
     let deadline = last_activity + idle;
     let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-    if timer.deadline() != deadline {
-        timer.as_mut().reset(deadline);
-    }
-    match timer.as_mut().poll(cx) {
-        Poll::Ready(()) => Poll::Ready(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("idle for {}s", idle.as_secs_f64()),
-        )),
-        Poll::Pending => Poll::Pending,
+    loop {
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(()) if Instant::now() >= deadline => {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("idle for {}s", idle.as_secs_f64()),
+                ));
+            }
+            Poll::Ready(()) => timer.as_mut().reset(deadline),
+        }
     }
 }
 

@@ -97,14 +97,18 @@ where
             }
         };
         info!("accepted connection from {peer}");
+        // Tokens of the connection's own: a task waits on them every time it
+        // waits for its peer, and tokens shared by every connection would
+        // make all of them take the same lock (and bounce its cache line
+        // between cores) once or twice per message.
         let info = ConnInfo {
             peer,
             local,
-            shutdown: soft.clone(),
+            shutdown: soft.child_token(),
         };
         let io = Monitored::new(stream, peer, config.idle_timeout);
         let handler = handler.clone();
-        let hard = hard.clone();
+        let hard = hard.child_token();
         tracker.spawn(async move {
             tokio::select! {
                 result = handler(io, info) => match result {
