@@ -203,17 +203,7 @@ pub async fn one_per_connection<E: Exchange>(
 ) -> Tally {
     let mut tally = Tally::default();
     let mut seq = 0u64;
-    loop {
-        let now = Instant::now();
-        if now >= plan.end {
-            return tally;
-        }
-        let Some(due) = pacer.take(now) else {
-            if let Some(due) = pacer.due() {
-                sleep_until(due.min(plan.end)).await;
-            }
-            continue;
-        };
+    while let Some(due) = pacer.next_before(plan.end).await {
         let result = tokio::time::timeout(
             load.timeout,
             once(exchange, addr, load, seq, &plan, &mut tally),
@@ -240,6 +230,7 @@ pub async fn one_per_connection<E: Exchange>(
         }
         seq += 1;
     }
+    tally
 }
 
 /// Connects, sends request `seq`, reads and checks its answer, and waits for

@@ -150,6 +150,22 @@ impl Pacer {
         }
     }
 
+    /// Waits until a send is due and takes it; `None` once `end` has come.
+    pub async fn next_before(&mut self, end: Instant) -> Option<Instant> {
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return None;
+            }
+            if let Some(due) = self.take(now) {
+                return Some(due);
+            }
+            if let Some(due) = self.due() {
+                tokio::time::sleep_until(due.min(end)).await;
+            }
+        }
+    }
+
     /// When the next request is due, in open loop.
     pub fn due(&self) -> Option<Instant> {
         match self {

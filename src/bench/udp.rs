@@ -74,17 +74,7 @@ async fn requests(socket: QuietSocket, load: &LoadArgs, index: usize, plan: Plan
     // deadline is an earlier request's, so never later than the current one.
     let alarm = sleep_until(plan.start + load.timeout);
     tokio::pin!(alarm);
-    loop {
-        let now = Instant::now();
-        if now >= plan.end {
-            return tally;
-        }
-        let Some(due) = pacer.take(now) else {
-            if let Some(due) = pacer.due() {
-                sleep_until(due.min(plan.end)).await;
-            }
-            continue;
-        };
+    while let Some(due) = pacer.next_before(plan.end).await {
         if let Err(err) = socket.send(&request).await {
             tally.fail(
                 Failure::Io,
@@ -137,6 +127,7 @@ async fn requests(socket: QuietSocket, load: &LoadArgs, index: usize, plan: Plan
             }
         }
     }
+    tally
 }
 
 /// Checks one reply: the prefix, then a number in [0, 1).
