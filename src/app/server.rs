@@ -182,13 +182,14 @@ async fn shut<S: AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
 }
 
 /// Closes after the last answer: at once when the peer has sent nothing more
-/// (nothing unread, so the close is a plain FIN), else gently.
+/// (nothing unread, so dropping the socket sends a plain FIN and no
+/// `shutdown` call is needed), else gently.
 async fn close_answered<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
     let mut probe = [0u8; 1];
     // One poll: Pending means nothing is waiting to be read.
     let pending = io.read(&mut probe).now_or_never();
     match pending {
-        None | Some(Ok(0)) => shut(io).await,
+        None | Some(Ok(0)) => Ok(()),
         Some(_) => close_gently(io)
             .await
             .map_err(|err| FrameError::from(err).into()),

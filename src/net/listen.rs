@@ -49,6 +49,8 @@ fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
+    // Before listen(): every socket accepted from here on inherits it.
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(DEFAULT_BACKLOG)?;
     TcpListener::from_std(socket.into())

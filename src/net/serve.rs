@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,13 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Display,
 {
+    // Linux copies TCP_NODELAY from a listener to the sockets it accepts,
+    // which saves a system call per connection; bind_tcp sets it before
+    // listening. A listener made elsewhere may already hold connections
+    // that missed it, so those get it one by one.
+    let inherited = SockRef::from(&listener).tcp_nodelay()?;
+    // Accepted sockets share the listener's address unless it is a wildcard.
+    let bound = listener.local_addr()?;
     let handler = Arc::new(handler);
     let limit = Arc::new(Semaphore::new(config.max_conns));
     let tracker = TaskTracker::new();
@@ -89,12 +97,20 @@ where
             );
             continue;
         };
-        let local = match stream.set_nodelay(true).and_then(|()| stream.local_addr()) {
-            Ok(local) => local,
-            Err(err) => {
-                debug!("dropping connection from {peer}: {err}");
-                continue;
+        if !inherited && let Err(err) = stream.set_nodelay(true) {
+            debug!("dropping connection from {peer}: {err}");
+            continue;
+        }
+        let local = if bound.ip().is_unspecified() {
+            match stream.local_addr() {
+                Ok(local) => local,
+                Err(err) => {
+                    debug!("dropping connection from {peer}: {err}");
+                    continue;
+                }
             }
+        } else {
+            bound
         };
         info!("accepted connection from {peer}");
         // Tokens of the connection's own: a task waits on them every time it
@@ -154,5 +170,51 @@ async fn backoff_on_accept_error(err: &io::Error) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     } else {
         debug!("accept failed: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every accepted socket must have Nagle off (a 16 KiB echo otherwise
+    // waits ~44 ms for a delayed ACK) although serve sets it only once, on
+    // the listener; and each connection learns our end's real address.
+    #[tokio::test]
+    async fn accepted_sockets_have_nodelay_and_their_local_address() {
+        let ours = super::super::bind_tcp("127.0.0.1", 0).await.expect("bind");
+        // So serve leaves the accepted sockets alone.
+        assert!(SockRef::from(&ours).tcp_nodelay().expect("getsockopt"));
+        check_accepted(ours).await;
+        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        check_accepted(plain).await;
+    }
+
+    async fn check_accepted(listener: TcpListener) {
+        let addr = listener.local_addr().expect("address");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(serve(
+            listener,
+            ServerConfig::default(),
+            stop.clone().cancelled_owned(),
+            move |io: Monitored<TcpStream>, info: ConnInfo| {
+                let tx = tx.clone();
+                async move {
+                    let nodelay = io.get_ref().nodelay()?;
+                    let _ = tx.send((nodelay, info.local, info.peer));
+                    Ok::<(), io::Error>(())
+                }
+            },
+        ));
+        for _ in 0..3 {
+            let client = TcpStream::connect(addr).await.expect("connect");
+            let (nodelay, local, peer) = rx.recv().await.expect("a connection");
+            assert!(nodelay, "TCP_NODELAY off on an accepted socket");
+            assert_eq!(local, addr);
+            assert_eq!(peer, client.local_addr().expect("client address"));
+        }
+        stop.cancel();
+        server.await.expect("serve task").expect("serve");
     }
 }
