@@ -126,7 +126,7 @@ where
     Fut: Future<Output = std::io::Result<()>>,
 {
     // Handlers first: a signal right after `listening on` must not kill us.
-    let shutdown = net::shutdown_signal();
+    let shutdown = net::shutdown_signal("no new connections, finishing the ones in flight");
     let listener = bind(args, default_port).await?;
     server(listener, args.config(default_idle), shutdown).await?;
     Ok(())

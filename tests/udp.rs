@@ -88,6 +88,8 @@ fn server_answers_empty_and_largest_datagrams_and_stops_on_sigterm() {
     let big = server.wait_for_log("bytes)", TIMEOUT);
     assert!(big.contains("(+65307 bytes)"), "{big}");
     assert!(server.terminate(TIMEOUT).success());
+    // Worded for datagrams, not for the TCP servers' connections.
+    server.wait_for_log("shutting down: no more datagrams", TIMEOUT);
 }
 
 #[test]

@@ -301,7 +301,7 @@ impl Pinger {
         let mut next: u64 = 1;
         let mut last_sent = started;
         let mut buf = vec![0u8; RECV_BUFFER];
-        let shutdown = net::shutdown_signal();
+        let shutdown = net::shutdown_signal("no more echo requests");
         tokio::pin!(shutdown);
         loop {
             let done_sending = self.count.is_some_and(|count| next > count);

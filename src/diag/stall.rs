@@ -106,7 +106,7 @@ pub async fn client(args: &StallClientArgs) -> Result<()> {
         );
         tokio::select! {
             () = tokio::time::sleep(args.hold) => {}
-            () = net::shutdown_signal() => {}
+            () = net::shutdown_signal("closing the held connection") => {}
         }
     }
     Ok(())

@@ -11,9 +11,10 @@ pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that comes right
 /// after `listening on` is not lost to the default action) and returns a
-/// future that resolves on the first of them. A second signal exits at once,
-/// for a user who does not want to wait out the grace period.
-pub fn shutdown_signal() -> ShutdownSignal {
+/// future that resolves on the first of them, logging `shutting down: WHAT`.
+/// A second signal exits at once, for a user who does not want to wait out
+/// the grace period.
+pub fn shutdown_signal(what: &'static str) -> ShutdownSignal {
     let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -27,7 +28,7 @@ pub fn shutdown_signal() -> ShutdownSignal {
     };
     Box::pin(async move {
         either(&mut interrupt, &mut terminate).await;
-        info!("shutting down: no new connections, finishing the ones in flight");
+        info!("shutting down: {what}");
         tokio::spawn(async move {
             either(&mut interrupt, &mut terminate).await;
             warn!("second signal: exiting now");

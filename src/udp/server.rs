@@ -36,7 +36,7 @@ pub struct ServerOptions {
 /// answers until SIGINT or SIGTERM.
 pub async fn serve(args: &UdpServerArgs) -> Result<()> {
     // Handlers first: a signal right after `listening on` must not kill us.
-    let shutdown = shutdown_signal();
+    let shutdown = shutdown_signal("no more datagrams");
     let socket = bind(&args.host, args.port.unwrap_or(DEFAULT_PORT)).await?;
     announce(&socket)?;
     let options = ServerOptions {
