@@ -11,10 +11,10 @@
 //! what the slowest cursor has not passed:
 //!
 //! ```text
-//! seq      7            8              9                  10
-//! line     * A joined   12:00 B / hi   * here (3) ... (C)  12:01 A / yo    end = 11
-//! cursor   C (slowest: the log starts here)
-//!                       B                                  A
+//! seq     7            8             9                      10            end: 11
+//! line    * A joined   12:00 B: hi   * here (3): ... (to C)  12:01 A: yo
+//! cursor  C            B                                     A
+//!         (the slowest: the log starts at its cursor)
 //! ```
 //!
 //! Everything happens under one `std::sync::Mutex`, never across an await
@@ -42,9 +42,9 @@ use tracing::{debug, warn};
 
 /// Longest nickname, in characters.
 pub const MAX_NICK: usize = 32;
-/// What a logged line costs besides its bytes: its slot in the log (a
-/// 48-byte entry, with room for the ring's growth) and the allocator's
-/// header, so the limit bounds memory and not only payload.
+/// What a logged line costs besides its bytes: its 48-byte slot in the log
+/// and the allocator's header on its buffer, so the limit bounds memory and
+/// not only payload.
 pub const LINE_OVERHEAD: usize = 64;
 /// Log slots an emptied log may keep allocated.
 const SHRINK_ABOVE: usize = 1024;
@@ -229,11 +229,17 @@ impl Hub {
         }
     }
 
-    /// Changes the room, then wakes the writers to take what was appended.
+    /// Changes the room, then wakes the writers if lines were appended.
     fn update<R>(&self, change: impl FnOnce(&mut Room) -> R) -> R {
-        let result = change(&mut self.inner.room());
+        let mut room = self.inner.room();
+        let end = room.log.end();
+        let result = change(&mut room);
+        let appended = room.log.end() != end;
         // Woken writers lock the room themselves: wake them once it is free.
-        self.inner.published.notify_waiters();
+        drop(room);
+        if appended {
+            self.inner.published.notify_waiters();
+        }
         result
     }
 
