@@ -643,10 +643,11 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     );
     drop(end);
 
-    // Memory: the sleeper's queue is capped at 1 MiB; each chatter's queue
-    // drains as it reads, and a batch being written is at most 64 KiB, so
-    // 200 x 64 KiB = 12.5 MiB of batches in the worst case on top of what
-    // the server held once everyone had joined. 24 MiB leaves room for the
+    // Memory: the room's one log is capped at 1 MiB (the sleeper holds it
+    // back until it is dropped; the chatters' cursors follow its end), and a
+    // batch being written is at most 64 KiB, so 200 x 64 KiB = 12.5 MiB of
+    // batches in the worst case on top of what the server held once
+    // everyone had joined. 24 MiB leaves room for the
     // allocator keeping freed pages. Copying each line per recipient, or
     // keeping what was sent (1.8 MB a reader, 360 MB in all), would not fit.
     let limit = baseline + 24 * 1024;
@@ -700,6 +701,7 @@ async fn five_thousand_clients_hear_one_message() {
     let server = chat_server(&[]);
     let pid = server.child.id();
     let addr = server.addr;
+    let rss_idle = rss_kib(pid);
 
     let started = Instant::now();
     let mut streams = Vec::with_capacity(CLIENTS);
@@ -749,10 +751,23 @@ async fn five_thousand_clients_hear_one_message() {
     eprintln!(
         "{CLIENTS} clients connected and joined in {all_joined:?}; one message reached all \
          of them in {:?} (behind the join notices) and {:?} (queues empty); server RSS \
-         {rss_joined} KiB joined, {rss_after} KiB after",
+         {rss_idle} KiB idle, {rss_joined} KiB joined, {rss_after} KiB after",
         rounds[0], rounds[1]
     );
     assert!(!server.logs().iter().any(|l| l.contains("too slow")));
+    // Memory: the room keeps each join notice once, in its one log, until
+    // every member has read it; the log never holds more than --max-queue
+    // (1 MiB counted). What 5,000 members cost is then their connections'
+    // own state: about 7.5 KiB each here (the task, a 4 KiB read buffer,
+    // socket and room entries), 37 MiB in all. 10 KiB each leaves room for
+    // the log and the allocator. A queue per member held every join notice
+    // once per member, 12.5 million entries: 118-140 MiB above idle.
+    let limit = rss_idle + CLIENTS as u64 * 10;
+    assert!(
+        rss_joined.max(rss_after) < limit,
+        "server RSS reached {} KiB (limit {limit} KiB)",
+        rss_joined.max(rss_after)
+    );
     // Generous for a loaded CI machine; here it takes tens of milliseconds.
     assert!(
         rounds[1] < Duration::from_secs(5),

@@ -1,36 +1,53 @@
-//! The room: its members, their names, and the fan-out of every line to every
-//! member's bounded outbox.
+//! The room: its members, their names, and one shared log of the lines said
+//! in it, which every member's writer reads at its own pace.
 //!
 //! Connections see the room through two calls: [`Hub::publish`] a line, and
-//! take the lines meant for them from their [`Outbox`]. Lines are encoded once
-//! into [`Bytes`] and every outbox holds one pointer to them (8 bytes a
-//! recipient: a room of thousands can queue millions of join notices); fan-out
-//! happens under one `std::sync::Mutex` and
-//! never waits for a peer: a member whose outbox would pass its byte limit is
-//! removed on the spot and the room told why. Because every line is queued to
-//! every member under that lock, all members see all lines in one order.
+//! take the lines meant for them from their [`Outbox`]. A line is encoded
+//! once into [`Bytes`] and appended once to the room's log, whatever the
+//! number of members; a line for one member alone (a `/who` answer, an error
+//! notice) names its recipient and the others step over it, so private lines
+//! keep their place in the one order. Each member has a cursor into the log,
+//! the sequence number of the next line it takes, and the log keeps only
+//! what the slowest cursor has not passed:
+//!
+//! ```text
+//! seq     7            8             9                      10            end: 11
+//! line    * A joined   12:00 B: hi   * here (3): ... (to C)  12:01 A: yo
+//! cursor  C            B                                     A
+//!         (the slowest: the log starts at its cursor)
+//! ```
+//!
+//! Everything happens under one `std::sync::Mutex`, never across an await
+//! and never waiting for a peer. A member whose cursor falls more than
+//! `max_queue` bytes behind the end of the log is removed on the spot and the
+//! room told why. That lag counts every line after the cursor, private lines
+//! for others included, because that is what the member keeps in memory: so
+//! the whole log never holds more than `max_queue` bytes, however many
+//! members the room has. A publish appends, then, with the lock released,
+//! wakes every waiting writer at once through one [`Notify`].
 //!
 //! Several server nodes can share one room through a [`Broker`] (Redis pub/sub,
 //! say): `publish` hands each line to the broker as well, and the broker's
 //! subscriber calls [`Hub::deliver`] with the lines other nodes published.
 //! Nicknames are unique per node.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// Longest nickname, in characters.
 pub const MAX_NICK: usize = 32;
-/// What a queued line costs besides its bytes: its queue slot, with room for
-/// the queue's growth, so the limit bounds memory and not only payload.
-pub const LINE_OVERHEAD: usize = 16;
-/// Queue slots an empty outbox may keep allocated.
-const SHRINK_ABOVE: usize = 64;
+/// What a logged line costs besides its bytes: its 48-byte slot in the log
+/// and the allocator's header on its buffer, so the limit bounds memory and
+/// not only payload.
+pub const LINE_OVERHEAD: usize = 64;
+/// Log slots an emptied log may keep allocated.
+const SHRINK_ABOVE: usize = 1024;
 
 /// How a room's lines travel between server nodes.
 pub trait Broker: Send + Sync + 'static {
@@ -71,21 +88,38 @@ pub struct Hub {
 
 struct Inner {
     room: Mutex<Room>,
+    /// Wakes every writer waiting for lines, once some were appended.
+    published: Notify,
     broker: Box<dyn Broker>,
     max_queue: usize,
 }
 
-#[derive(Default)]
+impl Inner {
+    fn room(&self) -> MutexGuard<'_, Room> {
+        // A panic while holding the lock cannot leave the room half-updated in
+        // a way later calls trip over (each update is a few map and queue
+        // operations), so a poisoned lock is still usable.
+        self.room
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 struct Room {
     members: HashMap<MemberId, Member>,
     nicks: HashSet<String>,
     next_id: MemberId,
+    log: Log,
+    /// Everyone still taking lines: the members, and those who left but
+    /// whose writer is sending its last ones.
+    readers: HashMap<MemberId, Reader>,
+    /// Every reader's cursor, slowest first: the log starts at the first.
+    cursors: BTreeSet<(u64, MemberId)>,
 }
 
 struct Member {
     addr: SocketAddr,
     nick: Option<String>,
-    outbox: Arc<Outbox>,
 }
 
 impl Member {
@@ -97,70 +131,177 @@ impl Member {
     }
 }
 
+/// A writer's place in the log.
+struct Reader {
+    /// Sequence number of the next line to look at.
+    cursor: u64,
+    /// Set when the member leaves: its lines end before this one.
+    until: Option<u64>,
+    /// Set by [`Outbox::close_with`]: once at `until`, send `last` and stop.
+    closed: bool,
+    last: Option<Bytes>,
+    /// Cancelled when the reader is dropped for falling behind.
+    kicked: CancellationToken,
+}
+
+/// The lines someone has yet to take, oldest first.
+struct Log {
+    entries: VecDeque<Entry>,
+    /// Sequence number of `entries[0]`.
+    first: u64,
+    /// What the entries cost, counted as [`LINE_OVERHEAD`] says.
+    bytes: usize,
+}
+
+struct Entry {
+    line: Bytes,
+    /// The one member the line is for; everyone when `None`.
+    to: Option<MemberId>,
+}
+
+impl Entry {
+    fn is_for(&self, id: MemberId) -> bool {
+        self.to.is_none_or(|to| to == id)
+    }
+}
+
+fn cost(line: &Bytes) -> usize {
+    line.len() + LINE_OVERHEAD
+}
+
+impl Log {
+    /// Sequence number the next line will get.
+    fn end(&self) -> u64 {
+        self.first + self.entries.len() as u64
+    }
+
+    fn entry(&self, seq: u64) -> &Entry {
+        // Cursors never point before `first` (the log is trimmed to the
+        // slowest one) nor past `end` (they only advance over entries).
+        &self.entries[(seq - self.first) as usize]
+    }
+
+    /// Forgets the lines before `seq`.
+    fn trim_to(&mut self, seq: u64) {
+        while self.first < seq {
+            let Some(entry) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= cost(&entry.line);
+            self.first += 1;
+        }
+        // A burst (thousands of join notices) grows the ring; give it back
+        // once the readers have caught up.
+        if self.entries.capacity() > SHRINK_ABOVE && self.entries.len() < SHRINK_ABOVE / 4 {
+            self.entries.shrink_to(SHRINK_ABOVE / 2);
+        }
+    }
+}
+
 impl Hub {
-    /// A room on this node alone, each member's outbox holding at most
-    /// `max_queue` bytes.
+    /// A room on this node alone, no member more than `max_queue` bytes
+    /// behind.
     pub fn new(max_queue: usize) -> Self {
         Self::with_broker(max_queue, Solo)
     }
 
     /// A room shared with other nodes through `broker`.
     pub fn with_broker(max_queue: usize, broker: impl Broker) -> Self {
+        let room = Room {
+            members: HashMap::new(),
+            nicks: HashSet::new(),
+            next_id: 0,
+            log: Log {
+                entries: VecDeque::new(),
+                first: 0,
+                bytes: 0,
+            },
+            readers: HashMap::new(),
+            cursors: BTreeSet::new(),
+        };
         Self {
             inner: Arc::new(Inner {
-                room: Mutex::new(Room::default()),
+                room: Mutex::new(room),
+                published: Notify::new(),
                 broker: Box::new(broker),
                 max_queue,
             }),
         }
     }
 
-    fn room(&self) -> MutexGuard<'_, Room> {
-        // A panic while holding the lock cannot leave the room half-updated in
-        // a way later calls trip over (each update is a few map operations),
-        // so a poisoned lock is still usable.
-        self.inner
-            .room
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Changes the room, then wakes the writers if lines were appended.
+    fn update<R>(&self, change: impl FnOnce(&mut Room) -> R) -> R {
+        let mut room = self.inner.room();
+        let end = room.log.end();
+        let result = change(&mut room);
+        let appended = room.log.end() != end;
+        // Woken writers lock the room themselves: wake them once it is free.
+        drop(room);
+        if appended {
+            self.inner.published.notify_waiters();
+        }
+        result
     }
 
     /// Adds a member connected from `addr` and announces it to everyone.
-    pub fn join(&self, addr: SocketAddr) -> (MemberId, Arc<Outbox>) {
-        let outbox = Arc::new(Outbox::new(self.inner.max_queue));
-        let mut room = self.room();
-        let id = room.next_id;
-        room.next_id += 1;
-        let member = Member {
-            addr,
-            nick: None,
-            outbox: outbox.clone(),
+    pub fn join(&self, addr: SocketAddr) -> (MemberId, Outbox) {
+        let kicked = CancellationToken::new();
+        let id = self.update(|room| {
+            let id = room.next_id;
+            room.next_id += 1;
+            let member = Member { addr, nick: None };
+            let notice = notice(&format!("{} joined", member.name()));
+            room.members.insert(id, member);
+            // From the end of the log: its own join notice comes first.
+            let cursor = room.log.end();
+            room.cursors.insert((cursor, id));
+            let reader = Reader {
+                cursor,
+                until: None,
+                closed: false,
+                last: None,
+                kicked: kicked.clone(),
+            };
+            room.readers.insert(id, reader);
+            self.broadcast(room, notice);
+            id
+        });
+        let outbox = Outbox {
+            hub: self.inner.clone(),
+            id,
+            kicked,
+            closed: Notify::new(),
         };
-        let notice = notice(&format!("{} joined", member.name()));
-        room.members.insert(id, member);
-        self.broadcast(&mut room, notice);
         (id, outbox)
     }
 
     /// Removes a member; the others see `* NAME left` unless `quietly`.
+    /// Its outbox still gives the lines said before, then what
+    /// [`Outbox::close_with`] adds.
     pub fn leave(&self, id: MemberId, quietly: bool) {
-        let mut room = self.room();
-        let Some(member) = room.remove(id) else {
-            return;
-        };
-        if !quietly {
-            self.broadcast(&mut room, notice(&format!("{} left", member.name())));
-        }
+        self.update(|room| {
+            let Some(member) = room.remove_member(id) else {
+                return;
+            };
+            let end = room.log.end();
+            if let Some(reader) = room.readers.get_mut(&id) {
+                reader.until.get_or_insert(end);
+            }
+            if !quietly {
+                self.broadcast(room, notice(&format!("{} left", member.name())));
+            }
+        });
     }
 
     /// Relays what a member said, to everyone including the member.
     pub fn say(&self, id: MemberId, text: &str) {
-        let mut room = self.room();
-        let Some(member) = room.members.get(&id) else {
-            return;
-        };
-        let line = message(&member.name(), text);
-        self.broadcast(&mut room, line);
+        self.update(|room| {
+            let Some(member) = room.members.get(&id) else {
+                return;
+            };
+            let line = message(&member.name(), text);
+            self.broadcast(room, line);
+        });
     }
 
     /// Gives a member a nickname, announcing the change to everyone.
@@ -172,54 +313,55 @@ impl Hub {
         if !valid {
             return Err(NickError::Invalid(nick.to_string()));
         }
-        let mut room = self.room();
-        if room.nicks.contains(nick) {
-            return Err(NickError::Taken(nick.to_string()));
-        }
-        let Some(member) = room.members.get_mut(&id) else {
-            return Ok(());
-        };
-        let old = member.name();
-        let previous = member.nick.replace(nick.to_string());
-        if let Some(previous) = previous {
-            room.nicks.remove(&previous);
-        }
-        room.nicks.insert(nick.to_string());
-        self.broadcast(&mut room, notice(&format!("{old} is now {nick}")));
-        Ok(())
+        self.update(|room| {
+            if room.nicks.contains(nick) {
+                return Err(NickError::Taken(nick.to_string()));
+            }
+            let Some(member) = room.members.get_mut(&id) else {
+                return Ok(());
+            };
+            let old = member.name();
+            let previous = member.nick.replace(nick.to_string());
+            if let Some(previous) = previous {
+                room.nicks.remove(&previous);
+            }
+            room.nicks.insert(nick.to_string());
+            self.broadcast(room, notice(&format!("{old} is now {nick}")));
+            Ok(())
+        })
     }
 
     /// Tells one member who is here.
     pub fn who(&self, id: MemberId) {
-        let mut room = self.room();
-        let mut names: Vec<String> = room.members.values().map(Member::name).collect();
-        names.sort();
-        let line = notice(&format!("here ({}): {}", names.len(), names.join(", ")));
-        self.tell_locked(&mut room, id, line);
+        self.update(|room| {
+            let mut names: Vec<String> = room.members.values().map(Member::name).collect();
+            names.sort();
+            let line = notice(&format!("here ({}): {}", names.len(), names.join(", ")));
+            self.tell_locked(room, id, line);
+        });
     }
 
     /// Sends a notice to one member only.
     pub fn tell(&self, id: MemberId, text: &str) {
-        let mut room = self.room();
-        self.tell_locked(&mut room, id, notice(text));
+        self.update(|room| self.tell_locked(room, id, notice(text)));
     }
 
     /// Sends an encoded line to every member on every node.
     pub fn publish(&self, line: Bytes) {
-        let mut room = self.room();
-        self.broadcast(&mut room, line);
+        self.update(|room| self.broadcast(room, line));
     }
 
     /// Delivers a line another node published to this node's members.
     pub fn deliver(&self, line: Bytes) {
-        let mut room = self.room();
-        let dropped = room.fan_out(&Arc::new(line));
-        self.announce_dropped(&mut room, dropped);
+        self.update(|room| {
+            let dropped = room.append(line, None, self.inner.max_queue);
+            self.announce_dropped(room, dropped);
+        });
     }
 
     /// How many members this node has.
     pub fn len(&self) -> usize {
-        self.room().members.len()
+        self.inner.room().members.len()
     }
 
     /// Whether this node has no members.
@@ -229,22 +371,20 @@ impl Hub {
 
     fn broadcast(&self, room: &mut Room, line: Bytes) {
         self.inner.broker.publish(&line);
-        let dropped = room.fan_out(&Arc::new(line));
+        let dropped = room.append(line, None, self.inner.max_queue);
         self.announce_dropped(room, dropped);
     }
 
     fn tell_locked(&self, room: &mut Room, id: MemberId, line: Bytes) {
-        let Some(member) = room.members.get(&id) else {
+        if !room.members.contains_key(&id) {
             return;
-        };
-        if !member.outbox.push(Arc::new(line)) {
-            let dropped = room.remove(id).into_iter().collect();
-            self.announce_dropped(room, dropped);
         }
+        let dropped = room.append(line, Some(id), self.inner.max_queue);
+        self.announce_dropped(room, dropped);
     }
 
-    /// Tells the room about members dropped for overflowing; telling it may
-    /// overflow others, so this goes on until a notice fits everywhere.
+    /// Tells the room about members dropped for falling behind; telling it
+    /// may put others too far behind, so this goes on until a notice fits.
     fn announce_dropped(&self, room: &mut Room, dropped: Vec<Member>) {
         let mut pending = VecDeque::from(dropped);
         while let Some(member) = pending.pop_front() {
@@ -258,25 +398,106 @@ impl Hub {
                 self.inner.max_queue
             ));
             self.inner.broker.publish(&line);
-            pending.extend(room.fan_out(&Arc::new(line)));
+            pending.extend(room.append(line, None, self.inner.max_queue));
         }
     }
 }
 
 impl Room {
-    /// Queues `line` for every member; removes and returns those whose
-    /// outbox overflowed.
-    fn fan_out(&mut self, line: &Arc<Bytes>) -> Vec<Member> {
-        let full: Vec<MemberId> = self
-            .members
-            .iter()
-            .filter(|(_, member)| !member.outbox.push(line.clone()))
-            .map(|(&id, _)| id)
-            .collect();
-        full.into_iter().filter_map(|id| self.remove(id)).collect()
+    /// Logs `line` (for `to` alone, or everyone), then drops the readers it
+    /// puts more than `max` bytes behind; returns the dropped members still
+    /// in the room, for the room to be told.
+    fn append(&mut self, line: Bytes, to: Option<MemberId>, max: usize) -> Vec<Member> {
+        self.log.bytes += cost(&line);
+        self.log.entries.push_back(Entry { line, to });
+        let mut dropped = Vec::new();
+        // The log starts at the slowest cursor, so that reader is behind by
+        // all of it; dropping it trims the log to the next slowest.
+        while self.log.bytes > max {
+            let Some(&(_, id)) = self.cursors.first() else {
+                break;
+            };
+            if let Some(reader) = self.remove_reader(id) {
+                reader.kicked.cancel();
+            }
+            match self.remove_member(id) {
+                Some(member) => dropped.push(member),
+                None => debug!("member {id} dropped while sending its last lines"),
+            }
+        }
+        self.trim();
+        dropped
     }
 
-    fn remove(&mut self, id: MemberId) -> Option<Member> {
+    /// Takes up to about `max_bytes` of the lines after `id`'s cursor; `None`
+    /// when there is nothing for it yet.
+    fn take(&mut self, id: MemberId, max_bytes: usize) -> Option<Batch> {
+        let end = self.log.end();
+        let Some(reader) = self.readers.get_mut(&id) else {
+            // Only dropping it for falling behind removes a reader its
+            // outbox still uses.
+            return Some(Batch::Kicked);
+        };
+        let until = reader.until.unwrap_or(end);
+        // First the lines that fit, stepping over others' private ones; the
+        // first line goes whatever its size.
+        let (mut seq, mut count, mut taken, mut first) = (reader.cursor, 0, 0, reader.cursor);
+        while seq < until {
+            let entry = self.log.entry(seq);
+            if entry.is_for(id) {
+                if count == 0 {
+                    first = seq;
+                } else if taken + entry.line.len() > max_bytes {
+                    break;
+                }
+                count += 1;
+                taken += entry.line.len();
+            }
+            seq += 1;
+        }
+        let batch = match count {
+            0 if seq == until && reader.closed => {
+                Some(reader.last.take().map_or(Batch::Closed, Batch::Lines))
+            }
+            0 => None,
+            1 => Some(Batch::Lines(self.log.entry(first).line.clone())),
+            // Copying a few KiB costs less than a system call per line; the
+            // copy is made under the lock so the writer keeps no per-line
+            // list of its own.
+            _ => {
+                let mut joined = BytesMut::with_capacity(taken);
+                for at in reader.cursor..seq {
+                    let entry = self.log.entry(at);
+                    if entry.is_for(id) {
+                        joined.extend_from_slice(&entry.line);
+                    }
+                }
+                Some(Batch::Lines(joined.freeze()))
+            }
+        };
+        if seq != reader.cursor {
+            self.cursors.remove(&(reader.cursor, id));
+            self.cursors.insert((seq, id));
+            reader.cursor = seq;
+            self.trim();
+        }
+        batch
+    }
+
+    /// Forgets the lines every reader has passed.
+    fn trim(&mut self) {
+        let slowest = self.cursors.first().map_or(self.log.end(), |&(seq, _)| seq);
+        self.log.trim_to(slowest);
+    }
+
+    fn remove_reader(&mut self, id: MemberId) -> Option<Reader> {
+        let reader = self.readers.remove(&id)?;
+        self.cursors.remove(&(reader.cursor, id));
+        self.trim();
+        Some(reader)
+    }
+
+    fn remove_member(&mut self, id: MemberId) -> Option<Member> {
         let member = self.members.remove(&id)?;
         if let Some(nick) = &member.nick {
             self.nicks.remove(nick);
@@ -296,91 +517,48 @@ pub fn message(name: &str, text: &str) -> Bytes {
     Bytes::from(format!("{now} {name}\n{text}\n"))
 }
 
-/// One member's pending lines, bounded in bytes; filled by the room, drained
-/// by the member's writer.
-#[derive(Debug)]
+/// One member's view of the room's log: its writer takes the lines meant
+/// for it from here. Dropping it lets the log forget what it had not taken.
 pub struct Outbox {
-    queue: Mutex<Queue>,
-    ready: Notify,
+    hub: Arc<Inner>,
+    id: MemberId,
     kicked: CancellationToken,
-    max: usize,
-}
-
-#[derive(Debug, Default)]
-struct Queue {
-    lines: VecDeque<Arc<Bytes>>,
-    bytes: usize,
-    closed: bool,
+    /// Wakes the writer when the connection closes the outbox.
+    closed: Notify,
 }
 
 /// What [`Outbox::next_batch`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Batch {
-    /// Queued lines, joined into one buffer when there were several.
+    /// Lines for the member, joined into one buffer when there were several.
     Lines(Bytes),
     /// Closed and drained: nothing more will come.
     Closed,
-    /// Dropped from the room for overflowing.
+    /// Dropped from the room for falling behind.
     Kicked,
 }
 
 impl Outbox {
-    /// An empty outbox holding at most `max` bytes.
-    pub fn new(max: usize) -> Self {
-        Self {
-            queue: Mutex::new(Queue::default()),
-            ready: Notify::new(),
-            kicked: CancellationToken::new(),
-            max,
-        }
-    }
-
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        // Same reasoning as `Hub::room`: the queue is consistent between calls.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Queues a line; false (and the outbox is emptied and marked kicked)
-    /// when it would pass the limit.
-    fn push(&self, line: Arc<Bytes>) -> bool {
-        let mut queue = self.queue();
-        if queue.closed {
-            return true;
-        }
-        let cost = line.len() + LINE_OVERHEAD;
-        if queue.bytes + cost > self.max {
-            queue.lines = VecDeque::new();
-            queue.bytes = 0;
-            queue.closed = true;
-            drop(queue);
-            self.kicked.cancel();
-            return false;
-        }
-        queue.bytes += cost;
-        queue.lines.push_back(line);
-        drop(queue);
-        self.ready.notify_one();
-        true
-    }
-
-    /// Queues a last line and closes: the writer sends what is queued, then stops.
+    /// Adds a last line and closes: the writer sends the lines said before
+    /// the member left, then `last`, then stops.
     pub fn close_with(&self, last: Option<Bytes>) {
-        let mut queue = self.queue();
-        if queue.closed {
-            return;
+        {
+            let mut room = self.hub.room();
+            let end = room.log.end();
+            let Some(reader) = room.readers.get_mut(&self.id) else {
+                return;
+            };
+            if reader.closed {
+                return;
+            }
+            reader.until.get_or_insert(end);
+            reader.closed = true;
+            reader.last = last;
         }
-        if let Some(line) = last {
-            queue.bytes += line.len() + LINE_OVERHEAD;
-            queue.lines.push_back(Arc::new(line));
-        }
-        queue.closed = true;
-        drop(queue);
-        self.ready.notify_one();
+        self.closed.notify_one();
     }
 
-    /// Resolves once the member has been dropped for overflowing.
+    /// Resolves once the member has been dropped for falling behind.
     pub async fn kicked(&self) {
         self.kicked.cancelled().await;
     }
@@ -389,61 +567,34 @@ impl Outbox {
     /// reports that nothing more will come.
     pub async fn next_batch(&self, max_bytes: usize) -> Batch {
         loop {
-            {
-                let mut queue = self.queue();
-                if self.kicked.is_cancelled() {
-                    return Batch::Kicked;
-                }
-                if let Some(first) = queue.lines.pop_front() {
-                    queue.bytes -= first.len() + LINE_OVERHEAD;
-                    return Batch::Lines(queue.join_after(first, max_bytes));
-                }
-                if queue.closed {
-                    return Batch::Closed;
-                }
+            // Made before looking: `notify_waiters` wakes every `Notified`
+            // made before it, polled yet or not, so a line appended after the
+            // look still wakes this writer. Being dropped for falling behind
+            // happens in a publish too, and `take` reports it.
+            let published = self.hub.published.notified();
+            if let Some(batch) = self.hub.room().take(self.id, max_bytes) {
+                return batch;
             }
-            self.ready.notified().await;
+            tokio::select! {
+                () = published => {}
+                () = self.closed.notified() => {}
+            }
         }
     }
 }
 
-impl Queue {
-    /// `first` and the lines after it up to `max_bytes`, as one buffer:
-    /// copying a few KiB costs less than a system call per line. The copy
-    /// is made under the lock so the writer keeps no per-line list of its own.
-    fn join_after(&mut self, first: Arc<Bytes>, max_bytes: usize) -> Bytes {
-        let mut taken = first.len();
-        let more = self
-            .lines
-            .iter()
-            .take_while(|line| {
-                taken += line.len();
-                taken <= max_bytes
-            })
-            .count();
-        let batch = if more == 0 {
-            Bytes::clone(&first)
-        } else {
-            let mut joined = BytesMut::with_capacity(taken);
-            joined.extend_from_slice(&first);
-            for line in self.lines.drain(..more) {
-                self.bytes -= line.len() + LINE_OVERHEAD;
-                joined.extend_from_slice(&line);
-            }
-            joined.freeze()
-        };
-        // A burst (thousands of join notices) grows the ring; give it back
-        // once drained so thousands of idle members do not keep it.
-        if self.lines.is_empty() && self.lines.capacity() > SHRINK_ABOVE {
-            self.lines = VecDeque::new();
-        }
-        batch
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.hub.room().remove_reader(self.id);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
     use std::time::Duration;
 
     fn addr(port: u16) -> SocketAddr {
@@ -458,6 +609,35 @@ mod tests {
             text.push_str(&String::from_utf8_lossy(&batch));
         }
         text
+    }
+
+    /// What a member can take right now, without waiting.
+    fn take_any(outbox: &Outbox, max_bytes: usize) -> Option<Batch> {
+        outbox.hub.room().take(outbox.id, max_bytes)
+    }
+
+    /// The lines a member can take right now, without waiting, as text.
+    fn take(outbox: &Outbox, max_bytes: usize) -> Option<String> {
+        match take_any(outbox, max_bytes) {
+            Some(Batch::Lines(batch)) => Some(String::from_utf8_lossy(&batch).into_owned()),
+            None => None,
+            Some(other) => panic!("member {} got {other:?}", outbox.id),
+        }
+    }
+
+    /// The log's length in lines and its counted size, checked against
+    /// its entries.
+    fn log_size(hub: &Hub) -> (usize, usize) {
+        let room = hub.inner.room();
+        let counted: usize = room.log.entries.iter().map(|e| cost(&e.line)).sum();
+        assert_eq!(room.log.bytes, counted, "the log's byte count drifted");
+        (room.log.entries.len(), room.log.bytes)
+    }
+
+    #[test]
+    fn a_log_entry_fits_its_overhead() {
+        // The slot, plus a malloc header for the line's own allocation.
+        assert!(std::mem::size_of::<Entry>() + 16 <= LINE_OVERHEAD);
     }
 
     #[tokio::test]
@@ -488,7 +668,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_overflowing_member_is_dropped_and_the_room_told() {
-        let hub = Hub::new(200);
+        let hub = Hub::new(300);
         let (_, slow_box) = hub.join(addr(1));
         let (fast, fast_box) = hub.join(addr(2));
         // The fast member keeps up: its queue is drained after every line.
@@ -507,9 +687,191 @@ mod tests {
             .await
             .expect("kicked resolves");
         assert!(
-            seen.contains("* 127.0.0.1 1 was disconnected (too slow: more than 200 bytes queued)")
+            seen.contains("* 127.0.0.1 1 was disconnected (too slow: more than 300 bytes queued)")
         );
         assert_eq!(seen.matches("\nline ").count(), 10, "{seen}");
+    }
+
+    #[test]
+    fn the_log_forgets_a_line_once_everyone_has_passed_it() {
+        let hub = Hub::new(1 << 20);
+        let (a, a_box) = hub.join(addr(1));
+        let (_, b_box) = hub.join(addr(2));
+        assert!(take(&a_box, usize::MAX).is_some());
+        assert!(take(&b_box, usize::MAX).is_some());
+        assert_eq!(log_size(&hub), (0, 0), "both joins were taken by everyone");
+
+        hub.say(a, "hello");
+        let one = log_size(&hub);
+        assert_eq!(one.0, 1);
+        assert!(
+            take(&a_box, usize::MAX)
+                .expect("a's line")
+                .ends_with("\nhello\n")
+        );
+        assert_eq!(log_size(&hub), one, "b has not taken it yet");
+        assert!(
+            take(&b_box, usize::MAX)
+                .expect("b's line")
+                .ends_with("\nhello\n")
+        );
+        assert_eq!(log_size(&hub), (0, 0));
+        assert_eq!(take(&a_box, usize::MAX), None, "nothing new");
+
+        // A member that goes away stops holding lines back.
+        hub.say(a, "again");
+        assert!(take(&a_box, usize::MAX).is_some());
+        assert_eq!(log_size(&hub).0, 1);
+        drop(b_box);
+        assert_eq!(log_size(&hub), (0, 0));
+    }
+
+    #[test]
+    fn a_batch_stops_at_the_byte_limit_and_takes_one_line_at_least() {
+        let hub = Hub::new(1 << 20);
+        let (a, a_box) = hub.join(addr(1));
+        take(&a_box, usize::MAX);
+        for i in 0..3 {
+            hub.tell(a, &format!("note {i}"));
+        }
+        // Each is 9 bytes: a 1-byte limit still takes one, 18 takes two.
+        assert_eq!(take(&a_box, 1).as_deref(), Some("* note 0\n"));
+        assert_eq!(take(&a_box, 18).as_deref(), Some("* note 1\n* note 2\n"));
+        assert_eq!(log_size(&hub), (0, 0));
+    }
+
+    #[test]
+    fn a_private_line_reaches_its_recipient_alone_and_in_order() {
+        let hub = Hub::new(1 << 20);
+        let (a, a_box) = hub.join(addr(1));
+        let (b, b_box) = hub.join(addr(2));
+        hub.say(a, "one");
+        hub.tell(b, "for b only");
+        hub.say(a, "two");
+        let a_saw = take(&a_box, usize::MAX).expect("a's lines");
+        let b_saw = take(&b_box, usize::MAX).expect("b's lines");
+        assert!(!a_saw.contains("for b only"), "{a_saw}");
+        let b_order: Vec<&str> = b_saw
+            .lines()
+            .filter(|line| ["one", "* for b only", "two"].contains(line))
+            .collect();
+        assert_eq!(b_order, ["one", "* for b only", "two"], "{b_saw}");
+        assert_eq!(log_size(&hub), (0, 0), "a stepped over b's line");
+
+        // A private line for someone who is gone is not logged at all.
+        hub.leave(b, true);
+        hub.tell(b, "too late");
+        assert_eq!(log_size(&hub), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_leaving_member_gets_what_was_said_before_then_its_last_line() {
+        let hub = Hub::new(1 << 20);
+        let (a, a_box) = hub.join(addr(1));
+        let (b, _b_box) = hub.join(addr(2));
+        hub.say(b, "before");
+        hub.leave(a, true);
+        hub.say(b, "after");
+        a_box.close_with(Some(notice("bye")));
+        let got = drain(&a_box).await;
+        assert!(got.contains("\nbefore\n"), "{got}");
+        assert!(!got.contains("after"), "{got}");
+        assert!(got.ends_with("* bye\n"), "{got}");
+        assert_eq!(a_box.next_batch(usize::MAX).await, Batch::Closed);
+    }
+
+    #[test]
+    fn a_slow_member_is_dropped_while_the_others_read_on() {
+        const MAX: usize = 4096;
+        let hub = Hub::new(MAX);
+        let (_, slow_box) = hub.join(addr(1));
+        let fast: Vec<(MemberId, Outbox)> = (2..5).map(|port| hub.join(addr(port))).collect();
+        let mut heard = vec![String::new(); fast.len()];
+        for i in 0..100 {
+            let (speaker, _) = fast[i % fast.len()];
+            hub.say(speaker, &format!("line {i} {}", "x".repeat(i)));
+            for ((_, outbox), heard) in fast.iter().zip(&mut heard) {
+                heard.push_str(&take(outbox, usize::MAX).expect("a line each time"));
+            }
+            let (_, bytes) = log_size(&hub);
+            assert!(bytes <= MAX, "the log holds {bytes} bytes");
+        }
+        assert!(slow_box.kicked.is_cancelled());
+        assert_eq!(hub.len(), fast.len());
+        let kicked = "* 127.0.0.1 1 was disconnected (too slow: more than 4096 bytes queued)\n";
+        for heard in &heard {
+            assert_eq!(heard.matches(kicked).count(), 1, "{heard}");
+            for i in 0..100 {
+                assert!(heard.contains(&format!("\nline {i} ")), "line {i} missing");
+            }
+        }
+        // With the slow member gone, the readers have passed everything.
+        assert_eq!(log_size(&hub), (0, 0));
+    }
+
+    /// A step of a random conversation: who acts, how, and a size.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Say(usize, usize),
+        Read(usize, usize),
+        Who(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0..4usize, 0..600usize).prop_map(|(who, len)| Step::Say(who, len)),
+            (0..4usize, 1..4000usize).prop_map(|(who, max)| Step::Read(who, max)),
+            (0..4usize).prop_map(Step::Who),
+        ]
+    }
+
+    /// Plays `steps` in a room of four limited to `max` bytes, checking
+    /// after each one that the log stays within the limit and that every
+    /// member gets the numbered lines in the order they were said.
+    fn converse(steps: Vec<Step>, max: usize) -> Result<(), TestCaseError> {
+        let hub = Hub::new(max);
+        let members: Vec<(MemberId, Outbox)> = (1..5).map(|port| hub.join(addr(port))).collect();
+        let mut said = 0;
+        let mut last_heard = vec![None; members.len()];
+        for step in steps {
+            match step {
+                Step::Say(who, len) => {
+                    hub.say(members[who].0, &format!("#{said} {}", "x".repeat(len)));
+                    said += 1;
+                }
+                Step::Read(who, max_bytes) => match take_any(&members[who].1, max_bytes) {
+                    Some(Batch::Lines(batch)) => {
+                        for line in String::from_utf8_lossy(&batch).lines() {
+                            let Some((n, _)) =
+                                line.strip_prefix('#').and_then(|l| l.split_once(' '))
+                            else {
+                                continue;
+                            };
+                            let n: usize = n.parse().expect("numbered");
+                            prop_assert!(last_heard[who].is_none_or(|last| n > last));
+                            last_heard[who] = Some(n);
+                        }
+                    }
+                    Some(Batch::Kicked) => prop_assert!(members[who].1.kicked.is_cancelled()),
+                    Some(Batch::Closed) => prop_assert!(false, "nobody closed"),
+                    None => {}
+                },
+                Step::Who(who) => hub.who(members[who].0),
+            }
+            let (_, bytes) = log_size(&hub);
+            prop_assert!(bytes <= max, "the log holds {} bytes", bytes);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Whatever members say and however fast they read, the log never
+        /// holds more than `max_queue` bytes (so not even one line more),
+        /// and each member gets the lines in the order they were said.
+        #[test]
+        fn the_log_never_holds_more_than_max_queue(steps in vec(step(), 1..200)) {
+            converse(steps, 2048)?;
+        }
     }
 
     /// A broker that hands every line to another hub, as Redis would.
