@@ -5,7 +5,10 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Server, TIMEOUT, require, run_socklab, text};
@@ -187,25 +190,47 @@ async fn udp_replies_are_verified() {
     assert_eq!(report["errors"]["verify"], 2, "{report}");
 }
 
+/// Starts `ncat -l -k --chat` on loopback and waits for its `Listening on`
+/// line. ncat does not say which port it got for port 0, so a port is picked
+/// by binding and letting go; when a test running in parallel takes it
+/// first, ncat exits at once and another port is tried.
+fn ncat_chat_server() -> (Child, String) {
+    for _ in 0..5 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        let addr = probe.local_addr().expect("addr").to_string();
+        drop(probe);
+        let (host, port) = addr.split_once(':').expect("IPv4 address");
+        let mut ncat = Command::new("ncat")
+            .args(["-v", "-l", "-k", "--chat", host, port])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ncat runs");
+        let stderr = ncat.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Drains to the end so that ncat never blocks on its log.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // Ends at the line, or when ncat exits (its stderr closes).
+        while let Ok(line) = rx.recv_timeout(TIMEOUT) {
+            if line.contains("Listening on") {
+                return (ncat, addr);
+            }
+        }
+        let _ = ncat.kill();
+        let _ = ncat.wait();
+    }
+    panic!("ncat did not start listening");
+}
+
 #[test]
 fn chat_lines_reach_every_client_of_ncat() {
     require("ncat");
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    let port = probe.local_addr().expect("addr").port().to_string();
-    drop(probe);
-    let mut ncat = std::process::Command::new("ncat")
-        .args(["-l", "-k", "--chat", "127.0.0.1", &port])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ncat runs");
-    let addr = format!("127.0.0.1:{port}");
-    let until = Instant::now() + TIMEOUT;
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < until, "ncat did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut ncat, addr) = ncat_chat_server();
     // ncat's listen backlog is small: one handshake at a time.
     let (ok, report, stderr) = bench(&["chat", &addr, "-c", "10", "--senders", "2", "--ramp", "1"]);
     let _ = ncat.kill();
@@ -250,7 +275,7 @@ fn app_against_our_server_in_both_modes() {
 fn app_against_the_python_selectors_server() {
     require("python3");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/anchors/app_server.py");
-    let mut cmd = std::process::Command::new("python3");
+    let mut cmd = Command::new("python3");
     cmd.args([script, "127.0.0.1", "0"]);
     let server = Server::start_command(cmd);
     let addr = server.addr.to_string();

@@ -559,19 +559,26 @@ async fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     let server = chat_server(&[]);
     let pid = server.child.id();
 
-    // A small receive buffer keeps the kernel from soaking up megabytes for
-    // the sleeper, so its own queue on the server is what fills.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let sleeper = Peer::from_stream(socket.connect(server.addr).await.expect("connect"));
-    let kicked = format!("* {} was disconnected (too slow", sleeper.name);
-
     // One join at a time: the server runs each connection's join on
     // whichever worker picks it up, so connections made back to back may
     // join out of order. Once the last join is seen, everyone is in the room
     // and hears every chat line.
-    let mut peers = Vec::new();
-    for _ in 0..CHATTERS {
+    let mut peers = vec![Peer::join(server.addr).await];
+
+    // A small receive buffer keeps the kernel from soaking up megabytes for
+    // the sleeper, so its own queue on the server is what fills.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = tokio::time::timeout(TIMEOUT, socket.connect(server.addr))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let sleeper = Peer::from_stream(stream);
+    let kicked = format!("* {} was disconnected (too slow", sleeper.name);
+    // The sleeper never reads, so the first chatter sees it join.
+    peers[0].expect(&format!("* {} joined", sleeper.name)).await;
+
+    for _ in 1..CHATTERS {
         peers.push(Peer::join(server.addr).await);
     }
     let baseline = rss_kib(pid);
@@ -710,7 +717,10 @@ async fn five_thousand_clients_hear_one_message() {
         for _ in 0..WAVE.min(CLIENTS - streams.len()) {
             wave.spawn(async move { TcpStream::connect(addr).await.expect("connect") });
         }
-        streams.extend(wave.join_all().await);
+        let connected = tokio::time::timeout(TIMEOUT, wave.join_all())
+            .await
+            .expect("a wave connects in time");
+        streams.extend(connected);
     }
     let (joined_tx, mut joined) = tokio::sync::mpsc::unbounded_channel();
     let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
@@ -796,8 +806,10 @@ async fn limits_and_shutdown_notice() {
 
     // Idle means nothing moving either way: a quiet room drops its members.
     let quiet = chat_server(&["--idle-timeout", "300ms"]);
-    let mut lurker = Peer::join(quiet.addr).await;
+    // Timed from before the connect: the server's clock starts at accept, and
+    // on a loaded machine we may see our join notice well after it was sent.
     let started = Instant::now();
+    let mut lurker = Peer::join(quiet.addr).await;
     lurker.expect_eof().await;
     assert!(started.elapsed() >= Duration::from_millis(250));
     quiet.wait_for_log("idle for 0.3s", TIMEOUT);

@@ -243,12 +243,14 @@ fn chunked_request_body_gets_411_and_content_length_body_is_skipped() {
 /// which an idle timeout alone would never cut off.
 fn slow_head(dribble: bool) -> (String, Duration) {
     let server = http_server(&["--header-timeout", "1s", "--idle-timeout", "30s"]);
+    // Timed from before the connect: the server's clock may start as soon as
+    // it accepts, which a loaded machine can run before we get to our send.
+    let started = Instant::now();
     let mut stream = TcpStream::connect_timeout(&server.addr, TIMEOUT).expect("connect");
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
         .expect("send");
-    let started = Instant::now();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let writer = dribble.then(|| {
         let mut stream = stream.try_clone().expect("clone");
@@ -466,10 +468,7 @@ fn get_fails_on_404_after_writing_the_body() {
 
 #[test]
 fn get_reports_a_refused_connection() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let (_held, port) = common::refused_tcp_port();
     let out = run_socklab(
         &["http", "get", &format!("http://127.0.0.1:{port}/")],
         TIMEOUT,

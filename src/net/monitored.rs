@@ -264,8 +264,10 @@ mod tests {
             .await
             .expect("connect");
         let (stream, peer) = listener.accept().await.expect("accept");
-        let mut io = Monitored::new(stream, peer, Some(Duration::from_millis(200)));
+        // Sent before the 200 ms clock starts, so a stall of this test on a
+        // loaded machine cannot make the input look late.
         client.write_all(b"hi").await.expect("write");
+        let mut io = Monitored::new(stream, peer, Some(Duration::from_millis(200)));
         read_ready(&mut io).await.expect("input waiting");
         let mut buf = [0u8; 8];
         assert_eq!(io.read(&mut buf).await.expect("read"), 2, "nothing taken");

@@ -193,6 +193,33 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// A loopback TCP port that refuses connections, with the socket that keeps
+/// it so: bound but never listening. Unlike a port bound and let go, no server
+/// started meanwhile (by a test running in parallel) can take it.
+pub fn refused_tcp_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("literal");
+    socket.bind(&any.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    (socket, port)
+}
+
+/// A loopback UDP port where every datagram draws ICMP port unreachable, with
+/// the socket that keeps it so: connected to itself, it takes no one else's
+/// datagrams, and no socket bound meanwhile can take the port.
+pub fn refused_udp_port() -> (std::net::UdpSocket, u16) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    socket.connect(addr).expect("connect to itself");
+    (socket, addr.port())
+}
+
 /// Fails the test with a clear message when a peer program is not installed;
 /// `scripts/test.sh` installs them, so a missing one is a set-up bug.
 pub fn require(program: &str) {
