@@ -36,13 +36,15 @@ fn client_reports_a_server_that_closes_after_five_bytes() {
         conn.write_all(b"Farew").expect("five bytes");
     });
     let out = run_socklab(&["fixed", "client", "127.0.0.1", &port], TIMEOUT);
-    peer.join().expect("peer thread");
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr.trim_end(),
         "error: was expecting 16 bytes but only received 5 bytes before the socket closed"
     );
+    // Joined only once the client's message shows it connected: a client
+    // that never did would leave the peer blocked in accept() for ever.
+    peer.join().expect("peer thread");
 }
 
 #[test]

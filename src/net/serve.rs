@@ -126,14 +126,18 @@ where
         let handler = handler.clone();
         let hard = hard.child_token();
         tracker.spawn(async move {
-            tokio::select! {
-                result = handler(io, info) => match result {
-                    Ok(()) => info!("closing connection to {peer}"),
-                    Err(err) => warn!("closing connection to {peer}: {err}"),
-                },
-                () = hard.cancelled() => info!("closing connection to {peer}: shutting down"),
-            }
+            let ended = tokio::select! {
+                result = handler(io, info) => Some(result),
+                () = hard.cancelled() => None,
+            };
+            // The slot is free before the line says so: whoever acts on
+            // the line (a supervisor, a test) can connect again at once.
             drop(permit);
+            match ended {
+                Some(Ok(())) => info!("closing connection to {peer}"),
+                Some(Err(err)) => warn!("closing connection to {peer}: {err}"),
+                None => info!("closing connection to {peer}: shutting down"),
+            }
         });
     }
 
