@@ -97,20 +97,12 @@ where
             );
             continue;
         };
-        if !inherited && let Err(err) = stream.set_nodelay(true) {
-            debug!("dropping connection from {peer}: {err}");
-            continue;
-        }
-        let local = if bound.ip().is_unspecified() {
-            match stream.local_addr() {
-                Ok(local) => local,
-                Err(err) => {
-                    debug!("dropping connection from {peer}: {err}");
-                    continue;
-                }
+        let local = match prepare(&stream, inherited, bound) {
+            Ok(local) => local,
+            Err(err) => {
+                debug!("dropping connection from {peer}: {err}");
+                continue;
             }
-        } else {
-            bound
         };
         info!("accepted connection from {peer}");
         // Tokens of the connection's own: a task waits on them every time it
@@ -160,6 +152,19 @@ where
         tracker.wait().await;
     }
     Ok(())
+}
+
+/// Sets TCP_NODELAY unless the socket inherited it and returns our end's
+/// address, asking the kernel only when the listener is a wildcard.
+fn prepare(stream: &TcpStream, inherited: bool, bound: SocketAddr) -> io::Result<SocketAddr> {
+    if !inherited {
+        stream.set_nodelay(true)?;
+    }
+    if bound.ip().is_unspecified() {
+        stream.local_addr()
+    } else {
+        Ok(bound)
+    }
 }
 
 /// Per-connection accept errors are skipped; running out of descriptors or
