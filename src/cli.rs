@@ -3,9 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::ffi::OsStr;
+
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::net::{DEFAULT_CONNECT_TIMEOUT, ServerConfig};
+use crate::net::{self, DEFAULT_CONNECT_TIMEOUT, ServerConfig};
 
 /// Every client and server of the classic socket-programming texts.
 #[derive(Debug, Parser)]
@@ -141,8 +145,12 @@ pub enum BenchCmd {
 /// The load every bench shares: where, how many, how long, how fast.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Server address: HOST:PORT, [V6]:PORT, or HOST alone for the protocol's port
+    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then PORT, or the protocol's port)
+    #[arg(value_parser = HostArg::Addr)]
     pub addr: String,
+    /// Server port, when ADDR is a HOST alone
+    #[arg(value_name = "PORT")]
+    pub addr_port: Option<u16>,
     /// Connections (sockets, clients) at once
     #[arg(short, long, default_value_t = 50, value_name = "N")]
     pub conns: usize,
@@ -244,7 +252,7 @@ pub enum UdpCmd {
 #[derive(Debug, Clone, Args)]
 pub struct UdpServerArgs {
     /// Interface to listen on: '' or 0.0.0.0 for all IPv4 ones, :: for all IPv6 ones
-    #[arg(default_value = "127.0.0.1")]
+    #[arg(default_value = "127.0.0.1", value_parser = HostArg::Host)]
     pub host: String,
     /// Port; 0 picks a free one [default: 60000]
     pub port: Option<u16>,
@@ -260,7 +268,7 @@ pub struct UdpServerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct UdpClientArgs {
     /// Server host name or address (with --broadcast: the broadcast address)
-    #[arg(default_value = "127.0.0.1")]
+    #[arg(default_value = "127.0.0.1", value_parser = HostArg::Host)]
     pub host: String,
     /// Server port [default: 60000]
     pub port: Option<u16>,
@@ -285,6 +293,7 @@ pub struct UdpClientArgs {
 #[derive(Debug, Clone, Args)]
 pub struct UdpMtuArgs {
     /// Destination host name or address
+    #[arg(value_parser = HostArg::Host)]
     pub host: String,
     /// Destination port (nothing is delivered there) [default: 60000]
     pub port: Option<u16>,
@@ -398,6 +407,7 @@ pub struct AppServerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AppClientArgs {
     /// Server host name or address
+    #[arg(value_parser = HostArg::Host)]
     pub host: String,
     /// Server port
     pub port: u16,
@@ -421,7 +431,8 @@ pub struct AppClientArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LookupArgs {
     /// Host name or address to resolve
-    #[arg(required_unless_present_any = ["service", "port"], conflicts_with_all = ["service", "port"])]
+    #[arg(required_unless_present_any = ["service", "port"], conflicts_with_all = ["service", "port"],
+          value_parser = HostArg::Host)]
     pub host: Option<String>,
     /// Port number or service name to resolve with HOST
     #[arg(value_name = "PORT")]
@@ -487,7 +498,7 @@ pub struct ChatClientArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Interface to listen on: '' or 0.0.0.0 for all IPv4 ones, :: for all IPv6 ones
-    #[arg(default_value = "127.0.0.1")]
+    #[arg(default_value = "127.0.0.1", value_parser = HostArg::Host)]
     pub host: String,
     /// Port; 0 picks a free one [default: the protocol's own]
     pub port: Option<u16>,
@@ -518,7 +529,7 @@ impl ServerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct Target {
     /// Server host name or address
-    #[arg(default_value = "127.0.0.1")]
+    #[arg(default_value = "127.0.0.1", value_parser = HostArg::Host)]
     pub host: String,
     /// Server port [default: the protocol's own]
     pub port: Option<u16>,
@@ -611,6 +622,7 @@ pub struct StallClientArgs {
 #[derive(Debug, Clone, Args)]
 pub struct PingArgs {
     /// Host name or IPv4 address to ping
+    #[arg(value_parser = HostArg::Host)]
     pub host: String,
     /// Stop after N echo requests [default: until Ctrl-C]
     #[arg(short = 'c', long, value_name = "N")]
@@ -621,6 +633,78 @@ pub struct PingArgs {
     /// After the last request, wait this long for replies still on their way
     #[arg(short = 'W', long, value_parser = parse_duration, default_value = "2s", value_name = "S")]
     pub timeout: Duration,
+}
+
+/// A HOST argument (`Host`), or a one-argument address whose host part
+/// is checked (`Addr`: `HOST:PORT`, `[V6]:PORT`, `HOST`), refused as a usage
+/// error (exit 2) that shows the command's argument order when
+/// [`net::check_host`] refuses the host.
+#[derive(Debug, Clone, Copy)]
+pub enum HostArg {
+    /// The argument is a host.
+    Host,
+    /// The argument is an address that may carry a port.
+    Addr,
+}
+
+impl TypedValueParser for HostArg {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = utf8(cmd, value)?;
+        let host = match self {
+            HostArg::Host => text.to_string(),
+            HostArg::Addr => {
+                net::split_host_port(text)
+                    .map_err(|why| {
+                        clap::Error::raw(
+                            ErrorKind::ValueValidation,
+                            format!("invalid address: {why}\n"),
+                        )
+                        .with_cmd(cmd)
+                    })?
+                    .0
+            }
+        };
+        net::check_host(&host).map_err(|err| not_a_host(cmd, err))?;
+        Ok(text.to_string())
+    }
+}
+
+fn utf8<'a>(cmd: &clap::Command, value: &'a OsStr) -> Result<&'a str, clap::Error> {
+    value
+        .to_str()
+        .ok_or_else(|| clap::Error::new(ErrorKind::InvalidUtf8).with_cmd(cmd))
+}
+
+/// `'1000000' is not a host (...); usage: socklab upper client [HOST] [PORT] [BYTES]`
+fn not_a_host(cmd: &clap::Command, err: net::HostError) -> clap::Error {
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
+    let mut usage = name.to_string();
+    for arg in cmd.get_positionals() {
+        let names = arg.get_value_names().unwrap_or_default();
+        let id = arg.get_id().as_str().to_uppercase();
+        let value = names.first().map_or(id.as_str(), |n| n.as_str());
+        let dots = if arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
+            "..."
+        } else {
+            ""
+        };
+        if arg.is_required_set() {
+            usage.push_str(&format!(" <{value}>{dots}"));
+        } else {
+            usage.push_str(&format!(" [{value}]{dots}"));
+        }
+    }
+    clap::Error::raw(
+        ErrorKind::ValueValidation,
+        format!("{err}; usage: {usage}\n"),
+    )
 }
 
 /// Parses `1.5`, `1.5s`, `250ms`, `2m` or `1h` into a duration; a bare number is seconds.

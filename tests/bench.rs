@@ -180,7 +180,7 @@ async fn udp_replies_are_verified() {
         });
         addr
     }
-    let good = lucky(b"Here's your lucky number: 0.5").await;
+    let good = lucky(b"Here's your lucky number:0.5").await;
     let bad = lucky(b"Here's your lucky number: 7").await;
     let (ok, report, stderr) = blocking(move || bench(&["udp", &good, "-c", "2"])).await;
     assert!(ok, "{stderr}");

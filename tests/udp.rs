@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use common::{Server, TIMEOUT, run, run_socklab, socklab, text, wait_child};
 use socklab::udp::{self, Backoff, RequestError, ServerOptions};
 
-const LUCKY: &str = "Here's your lucky number: ";
+const LUCKY: &str = "Here's your lucky number:";
 
 /// A test-owned UDP socket on loopback that waits at most [`TIMEOUT`].
 fn loopback_socket() -> UdpSocket {
@@ -287,7 +287,7 @@ fn bursts_from_many_sockets_are_answered_or_dropped_as_the_seed_says() {
     let mut want: Vec<String> = fate
         .iter()
         .flatten()
-        .map(|n| format!("{LUCKY}{n}"))
+        .map(|n| format!("{LUCKY}{}", udp::lucky::python_repr(*n)))
         .collect();
     replies.sort();
     want.sort();
@@ -369,7 +369,7 @@ fn a_datagram_from_another_port_is_never_taken_as_the_reply() {
     assert_eq!(again, client);
     spoofer.send_to(b"You are hacked!", client).expect("spoof");
     fake_server
-        .send_to(b"Here's your lucky number: 0.5", client)
+        .send_to(b"Here's your lucky number:0.5", client)
         .expect("answer");
     wait_child(&mut child, TIMEOUT);
     let out = child.wait_with_output().expect("output");
@@ -378,7 +378,7 @@ fn a_datagram_from_another_port_is_never_taken_as_the_reply() {
     assert_eq!(waiting_lines(&stdout).len(), 2, "{stdout}");
     assert!(!stdout.contains("hacked"), "{stdout}");
     assert!(
-        stdout.ends_with("The server replied \"Here's your lucky number: 0.5\"\n"),
+        stdout.ends_with("The server replied \"Here's your lucky number:0.5\"\n"),
         "{stdout}"
     );
 }
@@ -661,7 +661,7 @@ fn the_tour_shows_the_udp_exchanges() {
     for expected in [
         "== udp:",
         "== udp, lossy server:",
-        "Waiting up to 0.4 seconds for a reply\nThe server replied \"Here's your lucky number: 0.",
+        "Waiting up to 0.4 seconds for a reply\nThe server replied \"Here's your lucky number:0.",
         "== udp mtu:",
         "message too long (EMSGSIZE)",
     ] {
@@ -669,5 +669,115 @@ fn the_tour_shows_the_udp_exchanges() {
             stdout.contains(expected),
             "tour lacks {expected:?}:\n{stdout}"
         );
+    }
+}
+
+/// Whether `reply` is `Here's your lucky number:X` with X a float in [0, 1)
+/// as Python writes it: `0.` and digits, or below 1e-4 `D[.DDD]e-NN`.
+fn is_texts_reply(reply: &str) -> bool {
+    let Some(number) = reply.strip_prefix(LUCKY) else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(fraction) = number.strip_prefix("0.") {
+        return digits(fraction);
+    }
+    let Some((mantissa, exponent)) = number.split_once("e-") else {
+        return false;
+    };
+    let mut chars = mantissa.chars();
+    let lead = chars.next();
+    let rest = chars.as_str();
+    let rest_ok = rest.is_empty() || rest.strip_prefix('.').is_some_and(digits);
+    matches!(lead, Some('1'..='9')) && rest_ok && exponent.len() >= 2 && digits(exponent)
+}
+
+/// A `--seed` whose first lucky number is below 1e-4, where Python writes
+/// an exponent (`1.5e-05`) and Rust's `{}` would not.
+fn seed_of_a_tiny_number() -> (u64, f64) {
+    (0..5_000_000u64)
+        .find_map(|seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let _drop_draw = rng.random::<f64>();
+            let number = rng.random::<f64>();
+            (number < 1e-4).then_some((seed, number))
+        })
+        .expect("one seed in five million draws a number below 1e-4")
+}
+
+#[test]
+fn the_texts_retransmission_client_gets_the_texts_bytes_from_our_server() {
+    common::require("python3");
+    let (tiny_seed, tiny) = seed_of_a_tiny_number();
+    for seed in [None, Some(tiny_seed)] {
+        let mut args = vec!["udp", "server", "127.0.0.1", "0"];
+        let seed_text = seed.map(|s| s.to_string());
+        if let Some(seed) = &seed_text {
+            args.extend(["--seed", seed]);
+        }
+        let server = Server::start(&args);
+        let out = run(
+            Command::new("python3")
+                .arg("tests/udp/retransmission_client.py")
+                .args(["127.0.0.1", &server.port()]),
+            TIMEOUT,
+        );
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        let replied = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("The server replied \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("no reply line in {stdout}"));
+        assert!(is_texts_reply(replied), "{replied:?}");
+        assert!(stdout.contains("repr checked: "), "{stdout}");
+        if seed.is_some() {
+            let want = format!("{LUCKY}{}", udp::lucky::python_repr(tiny));
+            assert_eq!(replied, want);
+            assert!(replied.contains("e-0"), "{replied}");
+        }
+    }
+}
+
+#[test]
+fn our_client_prints_the_texts_line_against_the_texts_server() {
+    common::require("python3");
+    let mut python = Command::new("python3");
+    // The bench's anchor is the texts' TestServer.py; --log shows each reply.
+    python.args(["bench/anchors/udp_server.py", "127.0.0.1", "0", "--log"]);
+    let server = Server::start_command(python);
+    let out = run_socklab(&["udp", "client", "127.0.0.1", &server.port()], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let sent = server.wait_for_log("sent \"", TIMEOUT);
+    let sent = sent
+        .strip_prefix("sent \"")
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("unexpected server line {sent:?}"));
+    assert!(is_texts_reply(sent), "{sent:?}");
+    assert_eq!(
+        stdout,
+        format!("Waiting up to 0.1 seconds for a reply\nThe server replied \"{sent}\"\n")
+    );
+}
+
+#[test]
+fn the_reply_check_follows_python() {
+    for good in [
+        "Here's your lucky number:0.3872235270764811",
+        "Here's your lucky number:0.0",
+        "Here's your lucky number:1.52587890625e-05",
+        "Here's your lucky number:5e-324",
+    ] {
+        assert!(is_texts_reply(good), "{good}");
+    }
+    for bad in [
+        "Here's your lucky number: 0.38",
+        "Here's your lucky number:0.",
+        "Here's your lucky number:1.5",
+        "Here's your lucky number:0.5e-05",
+        "Here's your lucky number:1.5e-5",
+    ] {
+        assert!(!is_texts_reply(bad), "{bad}");
     }
 }

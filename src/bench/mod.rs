@@ -177,8 +177,12 @@ impl Pacer {
 
 /// The resolved target, checked against `--allow-remote`.
 pub async fn target(load: &LoadArgs, default_port: u16) -> Result<SocketAddr> {
-    let (host, port) = net::split_host_port(&load.addr, default_port)
+    let (host, port) = net::split_host_port(&load.addr)
         .map_err(|why| anyhow::anyhow!("invalid address: {why}"))?;
+    let port = match (port, load.addr_port) {
+        (Some(_), Some(_)) => bail!("give the port once: in {:?} or after it", load.addr),
+        (port, second) => port.or(second).unwrap_or(default_port),
+    };
     let addrs = net::resolve(&host, port).await?;
     let addr = addrs[0];
     if !load.allow_remote && !is_local(addr.ip()) {

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! request   --size bytes of ASCII
-//! reply     Here's your lucky number: X      (X a float in [0, 1); the texts'
-//!                                             server leaves out the space)
+//! reply     Here's your lucky number:X       (X a float in [0, 1), written as
+//!                                             Python writes it: udp/lucky.rs)
 //! ```
 
 use std::net::SocketAddr;
@@ -17,11 +17,10 @@ use super::report::{Failure, Report, Tally};
 use super::{Pacer, Plan, micros, run_workers, setup, target};
 use crate::cli::LoadArgs;
 use crate::net::single_threaded;
-use crate::udp::{QuietSocket, RecvBatch};
+use crate::udp::{QuietSocket, RecvBatch, lucky};
 
 /// The port of `socklab udp server`.
 const DEFAULT_PORT: u16 = 60000;
-const PREFIX: &[u8] = b"Here's your lucky number:";
 
 /// Runs `bench udp`.
 pub async fn run(load: &LoadArgs) -> Result<Report> {
@@ -130,24 +129,14 @@ async fn requests(socket: QuietSocket, load: &LoadArgs, index: usize, plan: Plan
     tally
 }
 
-/// Checks one reply: the prefix, then a number in [0, 1).
+/// Checks one reply: exactly what TestServer.py would send.
 fn check(reply: &[u8]) -> Result<(), String> {
-    let bad = || {
-        format!(
+    match lucky::parse_reply(reply) {
+        Some(_) => Ok(()),
+        None => Err(format!(
             "not a lucky number: {}",
             crate::net::escape_bytes(reply, 64)
-        )
-    };
-    let rest = reply.strip_prefix(PREFIX).ok_or_else(bad)?;
-    let number: f64 = std::str::from_utf8(rest)
-        .map_err(|_| bad())?
-        .trim()
-        .parse()
-        .map_err(|_| bad())?;
-    if (0.0..1.0).contains(&number) {
-        Ok(())
-    } else {
-        Err(bad())
+        )),
     }
 }
 
@@ -156,9 +145,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lucky_numbers_with_and_without_the_space() {
-        assert!(check(b"Here's your lucky number: 0.25").is_ok());
+    fn lucky_numbers_are_the_texts_bytes() {
+        assert!(check(b"Here's your lucky number:0.25").is_ok());
         assert!(check(b"Here's your lucky number:0.3872235270764811").is_ok());
+        assert!(check(b"Here's your lucky number: 0.25").is_err());
         assert!(check(b"Here's your lucky number: 1.5").is_err());
         assert!(check(b"Here's your lucky number: soon").is_err());
         assert!(check(b"hello").is_err());

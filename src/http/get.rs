@@ -61,6 +61,9 @@ impl Target {
     /// Reads an `http://` or `https://` URL.
     pub fn parse(text: &str) -> Result<Self> {
         let url = Url::parse(text).with_context(|| format!("invalid URL {text:?}"))?;
+        // The URL standard reads `http://1000000/` as 0.15.66.64; what was
+        // typed is checked, not what the url crate made of it.
+        net::check_host(typed_host(text))?;
         let tls = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -93,6 +96,24 @@ impl Target {
         )
         .into_bytes()
     }
+}
+
+/// The host as typed in a URL that parsed: between `://` (and any
+/// `user@`) and the port, path, query or fragment.
+fn typed_host(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or(after_scheme);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    if host_port.starts_with('[') {
+        return host_port
+            .split_once(']')
+            .map_or(host_port, |(h, _)| h)
+            .trim_start_matches('[');
+    }
+    host_port.split_once(':').map_or(host_port, |(h, _)| h)
 }
 
 /// Runs `http get`: fetches the URL, prints the head, writes the body.
@@ -291,6 +312,20 @@ fn framing(code: u16, fields: &[httparse::Header<'_>]) -> Result<Framing> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_in_a_url_is_not_a_host() {
+        for url in [
+            "http://1000000/",
+            "http://127.1:8001/",
+            "https://u@0x7f000001/x",
+        ] {
+            let err = Target::parse(url).expect_err(url);
+            assert!(err.to_string().contains("is not a host"), "{url}: {err}");
+        }
+        assert_eq!(typed_host("http://u:p@[::1]:80/x"), "::1");
+        assert_eq!(typed_host("http://localhost?q"), "localhost");
+    }
 
     #[test]
     fn urls_become_targets() {

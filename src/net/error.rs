@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 /// `{:#}` prints one clean line instead of repeating it.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
+    /// What was given as a host is not one (see `check_host`).
+    #[error(transparent)]
+    Host(#[from] super::HostError),
     /// The name did not resolve.
     #[error("cannot resolve {host}: {}", describe(cause))]
     Resolve { host: String, cause: io::Error },

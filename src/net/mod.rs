@@ -18,7 +18,7 @@ mod runtime;
 mod serve;
 mod shutdown;
 
-pub use addr::{normalize_host, resolve, split_host_port};
+pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
 pub use error::{NetError, describe};
 pub use fdlimit::raise_fd_limit;

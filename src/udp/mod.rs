@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! client -> server   any bytes, 0 to 65,507 of them   (default b"Hello, I'm a client.")
-//! server -> client   b"Here's your lucky number: 0.3872235270764811"
+//! server -> client   b"Here's your lucky number:0.3872235270764811"   (see lucky.rs)
 //! ```
 //!
 //! A request the server "drops" (`--drop P`) gets no answer at all; the client
@@ -13,6 +13,7 @@
 //! would pass `--max-wait`.
 
 pub mod client;
+pub mod lucky;
 pub mod mtu;
 pub mod server;
 pub mod socket;

@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! request   any datagram, empty or up to 65,507 bytes
-//! reply     b"Here's your lucky number: X"   X uniform in [0, 1)
+//! reply     b"Here's your lucky number:X"    X uniform in [0, 1), as Python's repr
+//!                                             writes it (lucky.rs)
 //!           (none at all for a request the server pretends to drop)
 //! ```
 
 use std::future::Future;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 
 use anyhow::Result;
@@ -135,8 +136,7 @@ impl Replies {
     }
 
     fn push(&mut self, peer: SocketAddr, number: f64) {
-        write!(self.text, "Here's your lucky number: {number}")
-            .expect("writing to a Vec cannot fail");
+        super::lucky::write_reply(&mut self.text, number);
         self.ends.push((peer, self.text.len()));
     }
 
