@@ -9,7 +9,7 @@ use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::net::{self, DEFAULT_CONNECT_TIMEOUT, ServerConfig};
+use crate::net::{self, DEFAULT_CONNECT_TIMEOUT, ServerOptions};
 
 /// Every client and server of the classic socket-programming texts.
 #[derive(Debug, Parser)]
@@ -515,9 +515,9 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     /// The server limits, with the protocol's idle timeout unless one was given.
-    pub fn config(&self, default_idle: Duration) -> ServerConfig {
+    pub fn config(&self, default_idle: Duration) -> ServerOptions {
         let idle = self.idle_timeout.unwrap_or(default_idle);
-        ServerConfig {
+        ServerOptions {
             max_conns: self.max_conns.max(1),
             idle_timeout: (!idle.is_zero()).then_some(idle),
             grace: self.grace,

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bench;
 pub mod chat;
 pub mod cli;
+pub mod cmd;
 pub mod diag;
 pub mod echo;
 pub mod fixed;

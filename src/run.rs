@@ -10,7 +10,7 @@ use crate::cli::{
     AppCmd, ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd,
     UpperCmd,
 };
-use crate::net::{self, ConnInfo, Monitored, ServerConfig};
+use crate::net::{self, ConnInfo, Monitored, ServerOptions};
 use crate::{app, bench, chat, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
@@ -122,7 +122,7 @@ pub async fn serve<F, Fut>(
     server: F,
 ) -> Result<()>
 where
-    F: FnOnce(TcpListener, ServerConfig, net::ShutdownSignal) -> Fut,
+    F: FnOnce(TcpListener, ServerOptions, net::ShutdownSignal) -> Fut,
     Fut: Future<Output = std::io::Result<()>>,
 {
     // Handlers first: a signal right after `listening on` must not kill us.

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
-use crate::net::{self, ConnInfo, Monitored, ServerConfig};
+use crate::net::{self, ConnInfo, Monitored, ServerOptions};
 use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
@@ -152,7 +152,7 @@ impl Tour {
     where
         F: FnOnce(
             TcpListener,
-            ServerConfig,
+            ServerOptions,
             tokio_util::sync::WaitForCancellationFutureOwned,
         ) -> Fut,
         Fut: Future<Output = io::Result<()>> + Send + 'static,
@@ -161,7 +161,7 @@ impl Tour {
         let addr = listener
             .local_addr()
             .context("reading the listener's address")?;
-        let config = ServerConfig::default();
+        let config = ServerOptions::default();
         self.servers.push(tokio::spawn(server(
             listener,
             config,

@@ -25,7 +25,7 @@ use tracing::info;
 use super::content::{BINARY_ENCODING, ContentError, SERVER_BINARY_TYPE};
 use super::frame::{DEFAULT_MAX_CONTENT, FrameError, Header, Message, MessageCodec};
 use super::search::SearchTable;
-use crate::net::{self, ConnInfo, ServerConfig};
+use crate::net::{self, ConnInfo};
 
 /// app-server.py used 65432, which echo keeps; we take the next port.
 pub const DEFAULT_PORT: u16 = 65433;
@@ -66,7 +66,7 @@ impl Default for ServerOptions {
 /// Serves the app protocol with the built-in table until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
-    config: ServerConfig,
+    config: net::ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     serve(listener, config, ServerOptions::default(), shutdown).await
@@ -75,7 +75,7 @@ pub async fn run(
 /// Serves the app protocol with `options` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    config: ServerConfig,
+    config: net::ServerOptions,
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {

@@ -21,7 +21,7 @@ use tracing::debug;
 use super::hub::{Batch, Hub, MemberId, Outbox, notice};
 use super::lines::{Line, LineDecoder};
 use super::{DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
-use crate::net::{self, ConnInfo, ServerConfig};
+use crate::net::{self, ConnInfo, ServerOptions};
 
 /// A writer sends up to this much per write when lines are waiting.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -56,7 +56,7 @@ impl Default for Limits {
 /// Serves chat with the default limits on `listener` until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
-    config: ServerConfig,
+    config: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     serve(listener, config, Limits::default(), shutdown).await
@@ -65,7 +65,7 @@ pub async fn run(
 /// Serves one chat room on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    config: ServerConfig,
+    config: ServerOptions,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::sockets::{self, Filter, SocketEntry};
 use crate::cli::StallClientArgs;
-use crate::net::{self, ConnInfo, Monitored, ServerConfig};
+use crate::net::{self, ConnInfo, Monitored, ServerOptions};
 
 /// app-server-test.py's port, moved off echo's 65432.
 pub const DEFAULT_PORT: u16 = 65434;
@@ -40,7 +40,7 @@ const SETTLE_STEP: Duration = Duration::from_millis(10);
 /// Serves the stall server on `listener` until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
-    config: ServerConfig,
+    config: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let hold = config.idle_timeout;

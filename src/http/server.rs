@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use super::{date, parse_content_length};
-use crate::net::{self, ConnInfo, ServerConfig};
+use crate::net::{self, ConnInfo, ServerOptions};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 8001;
@@ -79,7 +79,7 @@ impl Default for Limits {
 /// Serves `Hello World` with the default limits until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
-    config: ServerConfig,
+    config: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     run_with(listener, config, DEFAULT_BODY, Limits::default(), shutdown).await
@@ -88,7 +88,7 @@ pub async fn run(
 /// Serves `body` under `limits` until `shutdown` resolves.
 pub async fn run_with(
     listener: TcpListener,
-    config: ServerConfig,
+    config: ServerOptions,
     body: &str,
     mut limits: Limits,
     shutdown: impl Future<Output = ()> + Send,

@@ -8,6 +8,7 @@
 
 mod addr;
 mod connect;
+mod connection;
 mod error;
 mod fdlimit;
 mod listen;
@@ -20,6 +21,7 @@ mod shutdown;
 
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
+pub use connection::{Connection, EofInFrame, FLUSH_AT, LINGER_BYTES, LINGER_TIME, linger};
 pub use error::{NetError, describe};
 pub use fdlimit::raise_fd_limit;
 pub use listen::{DEFAULT_BACKLOG, announce, bind_first, bind_tcp};
@@ -27,5 +29,5 @@ pub use monitored::{Monitored, ReadReady, WIRE_TARGET, read_ready, trace_receive
 pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
 pub use runtime::single_threaded;
-pub use serve::{ConnInfo, ServerConfig, serve};
+pub use serve::{Accepted, ConnInfo, IntoListener, Listener, ServerOptions, TcpIncoming, serve};
 pub use shutdown::{ShutdownSignal, shutdown_signal};

@@ -137,6 +137,13 @@ impl ReadReady for TcpStream {
     }
 }
 
+/// An in-memory pipe (tests, embedding) has no buffer to save: always ready.
+impl ReadReady for tokio::io::DuplexStream {
+    fn poll_read_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// Waiting counts against the idle timeout, as a pending read does.
 impl<S: ReadReady> ReadReady for Monitored<S> {
     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

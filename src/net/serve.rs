@@ -1,5 +1,7 @@
-//! The accept loop every TCP server runs: connection limit, per-connection
-//! tasks, accept-error back-off and graceful shutdown.
+//! The accept loop every server runs, over any [`Listener`]: connection
+//! limit, per-connection tasks, accept-error back-off and graceful shutdown.
+//! TCP is one listener; TLS and Unix sockets plug in as others, so wrapping
+//! a stream happens here and in no protocol.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -9,17 +11,113 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::Monitored;
+use super::{Monitored, ReadReady};
 
-/// Limits and timeouts shared by every TCP server.
+/// Where connections come from: a TCP listener, and next TLS or a Unix socket.
+pub trait Listener: Send + 'static {
+    /// The stream a connection handler gets.
+    type Io: AsyncRead + AsyncWrite + ReadReady + Unpin + Send + 'static;
+
+    /// Waits for the next connection. An error concerns that connection
+    /// alone, except for running out of descriptors or memory, which pauses
+    /// accepting for a moment.
+    fn accept(&mut self) -> impl Future<Output = io::Result<Accepted<Self::Io>>> + Send;
+
+    /// The address it listens on.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// One accepted connection.
+#[derive(Debug)]
+pub struct Accepted<S> {
+    /// The stream.
+    pub io: S,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our end's address.
+    pub local: SocketAddr,
+}
+
+/// What a server's `serve` takes: a [`Listener`], or a plain [`TcpListener`].
+pub trait IntoListener {
+    /// The listener it becomes.
+    type Listener: Listener;
+    /// Makes it ready to serve.
+    fn into_listener(self) -> Self::Listener;
+}
+
+impl<L: Listener> IntoListener for L {
+    type Listener = L;
+    fn into_listener(self) -> L {
+        self
+    }
+}
+
+impl IntoListener for TcpListener {
+    type Listener = TcpIncoming;
+    fn into_listener(self) -> TcpIncoming {
+        TcpIncoming::from(self)
+    }
+}
+
+/// A TCP listener ready to serve: accepted sockets get TCP_NODELAY, and
+/// learn our address without a system call where the listener has one.
+#[derive(Debug)]
+pub struct TcpIncoming {
+    listener: TcpListener,
+    // Linux copies TCP_NODELAY from a listener to the sockets it accepts,
+    // which saves a system call per connection; bind_tcp sets it before
+    // listening. A listener made elsewhere gets it on each socket.
+    inherited: bool,
+    // Accepted sockets share the listener's address unless it is a wildcard.
+    bound: Option<SocketAddr>,
+}
+
+impl From<TcpListener> for TcpIncoming {
+    fn from(listener: TcpListener) -> Self {
+        let inherited = SockRef::from(&listener).tcp_nodelay().unwrap_or(false);
+        let bound = listener
+            .local_addr()
+            .ok()
+            .filter(|addr| !addr.ip().is_unspecified());
+        Self {
+            listener,
+            inherited,
+            bound,
+        }
+    }
+}
+
+impl Listener for TcpIncoming {
+    type Io = TcpStream;
+
+    async fn accept(&mut self) -> io::Result<Accepted<TcpStream>> {
+        let (io, peer) = self.listener.accept().await?;
+        if !self.inherited {
+            io.set_nodelay(true)?;
+        }
+        let local = match self.bound {
+            Some(bound) => bound,
+            None => io.local_addr()?,
+        };
+        Ok(Accepted { io, peer, local })
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Limits and timeouts shared by every server.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub struct ServerOptions {
     /// Connections served at once; further ones are accepted and closed.
     pub max_conns: usize,
     /// A connection with no progress for this long is dropped.
@@ -28,7 +126,7 @@ pub struct ServerConfig {
     pub grace: Duration,
 }
 
-impl Default for ServerConfig {
+impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             max_conns: 10_000,
@@ -51,39 +149,34 @@ pub struct ConnInfo {
 }
 
 /// Accepts connections on `listener` until `shutdown` resolves, running
-/// `handler` on its own task for each; then waits up to `config.grace` for the
-/// handlers and drops whatever is left.
-pub async fn serve<H, Fut, E>(
-    listener: TcpListener,
-    config: ServerConfig,
+/// `handler` on its own task for each; then waits up to `options.grace` for
+/// the handlers and drops whatever is left.
+pub async fn serve<L, H, Fut, E>(
+    listener: L,
+    options: ServerOptions,
     shutdown: impl Future<Output = ()>,
     handler: H,
 ) -> io::Result<()>
 where
-    H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
+    L: IntoListener,
+    H: Fn(Monitored<<L::Listener as Listener>::Io>, ConnInfo) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Display,
 {
-    // Linux copies TCP_NODELAY from a listener to the sockets it accepts,
-    // which saves a system call per connection; bind_tcp sets it before
-    // listening. A listener made elsewhere may already hold connections
-    // that missed it, so those get it one by one.
-    let inherited = SockRef::from(&listener).tcp_nodelay()?;
-    // Accepted sockets share the listener's address unless it is a wildcard.
-    let bound = listener.local_addr()?;
+    let mut listener = listener.into_listener();
     let handler = Arc::new(handler);
-    let limit = Arc::new(Semaphore::new(config.max_conns));
+    let limit = Arc::new(Semaphore::new(options.max_conns));
     let tracker = TaskTracker::new();
     let soft = CancellationToken::new();
     let hard = CancellationToken::new();
     tokio::pin!(shutdown);
 
     loop {
-        let (stream, peer) = tokio::select! {
+        let Accepted { io, peer, local } = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     backoff_on_accept_error(&err).await;
                     continue;
@@ -93,16 +186,9 @@ where
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             warn!(
                 "connection limit of {} reached: closing connection from {peer}",
-                config.max_conns
+                options.max_conns
             );
             continue;
-        };
-        let local = match prepare(&stream, inherited, bound) {
-            Ok(local) => local,
-            Err(err) => {
-                debug!("dropping connection from {peer}: {err}");
-                continue;
-            }
         };
         info!("accepted connection from {peer}");
         // Tokens of the connection's own: a task waits on them every time it
@@ -114,7 +200,7 @@ where
             local,
             shutdown: soft.child_token(),
         };
-        let io = Monitored::new(stream, peer, config.idle_timeout);
+        let io = Monitored::new(io, peer, options.idle_timeout);
         let handler = handler.clone();
         let hard = hard.child_token();
         tracker.spawn(async move {
@@ -139,11 +225,11 @@ where
     if !tracker.is_empty() {
         info!(
             "waiting up to {}s for {} connection(s) to finish",
-            config.grace.as_secs_f64(),
+            options.grace.as_secs_f64(),
             tracker.len()
         );
     }
-    if tokio::time::timeout(config.grace, tracker.wait())
+    if tokio::time::timeout(options.grace, tracker.wait())
         .await
         .is_err()
     {
@@ -152,19 +238,6 @@ where
         tracker.wait().await;
     }
     Ok(())
-}
-
-/// Sets TCP_NODELAY unless the socket inherited it and returns our end's
-/// address, asking the kernel only when the listener is a wildcard.
-fn prepare(stream: &TcpStream, inherited: bool, bound: SocketAddr) -> io::Result<SocketAddr> {
-    if !inherited {
-        stream.set_nodelay(true)?;
-    }
-    if bound.ip().is_unspecified() {
-        stream.local_addr()
-    } else {
-        Ok(bound)
-    }
 }
 
 /// Per-connection accept errors are skipped; running out of descriptors or
@@ -205,7 +278,7 @@ mod tests {
         let stop = CancellationToken::new();
         let server = tokio::spawn(serve(
             listener,
-            ServerConfig::default(),
+            ServerOptions::default(),
             stop.clone().cancelled_owned(),
             move |io: Monitored<TcpStream>, info: ConnInfo| {
                 let tx = tx.clone();

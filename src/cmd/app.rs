@@ -1,0 +1,1 @@
+//! `socklab app`: options in, the library called, its results shown.

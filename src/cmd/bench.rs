@@ -1,0 +1,1 @@
+//! `socklab bench`: options in, the library called, its results shown.

@@ -1,0 +1,1 @@
+//! `socklab chat`: options in, the library called, its results shown.

@@ -1,0 +1,1 @@
+//! `socklab diag`: options in, the library called, its results shown.

@@ -1,0 +1,1 @@
+//! `socklab echo`: options in, the library called, its results shown.

@@ -1,0 +1,1 @@
+//! `socklab fixed`: options in, the library called, its results shown.

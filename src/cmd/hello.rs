@@ -1,0 +1,1 @@
+//! `socklab hello`: options in, the library called, its results shown.

@@ -1,0 +1,1 @@
+//! `socklab http`: options in, the library called, its results shown.

@@ -1,0 +1,1 @@
+//! `socklab lookup`: options in, the library called, its results shown.

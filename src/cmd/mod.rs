@@ -1,0 +1,16 @@
+//! What the binary does with a parsed command: turns the command line's
+//! options into the library's, calls it, and renders what it returns as the
+//! texts' lines. (Moves into the binary crate with `cli` once no library
+//! module needs either.)
+
+pub mod app;
+pub mod bench;
+pub mod chat;
+pub mod diag;
+pub mod echo;
+pub mod fixed;
+pub mod hello;
+pub mod http;
+pub mod lookup;
+pub mod udp;
+pub mod upper;

@@ -1,0 +1,1 @@
+//! `socklab udp`: options in, the library called, its results shown.

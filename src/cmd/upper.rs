@@ -1,0 +1,1 @@
+//! `socklab upper`: options in, the library called, its results shown.
