@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, bench, chat, cmd, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -53,16 +53,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
         Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
         Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
-        Command::Http(HttpCmd::Server(args)) => {
-            let limits = args.limits();
-            serve(
-                &args.server,
-                http::DEFAULT_PORT,
-                http::DEFAULT_IDLE,
-                |l, c, s| http::run_with(l, c, &args.body, limits, s),
-            )
-            .await
-        }
+        Command::Http(HttpCmd::Server(args)) => cmd::http::server(args).await,
         Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
         Command::Lookup(args) => lookup::run(&args).await,
         Command::App(AppCmd::Server(args)) => {

@@ -111,7 +111,15 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(http::run).await?;
+    let addr = tour
+        .start(|l, server, s| {
+            let options = http::Options {
+                server,
+                ..http::Options::default()
+            };
+            http::serve(l, options, s)
+        })
+        .await?;
     tour.show(
         "http",
         "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",

@@ -17,11 +17,14 @@
 pub mod body;
 pub mod date;
 pub mod get;
+pub mod request;
+pub mod response;
 pub mod server;
 pub mod tls;
 
 pub use get::get;
-pub use server::{DEFAULT_IDLE, DEFAULT_PORT, Limits, run, run_with};
+pub use request::{Limits, Reject, Request, RequestDecoder, RequestError};
+pub use server::{DEFAULT_BODY, DEFAULT_IDLE, DEFAULT_PORT, Options, serve};
 
 /// A Content-Length value: ASCII digits only, surrounding blanks allowed
 /// (Rust's integer parser alone would also take `+5`).
