@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, cmd, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, bench, chat, cmd, diag, echo, fixed, hello, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -54,7 +54,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
         Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
         Command::Http(HttpCmd::Server(args)) => cmd::http::server(args).await,
-        Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
+        Command::Http(HttpCmd::Get(args)) => cmd::http::get(&args).await,
         Command::Lookup(args) => lookup::run(&args).await,
         Command::App(AppCmd::Server(args)) => {
             let options = app::ServerOptions {

@@ -23,8 +23,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::answer::{Answer, write_reject};
 use super::request::{Limits, Reject, Request, RequestDecoder, RequestError};
-use super::response::{Answer, write_reject};
 use crate::net::{self, ConnInfo, Connection, ServerOptions};
 
 /// The texts' port.
