@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, cmd, diag, echo, fixed, hello, lookup, tour, udp, upper};
+use crate::{app, chat, cmd, diag, echo, fixed, hello, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -89,7 +89,7 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
         Command::Tour => tour::run().await,
-        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Bench(command) => cmd::bench::run(command).await,
         Command::Sockets(args) => diag::sockets::command(&args),
         Command::Stall(StallCmd::Server(args)) => {
             serve(

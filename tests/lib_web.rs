@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socklab::http;
+use socklab::{bench, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -241,4 +241,82 @@ async fn get_reports_broken_responses_as_typed_errors() {
         err.to_string().starts_with("malformed response head"),
         "{err}"
     );
+}
+
+fn short_load(addr: SocketAddr) -> bench::Load {
+    bench::Load {
+        addr: addr.to_string(),
+        conns: 4,
+        pipeline: 2,
+        duration: Duration::from_millis(300),
+        warmup: Duration::from_millis(100),
+        ..bench::Load::default()
+    }
+}
+
+#[tokio::test]
+async fn bench_http_returns_a_clean_report() {
+    let (addr, stop) = http_server(http::Options::default()).await;
+    let options = bench::HttpOptions {
+        load: short_load(addr),
+        ..bench::HttpOptions::default()
+    };
+    let report = bounded(bench::http(&options)).await.expect("ran");
+    assert_eq!(
+        report.tally.errors.total(),
+        0,
+        "{:?}",
+        report.tally.first_error
+    );
+    assert!(report.tally.completed > 0);
+    assert_eq!(report.setup.connections, 4);
+    assert_eq!(report.to_json()["connections"], 4);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn bench_refusals_are_typed() {
+    let load = bench::Load {
+        addr: "8.8.8.8:80".to_owned(),
+        ..bench::Load::default()
+    };
+    let err = bounded(bench::udp(&load)).await.expect_err("public");
+    assert!(matches!(err, bench::BenchError::Remote(_)), "{err}");
+    let load = bench::Load {
+        addr: "127.0.0.1:1".to_owned(),
+        addr_port: Some(2),
+        ..bench::Load::default()
+    };
+    let err = bounded(bench::udp(&load)).await.expect_err("two ports");
+    assert_eq!(
+        err.to_string(),
+        "give the port once: in \"127.0.0.1:1\" or after it"
+    );
+    let options = bench::ChatOptions {
+        load: bench::Load {
+            conns: 1,
+            ..short_load("127.0.0.1:1".parse().expect("address"))
+        },
+        senders: 1,
+    };
+    let err = bounded(bench::chat(&options)).await.expect_err("too few");
+    assert!(matches!(err, bench::BenchError::ChatClients), "{err}");
+}
+
+#[tokio::test]
+async fn bench_counts_refused_connections_as_errors() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    drop(listener);
+    let options = bench::EchoOptions {
+        load: bench::Load {
+            conns: 2,
+            ..short_load(addr)
+        },
+        bulk: false,
+    };
+    let report = bounded(bench::echo(&options)).await.expect("ran");
+    assert_eq!(report.tally.errors.connect, 2);
+    let first = report.tally.first_error.expect("an error");
+    assert!(first.starts_with("cannot connect to"), "{first}");
 }
