@@ -90,17 +90,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
         Command::Tour => tour::run().await,
         Command::Bench(command) => cmd::bench::run(command).await,
-        Command::Sockets(args) => diag::sockets::command(&args),
-        Command::Stall(StallCmd::Server(args)) => {
-            serve(
-                &args,
-                diag::stall::DEFAULT_PORT,
-                diag::stall::DEFAULT_IDLE,
-                diag::stall::run,
-            )
-            .await
-        }
-        Command::Stall(StallCmd::Client(args)) => diag::stall::client(&args).await,
+        Command::Sockets(args) => cmd::diag::sockets(&args),
+        Command::Stall(StallCmd::Server(args)) => cmd::diag::stall_server(&args).await,
+        Command::Stall(StallCmd::Client(args)) => cmd::diag::stall_client(&args).await,
         Command::Ping(args) => diag::ping::command(&args).await,
     }
 }
