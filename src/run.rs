@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, chat, cmd, diag, echo, fixed, hello, lookup, tour, udp, upper};
+use crate::{app, chat, cmd, echo, fixed, hello, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -93,7 +93,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Sockets(args) => cmd::diag::sockets(&args),
         Command::Stall(StallCmd::Server(args)) => cmd::diag::stall_server(&args).await,
         Command::Stall(StallCmd::Client(args)) => cmd::diag::stall_client(&args).await,
-        Command::Ping(args) => diag::ping::command(&args).await,
+        Command::Ping(args) => cmd::diag::ping(&args).await,
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::io::Write as _;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-use crate::cli::{ServerArgs, SocketsArgs, StallClientArgs};
-use crate::diag::{sockets, stall};
+use crate::cli::{PingArgs, ServerArgs, SocketsArgs, StallClientArgs};
+use crate::diag::{ping, sockets, stall};
 use crate::{net, run};
 
 /// `sockets`: the table, or the JSON array.
@@ -83,4 +83,59 @@ pub async fn stall_client(args: &StallClientArgs) -> Result<()> {
     }
     drop(stream);
     Ok(())
+}
+
+/// `ping`: a line per reply as it comes, ping's summary at the end; fails
+/// (exit 1) when no reply came back.
+pub async fn ping(args: &PingArgs) -> Result<()> {
+    let pinger = ping::Pinger::open(&args.host).await?;
+    let target = pinger.target();
+    println!(
+        "PING {} ({target}) {}({}) bytes of data.",
+        args.host,
+        ping::PAYLOAD_LEN,
+        ping::PACKET_LEN
+    );
+    let options = ping::Options {
+        count: args.count,
+        interval: args.interval,
+        timeout: args.timeout,
+    };
+    let shutdown = net::shutdown_signal("no more echo requests");
+    let stats = pinger.run(&options, shutdown, show_reply).await?;
+    println!("\n--- {} ping statistics ---", args.host);
+    print!("{}", stats.summary());
+    if stats.received == 0 {
+        bail!("no reply from {target}");
+    }
+    Ok(())
+}
+
+/// One reply in ping's words.
+fn show_reply(reply: &ping::Reply) {
+    match reply {
+        ping::Reply::Echo {
+            bytes,
+            source,
+            seq,
+            ttl,
+            rtt,
+            wrong_data,
+        } => {
+            let ttl = ttl.map(|t| format!(" ttl={t}")).unwrap_or_default();
+            let wrong = if *wrong_data { " (wrong data)" } else { "" };
+            println!(
+                "{bytes} bytes from {source}: icmp_seq={seq}{ttl} time={:.3} ms{wrong}",
+                rtt.as_secs_f64() * 1000.0
+            );
+        }
+        ping::Reply::Error {
+            source,
+            seq,
+            description,
+        } => println!("From {source} icmp_seq={seq} {description}"),
+        ping::Reply::SendFailed { seq, target, error } => {
+            eprintln!("ping: cannot send icmp_seq={seq} to {target}: {error}");
+        }
+    }
 }
