@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use socklab::diag::{icmp, ping, sockets, stall};
 use socklab::{bench, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -319,4 +320,104 @@ async fn bench_counts_refused_connections_as_errors() {
     assert_eq!(report.tally.errors.connect, 2);
     let first = report.tally.first_error.expect("an error");
     assert!(first.starts_with("cannot connect to"), "{first}");
+}
+
+#[tokio::test]
+async fn stall_client_reports_where_the_bytes_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let stop = CancellationToken::new();
+    tokio::spawn(stall::serve(
+        listener,
+        stall::Options::default(),
+        stop.clone().cancelled_owned(),
+    ));
+    let target = stall::Target {
+        host: "127.0.0.1".to_owned(),
+        port: addr.port(),
+        ..stall::Target::default()
+    };
+    let mut events = Vec::new();
+    let (report, stream) = bounded(stall::client(&target, |event| events.push(event)))
+        .await
+        .expect("a report");
+    assert!(matches!(events[0], stall::Event::Connected { peer, .. } if peer == addr));
+    assert_eq!(events[1], stall::Event::Filled(report.written));
+    assert!(report.written > 0);
+    let recv_q = report.server_recv_q.expect("the server is on this machine");
+    assert_eq!(recv_q + report.client_send_q, report.written, "{report:?}");
+    assert!(stall::explain(&report, addr).contains("every byte written"));
+    // The table shows the same connection, its Recv-Q full.
+    let filter = sockets::Filter {
+        port: Some(addr.port()),
+        tcp: Some(true),
+        ..sockets::Filter::default()
+    };
+    let rows = sockets::read(&filter).expect("/proc/net");
+    assert!(
+        rows.iter()
+            .any(|row| row.state == "LISTEN" && row.local == addr)
+    );
+    assert!(
+        rows.iter()
+            .any(|row| row.local == addr && row.recv_q == recv_q)
+    );
+    drop(stream);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn ping_returns_each_reply_and_the_summary() {
+    let pinger = match bounded(ping::Pinger::open("127.0.0.1")).await {
+        Ok(pinger) => pinger,
+        Err(ping::PingError::NoSocket { .. }) => {
+            eprintln!("skipped: no ICMP socket may be opened here");
+            return;
+        }
+        Err(err) => panic!("{err}"),
+    };
+    let options = ping::Options {
+        count: Some(2),
+        interval: Duration::from_millis(20),
+        ..ping::Options::default()
+    };
+    let mut seqs = Vec::new();
+    let stats = bounded(pinger.run(&options, std::future::pending(), |reply| {
+        if let ping::Reply::Echo {
+            seq, wrong_data, ..
+        } = reply
+        {
+            assert!(!wrong_data);
+            seqs.push(*seq);
+        }
+    }))
+    .await
+    .expect("ran");
+    assert_eq!(seqs, [1, 2]);
+    assert_eq!((stats.transmitted, stats.received, stats.errors), (2, 2, 0));
+    assert!(
+        stats
+            .summary()
+            .starts_with("2 packets transmitted, 2 received, 0% packet loss")
+    );
+}
+
+#[test]
+fn icmp_replies_parse_as_pure_functions() {
+    let mut packet = icmp::echo_request(7, 9, b"payload");
+    packet[0] = icmp::ECHO_REPLY;
+    packet[2..4].copy_from_slice(&[0, 0]);
+    let sum = icmp::checksum(&packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(
+        icmp::parse(&packet),
+        Some(icmp::Message::EchoReply {
+            id: 7,
+            seq: 9,
+            payload: b"payload"
+        })
+    );
+    packet[10] ^= 1;
+    assert_eq!(icmp::parse(&packet), None, "a bad checksum");
+    assert_eq!(icmp::parse(&packet[..4]), None, "truncated");
 }
