@@ -152,8 +152,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(frame) => frame,
                 Err(_) => {
                     conn.queue(Reject::Timeout)?;
-                    conn.close().await?;
-                    return Err(RequestError::HeadTimeout(header_timeout));
+                    break answered(
+                        conn.close().await,
+                        RequestError::HeadTimeout(header_timeout),
+                    );
                 }
             },
         };
@@ -173,8 +175,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(None) => return Ok(()),
             Err(RequestError::Rejected(reject)) => {
                 conn.queue(reject)?;
-                conn.close().await?;
-                return Err(RequestError::Rejected(reject));
+                break answered(conn.close().await, RequestError::Rejected(reject));
             }
             Err(err) => break Err(err),
         }
@@ -183,6 +184,13 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         Err(RequestError::Io(err)) if client_left(&err) => Ok(()),
         other => other,
     }
+}
+
+/// What a connection closed after an error answer ends with: `why`, unless
+/// the close itself failed.
+fn answered(closed: io::Result<()>, why: RequestError) -> Result<(), RequestError> {
+    closed?;
+    Err(why)
 }
 
 /// A reset between requests, or while we answer, is how load generators and
