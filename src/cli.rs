@@ -344,18 +344,6 @@ pub struct HttpServerArgs {
     pub max_body_bytes: u64,
 }
 
-impl HttpServerArgs {
-    /// The request limits these options set.
-    pub fn limits(&self) -> crate::http::Limits {
-        crate::http::Limits {
-            max_header_bytes: self.max_header_bytes,
-            max_headers: usize::from(self.max_headers),
-            header_timeout: self.header_timeout,
-            max_body_bytes: self.max_body_bytes,
-        }
-    }
-}
-
 /// Options of `http get`.
 #[derive(Debug, Clone, Args)]
 pub struct HttpGetArgs {

@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, chat, cmd, echo, fixed, hello, lookup, tour, udp, upper};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -53,17 +53,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
         Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
         Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
-        Command::Http(HttpCmd::Server(args)) => {
-            let limits = args.limits();
-            serve(
-                &args.server,
-                http::DEFAULT_PORT,
-                http::DEFAULT_IDLE,
-                |l, c, s| http::run_with(l, c, &args.body, limits, s),
-            )
-            .await
-        }
-        Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
+        Command::Http(HttpCmd::Server(args)) => cmd::http::server(args).await,
+        Command::Http(HttpCmd::Get(args)) => cmd::http::get(&args).await,
         Command::Lookup(args) => lookup::run(&args).await,
         Command::App(AppCmd::Server(args)) => {
             let options = app::ServerOptions {
@@ -98,19 +89,11 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
         Command::Tour => tour::run().await,
-        Command::Bench(cmd) => bench::run(cmd).await,
-        Command::Sockets(args) => diag::sockets::command(&args),
-        Command::Stall(StallCmd::Server(args)) => {
-            serve(
-                &args,
-                diag::stall::DEFAULT_PORT,
-                diag::stall::DEFAULT_IDLE,
-                diag::stall::run,
-            )
-            .await
-        }
-        Command::Stall(StallCmd::Client(args)) => diag::stall::client(&args).await,
-        Command::Ping(args) => diag::ping::command(&args).await,
+        Command::Bench(command) => cmd::bench::run(command).await,
+        Command::Sockets(args) => cmd::diag::sockets(&args),
+        Command::Stall(StallCmd::Server(args)) => cmd::diag::stall_server(&args).await,
+        Command::Stall(StallCmd::Client(args)) => cmd::diag::stall_client(&args).await,
+        Command::Ping(args) => cmd::diag::ping(&args).await,
     }
 }
 

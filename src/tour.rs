@@ -103,7 +103,9 @@ pub async fn run() -> Result<()> {
         &["udp", "mtu", "127.0.0.1"],
     )
     .await?;
-    let addr = tour.start(diag::stall::run).await?;
+    let addr = tour
+        .start(|l, server, s| diag::stall::serve(l, diag::stall::Options { server }, s))
+        .await?;
     tour.show(
         "stall",
         "a server that never reads: where the written bytes wait (app-server-test.py)",
@@ -111,7 +113,15 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(http::run).await?;
+    let addr = tour
+        .start(|l, server, s| {
+            let options = http::Options {
+                server,
+                ..http::Options::default()
+            };
+            http::serve(l, options, s)
+        })
+        .await?;
     tour.show(
         "http",
         "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",

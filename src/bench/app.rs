@@ -17,15 +17,14 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::driver::{self, Exchange};
 use super::report::Report;
+use super::{BenchError, Load};
 use super::{Pacer, run_workers, setup, target};
 use crate::app::{DEFAULT_PORT, Message, MessageCodec, SearchTable, respond};
-use crate::cli::BenchAppArgs;
 use crate::net::escape_bytes;
 
 /// The queries the bench rotates through: hits (one non-ASCII) and a miss.
@@ -50,7 +49,7 @@ struct AppExchange {
 impl AppExchange {
     /// The requests of a run: `value` alone, or the rotation; `keep_alive`
     /// sets the header key; binary content is `size` bytes.
-    fn new(value: Option<&str>, keep_alive: bool, size: usize) -> Result<Self> {
+    fn new(value: Option<&str>, keep_alive: bool, size: usize) -> Result<Self, BenchError> {
         let requests: Vec<Message> = match value {
             Some(value) => vec![Message::search(value)],
             None => {
@@ -64,7 +63,7 @@ impl AppExchange {
         };
         let table = SearchTable::builtin();
         let mut codec = MessageCodec::new(MAX_ANSWER);
-        let mut encode = |message: &Message| -> Result<Bytes> {
+        let mut encode = |message: &Message| -> Result<Bytes, BenchError> {
             let mut out = BytesMut::new();
             codec.encode(message, &mut out)?;
             Ok(out.freeze())
@@ -72,7 +71,7 @@ impl AppExchange {
         let mut cases = Vec::with_capacity(requests.len());
         for request in requests {
             let request = request.with_keep_alive(keep_alive);
-            let expected = respond(&table, &request).context("building an expected answer")?;
+            let expected = respond(&table, &request).map_err(BenchError::Expected)?;
             cases.push(Case {
                 request: encode(&request)?,
                 expected_bytes: encode(&expected)?,
@@ -137,8 +136,19 @@ fn show(message: &Message) -> String {
     )
 }
 
+/// What `bench app` loads.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// The load.
+    pub load: Load,
+    /// Send `"keep-alive": true` and reuse each connection [default: one connection per request].
+    pub keep_alive: bool,
+    /// Search for this value only [default: the rotation].
+    pub value: Option<String>,
+}
+
 /// Runs `bench app`.
-pub async fn run(args: &BenchAppArgs) -> Result<Report> {
+pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
     let load = &args.load;
     let addr = target(load, DEFAULT_PORT).await?;
     let exchange = Arc::new(AppExchange::new(

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,8 +28,8 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 use super::driver;
 use super::report::{Failure, Report, Tally};
+use super::{BenchError, Load};
 use super::{Plan, micros, run_workers, setup, target};
-use crate::cli::{BenchChatArgs, LoadArgs};
 
 /// The port of `socklab chat server`.
 const DEFAULT_PORT: u16 = 9998;
@@ -56,15 +55,33 @@ struct Room {
     finished: AtomicUsize,
 }
 
+/// What `bench chat` loads.
+#[derive(Debug, Clone)]
+pub struct ChatOptions {
+    /// The load.
+    pub load: Load,
+    /// How many of the clients send lines (the others only read).
+    pub senders: usize,
+}
+
+impl Default for ChatOptions {
+    fn default() -> Self {
+        Self {
+            load: Load::default(),
+            senders: 5,
+        }
+    }
+}
+
 /// Runs `bench chat`.
-pub async fn run(args: &BenchChatArgs) -> Result<Report> {
+pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
     let load = &args.load;
     let addr = target(load, DEFAULT_PORT).await?;
     if load.conns < 2 || args.senders == 0 || args.senders > load.conns {
-        bail!("bench chat needs at least 2 clients and 1 to --conns senders");
+        return Err(BenchError::ChatClients);
     }
     if load.rate.is_some() {
-        bail!("bench chat runs closed loop: use --pipeline to set the lines in flight");
+        return Err(BenchError::ChatRate);
     }
     let room = Arc::new(Room {
         clients: load.conns,
@@ -93,13 +110,7 @@ pub async fn run(args: &BenchChatArgs) -> Result<Report> {
     Ok(Report { setup, tally })
 }
 
-async fn client(
-    room: Arc<Room>,
-    load: LoadArgs,
-    index: usize,
-    stream: TcpStream,
-    plan: Plan,
-) -> Tally {
+async fn client(room: Arc<Room>, load: Load, index: usize, stream: TcpStream, plan: Plan) -> Tally {
     let (reader, writer) = stream.into_split();
     // Dropping a write half sends FIN, which a chat server takes as leaving:
     // every client keeps its own until it has received everything.
@@ -129,7 +140,7 @@ async fn client(
 /// client has received everything.
 async fn send(
     room: &Room,
-    load: &LoadArgs,
+    load: &Load,
     sender: usize,
     mut writer: OwnedWriteHalf,
     plan: Plan,
@@ -141,7 +152,7 @@ async fn send(
 
 async fn send_lines(
     room: &Room,
-    load: &LoadArgs,
+    load: &Load,
     sender: usize,
     writer: &mut OwnedWriteHalf,
     plan: Plan,
@@ -210,7 +221,7 @@ async fn send_lines(
 /// sent has arrived.
 async fn receive(
     room: &Room,
-    load: &LoadArgs,
+    load: &Load,
     index: usize,
     mut reader: OwnedReadHalf,
     plan: Plan,

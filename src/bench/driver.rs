@@ -13,15 +13,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Result;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 
 use super::report::{Failure, Tally};
+use super::{BenchError, Load};
 use super::{Pacer, Plan, micros};
-use crate::cli::LoadArgs;
 use crate::net;
 
 /// A protocol's requests and the check of its answers.
@@ -39,7 +38,7 @@ pub trait Exchange: Send + Sync + 'static {
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Connects to `addr` (TCP_NODELAY, the shared error wording).
-pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream> {
+pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, BenchError> {
     let io = net::connect(&addr.ip().to_string(), addr.port(), limit).await?;
     Ok(io.into_inner())
 }
@@ -49,7 +48,7 @@ pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream> {
 pub async fn keep_alive<E: Exchange>(
     exchange: &E,
     stream: TcpStream,
-    load: &LoadArgs,
+    load: &Load,
     mut pacer: Pacer,
     plan: Plan,
 ) -> Tally {
@@ -72,7 +71,7 @@ struct InFlight {
 async fn converse<E: Exchange>(
     exchange: &E,
     stream: &TcpStream,
-    load: &LoadArgs,
+    load: &Load,
     pacer: &mut Pacer,
     plan: Plan,
     tally: &mut Tally,
@@ -197,7 +196,7 @@ fn read_some(stream: &TcpStream, input: &mut BytesMut) -> io::Result<usize> {
 pub async fn one_per_connection<E: Exchange>(
     exchange: &E,
     addr: SocketAddr,
-    load: &LoadArgs,
+    load: &Load,
     mut pacer: Pacer,
     plan: Plan,
 ) -> Tally {
@@ -238,7 +237,7 @@ pub async fn one_per_connection<E: Exchange>(
 async fn once<E: Exchange>(
     exchange: &E,
     addr: SocketAddr,
-    load: &LoadArgs,
+    load: &Load,
     seq: u64,
     plan: &Plan,
     tally: &mut Tally,
@@ -247,7 +246,7 @@ async fn once<E: Exchange>(
         |what: &str, err: io::Error| (Failure::Io, format!("{what}: {}", net::describe(&err)));
     let mut stream = connect(addr, load.connect_timeout)
         .await
-        .map_err(|err| (Failure::Connect, format!("{err:#}")))?;
+        .map_err(|err| (Failure::Connect, err.to_string()))?;
     let mut out = BytesMut::with_capacity(load.size + 256);
     exchange.request(seq, &mut out);
     stream

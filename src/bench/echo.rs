@@ -10,7 +10,6 @@
 //! The period is prime so that a dropped, doubled or reordered chunk shows up
 //! as a mismatch instead of lining up with the next copy.
 
-use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,8 +17,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::driver::{self, Exchange};
 use super::report::{Failure, Report, Tally};
+use super::{BenchError, Load};
 use super::{Pacer, Plan, run_workers, setup, target};
-use crate::cli::BenchEchoArgs;
 use crate::echo::DEFAULT_PORT;
 
 const PERIOD: usize = 251;
@@ -76,8 +75,17 @@ impl Exchange for Echo {
     }
 }
 
+/// What `bench echo` loads.
+#[derive(Debug, Clone, Default)]
+pub struct EchoOptions {
+    /// The load.
+    pub load: Load,
+    /// Stream both ways at once on every connection and report MB/s.
+    pub bulk: bool,
+}
+
 /// Runs `bench echo`.
-pub async fn run(args: &BenchEchoArgs) -> Result<Report> {
+pub async fn run(args: &EchoOptions) -> Result<Report, BenchError> {
     let load = &args.load;
     let addr = target(load, DEFAULT_PORT).await?;
     let limit = load.connect_timeout;

@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 
-use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::driver::{self, Exchange};
 use super::report::Report;
+use super::{BenchError, Load};
 use super::{Pacer, run_workers, setup, target};
-use crate::cli::BenchHttpArgs;
 
 /// The port of `socklab http server`.
 const DEFAULT_PORT: u16 = 8001;
@@ -66,8 +65,26 @@ impl Exchange for Get {
     }
 }
 
+/// What `bench http` loads.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// The load.
+    pub load: Load,
+    /// Path to request.
+    pub path: String,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            load: Load::default(),
+            path: "/".to_owned(),
+        }
+    }
+}
+
 /// Runs `bench http`.
-pub async fn run(args: &BenchHttpArgs) -> Result<Report> {
+pub async fn run(args: &HttpOptions) -> Result<Report, BenchError> {
     let load = &args.load;
     let addr = target(load, DEFAULT_PORT).await?;
     let request = format!(

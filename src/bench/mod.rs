@@ -20,6 +20,7 @@ mod chat;
 mod driver;
 mod echo;
 mod http;
+mod load;
 pub mod report;
 mod udp;
 
@@ -28,42 +29,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::cli::{BenchCmd, LoadArgs};
+pub use self::app::{AppOptions, run as app};
+pub use self::chat::{ChatOptions, run as chat};
+pub use self::echo::{EchoOptions, run as echo};
+pub use self::http::{HttpOptions, run as http};
+pub use self::udp::run as udp;
+pub use load::{BenchError, Load};
+pub use report::{Failure, Report, Setup, Tally};
+
 use crate::net;
-use report::{Failure, Report, Setup, Tally};
-
-/// Runs one bench command; any failure counted makes it an error (exit 1).
-pub async fn run(cmd: BenchCmd) -> Result<()> {
-    let (report, json) = match cmd {
-        BenchCmd::Echo(args) => (echo::run(&args).await?, args.load.json),
-        BenchCmd::Http(args) => (http::run(&args).await?, args.load.json),
-        BenchCmd::Udp(args) => (udp::run(&args).await?, args.json),
-        BenchCmd::Chat(args) => (chat::run(&args).await?, args.load.json),
-        BenchCmd::App(args) => (app::run(&args).await?, args.load.json),
-    };
-    finish(report, json)?;
-    Ok(())
-}
-
-/// Prints the report (`--json`: one object) and turns counted failures into
-/// the command's error.
-pub fn finish(report: Report, json: bool) -> Result<Report> {
-    if json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
-    }
-    let errors = report.tally.errors.total();
-    if errors > 0 {
-        let first = report.tally.first_error.as_deref().unwrap_or("unknown");
-        bail!("{errors} error(s) during the bench; the first: {first}");
-    }
-    Ok(report)
-}
 
 /// The measured window and the end of the drain, fixed once every worker is
 /// connected.
@@ -80,7 +57,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn new(load: &LoadArgs) -> Self {
+    fn new(load: &Load) -> Self {
         let start = Instant::now();
         let measure = start + load.warmup;
         let end = measure + load.duration;
@@ -120,7 +97,7 @@ pub enum Pacer {
 impl Pacer {
     /// The pacer of worker `index` of `load.conns`, staggered so the workers'
     /// schedules interleave.
-    pub fn new(load: &LoadArgs, index: usize, start: Instant) -> Self {
+    pub fn new(load: &Load, index: usize, start: Instant) -> Self {
         match load.rate {
             None => Pacer::Closed,
             Some(rate) => {
@@ -176,26 +153,22 @@ impl Pacer {
 }
 
 /// The resolved target, checked against `--allow-remote`.
-pub async fn target(load: &LoadArgs, default_port: u16) -> Result<SocketAddr> {
-    let (host, port) = net::split_host_port(&load.addr)
-        .map_err(|why| anyhow::anyhow!("invalid address: {why}"))?;
+pub async fn target(load: &Load, default_port: u16) -> Result<SocketAddr, BenchError> {
+    let (host, port) = net::split_host_port(&load.addr).map_err(BenchError::Address)?;
     let port = match (port, load.addr_port) {
-        (Some(_), Some(_)) => bail!("give the port once: in {:?} or after it", load.addr),
+        (Some(_), Some(_)) => return Err(BenchError::PortTwice(load.addr.clone())),
         (port, second) => port.or(second).unwrap_or(default_port),
     };
     let addrs = net::resolve(&host, port).await?;
     let addr = addrs[0];
     if !load.allow_remote && !is_local(addr.ip()) {
-        bail!(
-            "refusing to load {addr}: not a loopback or private address \
-             (pass --allow-remote for a server you are allowed to load)"
-        );
+        return Err(BenchError::Remote(addr));
     }
     if load.conns == 0 || load.pipeline == 0 {
-        bail!("--conns and --pipeline must be at least 1");
+        return Err(BenchError::NoLoad);
     }
     if load.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-        bail!("--rate must be a positive number of requests per second");
+        return Err(BenchError::Rate);
     }
     Ok(addr)
 }
@@ -225,11 +198,11 @@ fn is_local(ip: IpAddr) -> bool {
 /// merges their tallies.
 ///
 /// `open(i)` connects worker `i`; `work(i, conn, plan)` runs it.
-pub async fn run_workers<C, O, OF, W, WF>(load: &LoadArgs, open: O, work: W) -> Tally
+pub async fn run_workers<C, O, OF, W, WF>(load: &Load, open: O, work: W) -> Tally
 where
     C: Send + 'static,
     O: Fn(usize) -> OF,
-    OF: Future<Output = Result<C>> + Send + 'static,
+    OF: Future<Output = Result<C, BenchError>> + Send + 'static,
     W: Fn(usize, C, Plan) -> WF + Send + Sync + 'static,
     WF: Future<Output = Tally> + Send + 'static,
 {
@@ -259,7 +232,7 @@ where
                 Ok(conn) => work(index, conn, plan).await,
                 Err(err) => {
                     let mut tally = Tally::default();
-                    tally.fail(Failure::Connect, format!("{err:#}"));
+                    tally.fail(Failure::Connect, err.to_string());
                     tally
                 }
             }
@@ -282,7 +255,7 @@ where
 }
 
 /// The setup block of a report for `load`.
-pub fn setup(load: &LoadArgs, protocol: &str, target: SocketAddr, unit: &'static str) -> Setup {
+pub fn setup(load: &Load, protocol: &str, target: SocketAddr, unit: &'static str) -> Setup {
     Setup {
         protocol: protocol.to_string(),
         target: target.to_string(),

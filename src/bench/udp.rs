@@ -7,15 +7,14 @@
 //!                                             Python writes it: udp/lucky.rs)
 //! ```
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use anyhow::{Result, bail};
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, sleep_until};
 
 use super::report::{Failure, Report, Tally};
+use super::{BenchError, Load};
 use super::{Pacer, Plan, micros, run_workers, setup, target};
-use crate::cli::LoadArgs;
 use crate::net::single_threaded;
 use crate::udp::{QuietSocket, RecvBatch, lucky};
 
@@ -23,10 +22,10 @@ use crate::udp::{QuietSocket, RecvBatch, lucky};
 const DEFAULT_PORT: u16 = 60000;
 
 /// Runs `bench udp`.
-pub async fn run(load: &LoadArgs) -> Result<Report> {
+pub async fn run(load: &Load) -> Result<Report, BenchError> {
     let addr = target(load, DEFAULT_PORT).await?;
     if load.pipeline != 1 {
-        bail!("bench udp keeps one request in flight per socket: use --conns, not --pipeline");
+        return Err(BenchError::UdpPipeline);
     }
     let shared = load.clone();
     // Every socket is driven from one thread: see net::single_threaded.
@@ -50,18 +49,18 @@ pub async fn run(load: &LoadArgs) -> Result<Report> {
 }
 
 /// A UDP socket connected to the server, so only its replies are accepted.
-async fn open(addr: SocketAddr) -> Result<QuietSocket> {
-    let local: SocketAddr = if addr.is_ipv4() {
-        "0.0.0.0:0".parse()?
+async fn open(addr: SocketAddr) -> Result<QuietSocket, BenchError> {
+    let local = if addr.is_ipv4() {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
     } else {
-        "[::]:0".parse()?
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
     };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
     Ok(QuietSocket::new(socket)?)
 }
 
-async fn requests(socket: QuietSocket, load: &LoadArgs, index: usize, plan: Plan) -> Tally {
+async fn requests(socket: QuietSocket, load: &Load, index: usize, plan: Plan) -> Tally {
     let mut tally = Tally::default();
     let mut pacer = Pacer::new(load, index, plan.start);
     let request = vec![b'x'; load.size];

@@ -16,46 +16,151 @@
 //! identifier, and errors about our requests are named by type and code.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
 use super::icmp::{self, Message};
-use crate::cli::PingArgs;
-use crate::net::{self, describe};
+use crate::net::{self, NetError, describe};
 
 /// ping's default payload: 56 bytes, 64 with the ICMP header.
-const PAYLOAD_LEN: usize = 56;
+pub const PAYLOAD_LEN: usize = 56;
+/// An echo request with its ICMP and IPv4 headers.
+pub const PACKET_LEN: usize = PAYLOAD_LEN + icmp::HEADER_LEN + 20;
 /// The shortest interval between requests, so a typo cannot flood a host.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// Room for any ICMP message with its IP header.
 const RECV_BUFFER: usize = 4096;
 
-/// Runs `socklab ping`; fails (exit 1) when no reply came back.
-pub async fn command(args: &PingArgs) -> Result<()> {
-    let target = resolve_v4(&args.host).await?;
-    let socket = IcmpSocket::open()?;
-    println!(
-        "PING {} ({target}) {PAYLOAD_LEN}({}) bytes of data.",
-        args.host,
-        PAYLOAD_LEN + icmp::HEADER_LEN + 20
-    );
-    let stats = Pinger::new(socket, target, args).run().await?;
-    println!("\n--- {} ping statistics ---", args.host);
-    print!("{}", stats.summary());
-    if stats.received == 0 {
-        bail!("no reply from {target}");
-    }
-    Ok(())
+/// How often and how long to ping.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Stop after this many echo requests [default: until shutdown].
+    pub count: Option<u64>,
+    /// Time between echo requests (at least 10 ms).
+    pub interval: Duration,
+    /// After the last request, how long to wait for replies on their way.
+    pub timeout: Duration,
 }
 
-async fn resolve_v4(host: &str) -> Result<Ipv4Addr> {
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            count: None,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a ping could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum PingError {
+    /// The host does not resolve.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The host has only IPv6 addresses.
+    #[error("{0} has no IPv4 address (ping speaks ICMP over IPv4 only)")]
+    NoIpv4(String),
+    /// Neither kind of ICMP socket may be opened.
+    #[error(
+        "cannot open an ICMP socket: {} (datagram), {} (raw); allow unprivileged ping \
+         with sysctl net.ipv4.ping_group_range=\"0 2147483647\" or run as root",
+        describe(.datagram),
+        describe(.raw)
+    )]
+    NoSocket {
+        /// Why a datagram socket was refused.
+        datagram: io::Error,
+        /// Why a raw socket was refused.
+        raw: io::Error,
+    },
+    /// Setting the socket up failed.
+    #[error(transparent)]
+    Setup(io::Error),
+    /// Receiving failed.
+    #[error("receiving ICMP: {0}")]
+    Receive(io::Error),
+}
+
+/// What came back for one request, as it came.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// An echo reply.
+    Echo {
+        /// Bytes of the ICMP message.
+        bytes: usize,
+        /// Who answered.
+        source: Ipv4Addr,
+        /// The request's sequence number.
+        seq: u16,
+        /// The reply's TTL, where the socket reports it.
+        ttl: Option<u8>,
+        /// Round-trip time.
+        rtt: Duration,
+        /// The payload came back altered.
+        wrong_data: bool,
+    },
+    /// An ICMP error about the request.
+    Error {
+        /// Who reported it.
+        source: Ipv4Addr,
+        /// The request's sequence number.
+        seq: u16,
+        /// The error's type and code, in words.
+        description: String,
+    },
+    /// The request could not be sent.
+    SendFailed {
+        /// The request's sequence number.
+        seq: u16,
+        /// Where it was going.
+        target: Ipv4Addr,
+        /// Why, in words.
+        error: String,
+    },
+}
+
+/// A pinger with its host resolved and its ICMP socket open.
+pub struct Pinger {
+    socket: IcmpSocket,
+    target: Ipv4Addr,
+}
+
+impl Pinger {
+    /// Resolves `host` to an IPv4 address and opens an ICMP socket.
+    pub async fn open(host: &str) -> Result<Self, PingError> {
+        let target = resolve_v4(host).await?;
+        let socket = IcmpSocket::open()?;
+        Ok(Self { socket, target })
+    }
+
+    /// The address pinged.
+    pub fn target(&self) -> Ipv4Addr {
+        self.target
+    }
+
+    /// Pings until `options.count` requests are answered or lost, or
+    /// `shutdown` resolves; each reply goes to `on_reply` as it comes.
+    pub async fn run(
+        self,
+        options: &Options,
+        shutdown: impl Future<Output = ()>,
+        on_reply: impl FnMut(&Reply),
+    ) -> Result<Stats, PingError> {
+        Run::new(self.socket, self.target, options, on_reply)
+            .run(shutdown)
+            .await
+    }
+}
+
+async fn resolve_v4(host: &str) -> Result<Ipv4Addr, PingError> {
     let addrs = net::resolve(host, 0).await?;
     addrs
         .iter()
@@ -63,7 +168,7 @@ async fn resolve_v4(host: &str) -> Result<Ipv4Addr> {
             IpAddr::V4(ip) => Some(ip),
             IpAddr::V6(_) => None,
         })
-        .with_context(|| format!("{host} has no IPv4 address (ping speaks ICMP over IPv4 only)"))
+        .ok_or_else(|| PingError::NoIpv4(host.to_owned()))
 }
 
 /// How the socket was opened, which decides what a received packet holds.
@@ -91,27 +196,28 @@ struct Received {
 
 impl IcmpSocket {
     /// Opens a datagram ICMP socket, or a raw one where those are not allowed.
-    fn open() -> Result<Self> {
+    fn open() -> Result<Self, PingError> {
         let (socket, kind) = match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
             Ok(socket) => (socket, Kind::Datagram),
             Err(dgram_err) => match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) {
                 Ok(socket) => (socket, Kind::Raw),
-                Err(raw_err) => bail!(
-                    "cannot open an ICMP socket: {} (datagram), {} (raw); allow unprivileged ping \
-                     with sysctl net.ipv4.ping_group_range=\"0 2147483647\" or run as root",
-                    describe(&dgram_err),
-                    describe(&raw_err)
-                ),
+                Err(raw_err) => {
+                    return Err(PingError::NoSocket {
+                        datagram: dgram_err,
+                        raw: raw_err,
+                    });
+                }
             },
         };
         tracing::debug!("ICMP socket: {kind:?}");
-        socket.set_nonblocking(true)?;
+        socket.set_nonblocking(true).map_err(PingError::Setup)?;
         if kind == Kind::Datagram {
-            set_recv_ttl(&socket)?;
+            set_recv_ttl(&socket).map_err(PingError::Setup)?;
         }
         // SAFETY: socket2's Socket owns its descriptor and keeps returning
         // it until dropped, which happens only when the AsyncFd is.
-        let fd = unsafe { AsyncFd::register(socket) }.map_err(|err| err.into_parts().1)?;
+        let fd = unsafe { AsyncFd::register(socket) }
+            .map_err(|err| PingError::Setup(err.into_parts().1))?;
         Ok(Self { fd, kind })
     }
 
@@ -267,7 +373,7 @@ fn percent(value: f64) -> String {
 }
 
 /// One run: send on a ticker, match replies by identifier and sequence.
-struct Pinger {
+struct Run<F> {
     socket: IcmpSocket,
     target: Ipv4Addr,
     /// Our identifier on a raw socket; the kernel's on a datagram one.
@@ -278,30 +384,31 @@ struct Pinger {
     /// Send times of requests still unanswered, by sequence number.
     in_flight: HashMap<u16, Instant>,
     stats: Stats,
+    on_reply: F,
 }
 
-impl Pinger {
-    fn new(socket: IcmpSocket, target: Ipv4Addr, args: &PingArgs) -> Self {
+impl<F: FnMut(&Reply)> Run<F> {
+    fn new(socket: IcmpSocket, target: Ipv4Addr, options: &Options, on_reply: F) -> Self {
         Self {
             socket,
             target,
             id: rand::random(),
-            count: args.count,
-            interval: args.interval.max(MIN_INTERVAL),
-            linger: args.timeout,
+            count: options.count,
+            interval: options.interval.max(MIN_INTERVAL),
+            linger: options.timeout,
             in_flight: HashMap::new(),
             stats: Stats::default(),
+            on_reply,
         }
     }
 
-    async fn run(mut self) -> Result<Stats> {
+    async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Stats, PingError> {
         let started = Instant::now();
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next: u64 = 1;
         let mut last_sent = started;
         let mut buf = vec![0u8; RECV_BUFFER];
-        let shutdown = net::shutdown_signal("no more echo requests");
         tokio::pin!(shutdown);
         loop {
             let done_sending = self.count.is_some_and(|count| next > count);
@@ -320,7 +427,7 @@ impl Pinger {
                     self.stats.elapsed = last_sent - started;
                 }
                 received = self.socket.recv(&mut buf) => {
-                    let received = received.context("receiving ICMP")?;
+                    let received = received.map_err(PingError::Receive)?;
                     self.handle(&buf[..received.len], received.source, received.ttl);
                 }
             }
@@ -342,11 +449,11 @@ impl Pinger {
             }
             Err(err) => {
                 self.stats.errors += 1;
-                eprintln!(
-                    "ping: cannot send icmp_seq={seq} to {}: {}",
-                    self.target,
-                    describe(&err)
-                );
+                (self.on_reply)(&Reply::SendFailed {
+                    seq,
+                    target: self.target,
+                    error: describe(&err),
+                });
             }
         }
     }
@@ -374,17 +481,14 @@ impl Pinger {
                 };
                 let rtt = sent.elapsed();
                 self.stats.record_rtt(rtt);
-                let ttl = ttl.map(|t| format!(" ttl={t}")).unwrap_or_default();
-                let wrong = if echoed == payload(seq) {
-                    ""
-                } else {
-                    " (wrong data)"
-                };
-                println!(
-                    "{} bytes from {source}: icmp_seq={seq}{ttl} time={:.3} ms{wrong}",
-                    message.len(),
-                    rtt.as_secs_f64() * 1000.0
-                );
+                (self.on_reply)(&Reply::Echo {
+                    bytes: message.len(),
+                    source,
+                    seq,
+                    ttl,
+                    rtt,
+                    wrong_data: echoed != payload(seq),
+                });
             }
             Some(Message::Error {
                 kind,
@@ -393,10 +497,11 @@ impl Pinger {
                 seq,
             }) if ours(id) && self.in_flight.remove(&seq).is_some() => {
                 self.stats.errors += 1;
-                println!(
-                    "From {source} icmp_seq={seq} {}",
-                    icmp::describe(kind, code)
-                );
+                (self.on_reply)(&Reply::Error {
+                    source,
+                    seq,
+                    description: icmp::describe(kind, code),
+                });
             }
             _ => {}
         }

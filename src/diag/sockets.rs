@@ -16,17 +16,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::Write;
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result};
 use procfs::ProcError;
 use procfs::net::{TcpState, UdpState};
 use procfs::process::FDTarget;
 use serde::Serialize;
 
 use super::backlog;
-use crate::cli::SocketsArgs;
 
 /// A socket's protocol and address family, named as `netstat` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -102,34 +99,6 @@ impl Filter {
         let listening_ok = !self.listening || matches!(entry.state, "LISTEN" | "UNCONN");
         let proto_ok = self.tcp.is_none_or(|tcp| entry.proto.is_tcp() == tcp);
         port_ok && listening_ok && proto_ok
-    }
-}
-
-/// Runs `socklab sockets`: prints the table or the JSON array.
-pub fn command(args: &SocketsArgs) -> Result<()> {
-    let filter = Filter {
-        port: args.port,
-        listening: args.listening,
-        tcp: match (args.tcp, args.udp) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        },
-    };
-    let mut entries = read(&filter).context("cannot read the socket tables in /proc/net")?;
-    attach_owners(&mut entries);
-    let mut out = if args.json {
-        serde_json::to_string_pretty(&entries)?
-    } else {
-        table(&entries)
-    };
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    // `socklab sockets | head` closing the pipe early is not an error.
-    match std::io::stdout().lock().write_all(out.as_bytes()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
-        _ => Ok(()),
     }
 }
 

@@ -15,13 +15,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::sockets::{self, Filter, SocketEntry};
-use crate::cli::StallClientArgs;
-use crate::net::{self, ConnInfo, Monitored, ServerOptions};
+use crate::net::{self, ConnInfo, NetError, ServerOptions};
 
 /// app-server-test.py's port, moved off echo's 65432.
 pub const DEFAULT_PORT: u16 = 65434;
@@ -37,14 +36,81 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 /// How often the queues are sampled while settling.
 const SETTLE_STEP: Duration = Duration::from_millis(10);
 
+/// What the stall server does: hold each connection for the idle timeout.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Connection limit, idle timeout (how long a connection is held) and grace.
+    pub server: ServerOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            server: ServerOptions {
+                idle_timeout: Some(DEFAULT_IDLE),
+                ..ServerOptions::default()
+            },
+        }
+    }
+}
+
+/// Where the client connects.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Server host name or address.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Give up connecting after this long.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: DEFAULT_PORT,
+            connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+/// Why the client could not report.
+#[derive(Debug, thiserror::Error)]
+pub enum StallError {
+    /// Resolving or connecting failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// A socket call failed; the string says which.
+    #[error("{0}: {1}")]
+    Io(String, io::Error),
+    /// The blocking /proc read could not run.
+    #[error("reading /proc/net/tcp: {0}")]
+    Proc(tokio::task::JoinError),
+}
+
+/// What the client reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Connected from `local` to `peer`.
+    Connected {
+        /// The server's address.
+        peer: SocketAddr,
+        /// Ours.
+        local: SocketAddr,
+    },
+    /// The kernel took this many bytes before a write would block.
+    Filled(u64),
+}
+
 /// Serves the stall server on `listener` until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerOptions,
-    shutdown: impl Future<Output = ()> + Send,
+pub async fn serve(
+    listener: impl net::IntoListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let hold = config.idle_timeout;
-    net::serve(listener, config, shutdown, move |io, conn| {
+    let hold = options.server.idle_timeout;
+    net::serve(listener, options.server, shutdown, move |io, conn| {
         hold_open(io, conn, hold)
     })
     .await
@@ -52,8 +118,8 @@ pub async fn run(
 
 /// Keeps the connection open without ever reading it. A peer's close cannot
 /// be seen without reading, so the idle timeout is what frees the slot.
-async fn hold_open(
-    io: Monitored<TcpStream>,
+async fn hold_open<S: AsyncRead + AsyncWrite>(
+    io: S,
     conn: ConnInfo,
     hold: Option<Duration>,
 ) -> io::Result<()> {
@@ -82,40 +148,32 @@ pub struct Report {
     pub server_recv_q: Option<u64>,
 }
 
-/// Runs `stall client`: fill the queues, report, optionally hold.
-pub async fn client(args: &StallClientArgs) -> Result<()> {
-    let port = args.target.port.unwrap_or(DEFAULT_PORT);
-    let io = net::connect(&args.target.host, port, args.target.connect_timeout).await?;
+/// The stall client: connects, fills the queues, and reports where the bytes
+/// wait; returns the report and the still-open connection (its queues full).
+pub async fn client(
+    target: &Target,
+    mut on_event: impl FnMut(Event),
+) -> Result<(Report, TcpStream), StallError> {
+    let io = net::connect(&target.host, target.port, target.connect_timeout).await?;
     let peer = io.peer();
     let stream = io.into_inner();
-    let local = stream.local_addr().context("reading our address")?;
-    println!("connected to {peer} from {local}");
-
+    let local = stream
+        .local_addr()
+        .map_err(|err| StallError::Io("reading our address".to_owned(), err))?;
+    on_event(Event::Connected { peer, local });
     let written = fill(&stream, peer).await?;
-    println!(
-        "wrote {written} bytes, then send() would block (EAGAIN: resource temporarily unavailable)"
-    );
+    on_event(Event::Filled(written));
     let report = settle(&stream, local, peer, written).await?;
-    print!("{}", explain(&report, peer));
-
-    if !args.hold.is_zero() {
-        println!(
-            "holding the connection for {}s (see it with: socklab sockets --port {})",
-            args.hold.as_secs_f64(),
-            peer.port()
-        );
-        tokio::select! {
-            () = tokio::time::sleep(args.hold) => {}
-            () = net::shutdown_signal("closing the held connection") => {}
-        }
-    }
-    Ok(())
+    Ok((report, stream))
 }
 
 /// Writes until the socket would block; returns the bytes the kernel took.
-async fn fill(stream: &TcpStream, peer: SocketAddr) -> Result<u64> {
+async fn fill(stream: &TcpStream, peer: SocketAddr) -> Result<u64, StallError> {
     let chunk: Vec<u8> = PATTERN.iter().copied().cycle().take(CHUNK).collect();
-    stream.writable().await.context("waiting to write")?;
+    stream
+        .writable()
+        .await
+        .map_err(|err| StallError::Io("waiting to write".to_owned(), err))?;
     let mut written = 0u64;
     loop {
         match stream.try_write(&chunk) {
@@ -124,7 +182,7 @@ async fn fill(stream: &TcpStream, peer: SocketAddr) -> Result<u64> {
                 written += n as u64;
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(written),
-            Err(err) => return Err(err).context(format!("sending to {peer}")),
+            Err(err) => return Err(StallError::Io(format!("sending to {peer}"), err)),
         }
     }
 }
@@ -137,16 +195,16 @@ async fn settle(
     local: SocketAddr,
     peer: SocketAddr,
     written: u64,
-) -> Result<Report> {
+) -> Result<Report, StallError> {
     let deadline = Instant::now() + SETTLE_LIMIT;
     let mut last: Option<Report> = None;
     loop {
         let client_send_q = net::queue_sizes(stream)
-            .context("reading our Send-Q")?
+            .map_err(|err| StallError::Io("reading our Send-Q".to_owned(), err))?
             .send_q;
         let server = tokio::task::spawn_blocking(move || server_side(local, peer))
             .await
-            .context("reading /proc/net/tcp")?;
+            .map_err(StallError::Proc)?;
         let report = Report {
             written,
             client_send_q,
@@ -179,7 +237,7 @@ pub fn server_side(local: SocketAddr, peer: SocketAddr) -> Option<SocketEntry> {
 }
 
 /// The report in words: the numbers, then where the bytes wait.
-fn explain(report: &Report, peer: SocketAddr) -> String {
+pub fn explain(report: &Report, peer: SocketAddr) -> String {
     let mut out = format!(
         "client Send-Q: {} bytes (written by us, not yet acknowledged by the server's kernel)\n",
         report.client_send_q

@@ -126,6 +126,9 @@ impl BodyDecoder {
                         }
                         return Ok(pos);
                     };
+                    if end > MAX_CHUNK_LINE {
+                        return Err(BodyError::ChunkSize(preview(&rest[..end])));
+                    }
                     let size = parse_chunk_size(&rest[..end])?;
                     pos += end + 1;
                     self.state = if size == 0 {

@@ -5,7 +5,10 @@
 //! and re-renders only when the Unix second changes (hyper does the same).
 
 use std::cell::RefCell;
+
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
 
 /// Length of an IMF-fixdate such as `Sun, 27 May 2018 01:01:01 GMT`.
 pub const DATE_LEN: usize = 29;
@@ -22,7 +25,7 @@ thread_local! {
 }
 
 /// Appends the current date as an HTTP date (`Sun, 27 May 2018 01:01:01 GMT`).
-pub fn append(out: &mut Vec<u8>) {
+pub fn append(out: &mut BytesMut) {
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHED.with_borrow_mut(|cached| {
@@ -44,7 +47,7 @@ mod tests {
 
     #[test]
     fn renders_a_parseable_current_date() {
-        let mut out = Vec::new();
+        let mut out = BytesMut::new();
         append(&mut out);
         assert_eq!(out.len(), DATE_LEN);
         let text = std::str::from_utf8(&out).expect("ascii");
@@ -54,7 +57,7 @@ mod tests {
             .expect("not in the future");
         assert!(age.as_secs() <= 2, "{text} is stale");
         // A second call within the same second reuses the cached bytes.
-        let mut again = Vec::new();
+        let mut again = BytesMut::new();
         append(&mut again);
         assert_eq!(again.len(), DATE_LEN);
     }

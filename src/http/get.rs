@@ -11,36 +11,129 @@
 //!                    \r\n
 //! server -> client   HTTP/1.1 200 OK\r\n FIELDS \r\n\r\n BODY
 //! ```
-//! The status line and header fields go to stderr and the decoded body to
-//! stdout (or `-o FILE`), so that stdout holds exactly the body's bytes.
-//! `--raw` instead copies the request to stderr and the response, exactly as
-//! received (chunk framing included), to stdout or FILE. A status of 400 or
-//! more still writes the body, then fails (curl's `--fail-with-body`).
+//! The heads are handed to a callback as they arrive and the decoded body is
+//! written to a sink; with `raw` the sink gets the response exactly as
+//! received (heads and chunk framing included). The status is returned for
+//! the caller to judge (the binary fails on 400 or more, after the body, as
+//! curl's `--fail-with-body`).
 
-use std::io::Write as _;
-use std::path::Path;
-use std::pin::Pin;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 use url::{Position, Url};
 
-use super::body::{BodyDecoder, Framing};
-use super::{parse_content_length, tls};
-use crate::cli::HttpGetArgs;
-use crate::net::{self, Monitored};
+use super::response::{Head, Part, ResponseDecoder, ResponseError};
+use super::tls::{self, TlsError};
+use crate::net::{self, HostError, Monitored, NetError};
 
 /// The User-Agent the client sends.
 pub const USER_AGENT: &str = concat!("socklab/", env!("CARGO_PKG_VERSION"));
-/// Longest response head accepted.
-pub const MAX_HEAD: usize = 64 * 1024;
-/// Most header fields in a response head.
-const MAX_FIELDS: usize = 100;
 /// Bytes asked of each read.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// The URL does not parse.
+    #[error("invalid URL {url:?}: {cause}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What the parser said.
+        cause: url::ParseError,
+    },
+    /// The URL's host is a number in disguise.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Neither http nor https.
+    #[error("unsupported scheme {scheme:?} in {url:?} (use http:// or https://)")]
+    Scheme {
+        /// The scheme given.
+        scheme: String,
+        /// The URL as given.
+        url: String,
+    },
+    /// A URL without a host.
+    #[error("no host in URL {0:?}")]
+    NoHost(String),
+    /// A URL without a port and a scheme without a default one.
+    #[error("no port in URL {0:?}")]
+    NoPort(String),
+    /// Resolving or connecting failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The TLS configuration could not be made.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The host cannot be a TLS server name.
+    #[error("{0:?} is not a valid TLS server name: {1}")]
+    ServerName(String, rustls::pki_types::InvalidDnsNameError),
+    /// The TLS handshake failed (certificate problems worded for a user).
+    #[error("{0}")]
+    Handshake(String),
+    /// Writing the request failed.
+    #[error("sending the request: {0}")]
+    Send(io::Error),
+    /// Reading the response failed.
+    #[error("receiving the response: {}", net::describe(.0))]
+    Receive(io::Error),
+    /// The sink refused a head (raw mode).
+    #[error("writing the response: {0}")]
+    WriteHead(io::Error),
+    /// The sink refused the body.
+    #[error("writing the body: {0}")]
+    WriteBody(io::Error),
+    /// The response breaks HTTP.
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+}
+
+/// How to fetch.
+#[derive(Debug, Clone)]
+pub struct GetOptions {
+    /// Trust only the CA certificates in this PEM file (https).
+    pub cacert: Option<PathBuf>,
+    /// Give up connecting after this long.
+    pub connect_timeout: Duration,
+    /// Give up when the server sends nothing for this long.
+    pub timeout: Duration,
+    /// The sink gets the response exactly as received, heads included.
+    pub raw: bool,
+}
+
+impl Default for GetOptions {
+    fn default() -> Self {
+        Self {
+            cacert: None,
+            connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
+            timeout: Duration::from_secs(30),
+            raw: false,
+        }
+    }
+}
+
+/// What a fetch reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The request, about to be sent.
+    Request(&'a [u8]),
+    /// A head, interim or final, as it arrived.
+    Head(&'a Head),
+}
+
+/// What the server answered (the body went to the sink).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The final head: status line and fields.
+    pub head: Head,
+    /// Bytes written to the sink for the body.
+    pub body_bytes: u64,
+}
 
 /// Where to connect and what to ask for, taken from a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,22 +152,30 @@ pub struct Target {
 
 impl Target {
     /// Reads an `http://` or `https://` URL.
-    pub fn parse(text: &str) -> Result<Self> {
-        let url = Url::parse(text).with_context(|| format!("invalid URL {text:?}"))?;
+    pub fn parse(text: &str) -> Result<Self, GetError> {
+        let url = Url::parse(text).map_err(|cause| GetError::InvalidUrl {
+            url: text.to_owned(),
+            cause,
+        })?;
         // The URL standard reads `http://1000000/` as 0.15.66.64; what was
         // typed is checked, not what the url crate made of it.
         net::check_host(typed_host(text))?;
         let tls = match url.scheme() {
             "http" => false,
             "https" => true,
-            other => bail!("unsupported scheme {other:?} in {text:?} (use http:// or https://)"),
+            other => {
+                return Err(GetError::Scheme {
+                    scheme: other.to_owned(),
+                    url: text.to_owned(),
+                });
+            }
         };
         let host_text = url
             .host_str()
-            .ok_or_else(|| anyhow!("no host in URL {text:?}"))?;
+            .ok_or_else(|| GetError::NoHost(text.to_owned()))?;
         let port = url
             .port_or_known_default()
-            .ok_or_else(|| anyhow!("no port in URL {text:?}"))?;
+            .ok_or_else(|| GetError::NoPort(text.to_owned()))?;
         let authority = match url.port() {
             Some(port) => format!("{host_text}:{port}"),
             None => host_text.to_string(),
@@ -116,197 +217,100 @@ fn typed_host(url: &str) -> &str {
     host_port.split_once(':').map_or(host_port, |(h, _)| h)
 }
 
-/// Runs `http get`: fetches the URL, prints the head, writes the body.
-pub async fn get(args: &HttpGetArgs) -> Result<()> {
-    let target = Target::parse(&args.url)?;
-    let tcp = net::connect(&target.host, target.port, args.connect_timeout).await?;
+/// Fetches `target`: heads go to `on_event` as they arrive, the body (or,
+/// with `raw`, the whole response as received) to `sink`.
+pub async fn get<W>(
+    target: &Target,
+    options: &GetOptions,
+    sink: &mut W,
+    on_event: impl FnMut(Event<'_>),
+) -> Result<Response, GetError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let tcp = net::connect(&target.host, target.port, options.connect_timeout).await?;
     let peer = tcp.peer();
     // The connect helper sets no idle limit; a client wants one too.
-    let tcp = Monitored::new(tcp.into_inner(), peer, Some(args.timeout));
-    let (code, reason) = if target.tls {
-        let config = tls::client_config(args.cacert.as_deref())?;
-        let name = ServerName::try_from(target.host.clone())
-            .with_context(|| format!("{:?} is not a valid TLS server name", target.host))?;
-        let stream = TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|err| anyhow!(tls::handshake_error(&err, &target.host)))?;
-        exchange(stream, &target, args).await?
-    } else {
-        exchange(tcp, &target, args).await?
-    };
-    if code >= 400 {
-        bail!("the server answered {code} {reason}");
+    let tcp = Monitored::new(tcp.into_inner(), peer, Some(options.timeout));
+    if !target.tls {
+        return exchange(tcp, target, options.raw, sink, on_event).await;
     }
-    Ok(())
+    let config = tls::client_config(options.cacert.as_deref())?;
+    let name = ServerName::try_from(target.host.clone())
+        .map_err(|err| GetError::ServerName(target.host.clone(), err))?;
+    let stream = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|err| GetError::Handshake(tls::handshake_error(&err, &target.host)))?;
+    exchange(stream, target, options.raw, sink, on_event).await
 }
 
-/// A parsed response head.
-struct Head {
-    len: usize,
-    code: u16,
-    reason: String,
-    framing: Framing,
-}
-
-/// Sends the request and reads the response; returns its status.
-async fn exchange<S>(mut io: S, target: &Target, args: &HttpGetArgs) -> Result<(u16, String)>
+/// Sends the request and reads the response into `sink`.
+async fn exchange<S, W>(
+    mut io: S,
+    target: &Target,
+    raw: bool,
+    sink: &mut W,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<Response, GetError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin,
 {
     let request = target.request();
-    if args.raw {
-        std::io::Write::write_all(&mut std::io::stderr(), &request)?;
-    }
-    io.write_all(&request)
-        .await
-        .context("sending the request")?;
+    on_event(Event::Request(&request));
+    io.write_all(&request).await.map_err(GetError::Send)?;
     // TLS holds records until flushed.
-    io.flush().await.context("sending the request")?;
+    io.flush().await.map_err(GetError::Send)?;
 
-    let mut out = open_output(args.output.as_deref()).await?;
+    let mut decoder = ResponseDecoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let head = loop {
-        match parse_head(&input)? {
-            Some(head) if (100..200).contains(&head.code) && head.code != 101 => {
-                // Interim answers (100 Continue, 103 Early Hints) precede the real one.
-                show_head(&input[..head.len], &mut out, args.raw).await?;
-                input.advance(head.len);
-            }
-            Some(head) => break head,
-            None => {
-                if input.len() > MAX_HEAD {
-                    bail!("response head longer than {MAX_HEAD} bytes");
-                }
-                if read_more(&mut io, &mut input).await? == 0 {
-                    bail!(
-                        "the server closed the connection before sending a complete response head"
-                    );
-                }
-            }
-        }
-    };
-    show_head(&input[..head.len], &mut out, args.raw).await?;
-    input.advance(head.len);
-
-    let mut decoder = BodyDecoder::new(head.framing);
-    let mut body = Vec::with_capacity(READ_CHUNK);
+    let mut last = None;
+    let mut body_bytes = 0;
     loop {
-        let used = decoder.decode(&input, &mut body)?;
-        if args.raw {
-            out.write_all(&input[..used]).await
-        } else {
-            out.write_all(&body).await
+        while let Some(part) = decoder.decode(&mut input)? {
+            match part {
+                Part::Head(head) => {
+                    on_event(Event::Head(&head));
+                    if raw {
+                        sink.write_all(&head.raw)
+                            .await
+                            .map_err(GetError::WriteHead)?;
+                    }
+                    last = Some(head);
+                }
+                Part::Body { data, wire } => {
+                    let out = if raw { wire } else { data };
+                    sink.write_all(&out).await.map_err(GetError::WriteBody)?;
+                    body_bytes += out.len() as u64;
+                }
+            }
         }
-        .context("writing the body")?;
-        body.clear();
-        input.advance(used);
-        if decoder.is_done() {
-            break;
-        }
-        if read_more(&mut io, &mut input).await? == 0 {
-            decoder.finish()?;
+        if decoder.is_done() || read_more(&mut io, &mut input).await? == 0 {
             break;
         }
     }
-    out.flush().await.context("writing the body")?;
-    Ok((head.code, head.reason))
+    if !decoder.is_done() {
+        decoder.finish()?;
+    }
+    sink.flush().await.map_err(GetError::WriteBody)?;
+    // The decoder is done or finished only after a final head.
+    let head = last.ok_or(ResponseError::NoHead)?;
+    Ok(Response { head, body_bytes })
 }
 
-async fn read_more<S: AsyncRead + Unpin>(io: &mut S, input: &mut BytesMut) -> Result<usize> {
+async fn read_more<S: AsyncRead + Unpin>(
+    io: &mut S,
+    input: &mut BytesMut,
+) -> Result<usize, GetError> {
     input.reserve(READ_CHUNK);
     match io.read_buf(input).await {
         Ok(n) => Ok(n),
         // Many servers close TLS without close_notify once the body is framed
         // by the close itself; rustls reports that as UnexpectedEof.
-        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
-        Err(err) => Err(anyhow!("receiving the response: {}", net::describe(&err))),
+        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        Err(err) => Err(GetError::Receive(err)),
     }
-}
-
-type Output = BufWriter<Pin<Box<dyn AsyncWrite + Send>>>;
-
-async fn open_output(path: Option<&Path>) -> Result<Output> {
-    let sink: Pin<Box<dyn AsyncWrite + Send>> = match path {
-        Some(path) => Box::pin(
-            tokio::fs::File::create(path)
-                .await
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::pin(tokio::io::stdout()),
-    };
-    Ok(BufWriter::with_capacity(64 * 1024, sink))
-}
-
-/// Shows a response head: its exact bytes in the output with `--raw`, else
-/// its lines on stderr.
-async fn show_head(head: &[u8], out: &mut Output, raw: bool) -> Result<()> {
-    if raw {
-        out.write_all(head).await.context("writing the response")?;
-        return Ok(());
-    }
-    // Its lines without CR, ending with the empty line, as on the wire.
-    let text = String::from_utf8_lossy(head);
-    let mut err = std::io::stderr().lock();
-    for line in text.lines() {
-        let _ = writeln!(err, "{line}");
-    }
-    Ok(())
-}
-
-/// Parses a complete response head at the start of `buf`, or `None` if more
-/// bytes are needed.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut response = httparse::Response::new(&mut fields);
-    let len = match response.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(err) => bail!("malformed response head: {err}"),
-    };
-    let code = response.code.unwrap_or_default();
-    let framing = framing(code, response.headers)?;
-    Ok(Some(Head {
-        len,
-        code,
-        reason: response.reason.unwrap_or_default().to_string(),
-        framing,
-    }))
-}
-
-/// RFC 9112 §6.3: how the body of a response to GET ends.
-fn framing(code: u16, fields: &[httparse::Header<'_>]) -> Result<Framing> {
-    if (100..200).contains(&code) || code == 204 || code == 304 {
-        return Ok(Framing::Empty);
-    }
-    let mut length = None;
-    for field in fields {
-        if field.name.eq_ignore_ascii_case("transfer-encoding") {
-            let last = field
-                .value
-                .rsplit(|&b| b == b',')
-                .next()
-                .unwrap_or_default();
-            return Ok(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                Framing::Chunked
-            } else {
-                Framing::UntilClose
-            });
-        }
-        if field.name.eq_ignore_ascii_case("content-length") {
-            let value = parse_content_length(field.value).ok_or_else(|| {
-                anyhow!(
-                    "bad Content-Length {:?}",
-                    String::from_utf8_lossy(field.value)
-                )
-            })?;
-            if length.is_some_and(|seen| seen != value) {
-                bail!("conflicting Content-Length fields");
-            }
-            length = Some(value);
-        }
-    }
-    Ok(length.map_or(Framing::UntilClose, Framing::Length))
 }
 
 #[cfg(test)]
@@ -352,26 +356,5 @@ mod tests {
         assert!(request.starts_with("GET /x HTTP/1.1\r\nHost: example.org\r\n"));
         assert!(request.contains("User-Agent: socklab/"));
         assert!(request.ends_with("Connection: close\r\n\r\n"));
-    }
-
-    #[test]
-    fn framing_rules() {
-        let head = |text: &[u8]| parse_head(text).expect("parses").expect("complete");
-        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
-        assert_eq!((h.code, h.framing, h.len), (200, Framing::Length(5), 38));
-        let h = head(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
-        );
-        assert_eq!(h.framing, Framing::Chunked);
-        let h = head(b"HTTP/1.0 200 OK\r\n\r\n");
-        assert_eq!(h.framing, Framing::UntilClose);
-        let h = head(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
-        assert_eq!(h.framing, Framing::Empty);
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
-        assert!(
-            parse_head(b"HTTP/1.1 200 OK\r\n")
-                .expect("partial")
-                .is_none()
-        );
     }
 }

@@ -14,14 +14,19 @@
 //! default) and answers pipelined requests in order; the client sends
 //! `Connection: close` and reads until the body's framing says it is complete.
 
+pub mod answer;
 pub mod body;
 pub mod date;
 pub mod get;
+pub mod request;
+pub mod response;
 pub mod server;
 pub mod tls;
 
-pub use get::get;
-pub use server::{DEFAULT_IDLE, DEFAULT_PORT, Limits, run, run_with};
+pub use get::{Event, GetError, GetOptions, Response, Target, get};
+pub use request::{Limits, Reject, Request, RequestDecoder, RequestError};
+pub use response::{Head, MAX_HEAD, Part, ResponseDecoder, ResponseError};
+pub use server::{DEFAULT_BODY, DEFAULT_IDLE, DEFAULT_PORT, Options, serve};
 
 /// A Content-Length value: ASCII digits only, surrounding blanks allowed
 /// (Rust's integer parser alone would also take `+5`).

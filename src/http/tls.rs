@@ -6,27 +6,46 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{CertificateError, ClientConfig, RootCertStore};
 
+/// Why no TLS client configuration could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The CA file cannot be read.
+    #[error("cannot read CA file {0}: {1}")]
+    ReadCa(String, io::Error),
+    /// The CA file is not PEM.
+    #[error("bad PEM in {0}: {1}")]
+    Pem(String, rustls::pki_types::pem::Error),
+    /// A certificate in the CA file is not a usable CA.
+    #[error("bad CA certificate in {0}: {1}")]
+    BadCa(String, rustls::Error),
+    /// The CA file holds no certificate.
+    #[error("no certificates in CA file {0}")]
+    NoCerts(String),
+    /// rustls refused the protocol versions.
+    #[error("setting up TLS: {0}")]
+    Setup(rustls::Error),
+}
+
 /// A client configuration trusting `cacert`'s certificates if given (and then
 /// only those, as curl's `--cacert` does), else the Mozilla roots.
-pub fn client_config(cacert: Option<&Path>) -> Result<Arc<ClientConfig>> {
+pub fn client_config(cacert: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     match cacert {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read CA file {}", path.display()))?;
+            let file = || path.display().to_string();
+            let pem = std::fs::read(path).map_err(|err| TlsError::ReadCa(file(), err))?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.with_context(|| format!("bad PEM in {}", path.display()))?;
+                let cert = cert.map_err(|err| TlsError::Pem(file(), err))?;
                 roots
                     .add(cert)
-                    .with_context(|| format!("bad CA certificate in {}", path.display()))?;
+                    .map_err(|err| TlsError::BadCa(file(), err))?;
             }
             if roots.is_empty() {
-                bail!("no certificates in CA file {}", path.display());
+                return Err(TlsError::NoCerts(file()));
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -34,7 +53,7 @@ pub fn client_config(cacert: Option<&Path>) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("setting up TLS")?
+        .map_err(TlsError::Setup)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
