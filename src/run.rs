@@ -11,15 +11,13 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, diag, echo, fixed, hello, http, lookup, tour, udp, upper};
+use crate::{app, bench, chat, cmd, diag, fixed, hello, http, lookup, tour, udp};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Echo(EchoCmd::Server(args)) => {
-            serve_handler(&args, echo::DEFAULT_PORT, echo::DEFAULT_IDLE, echo::handle).await
-        }
-        Command::Echo(EchoCmd::Client(args)) => echo::client(&args).await,
+        Command::Echo(EchoCmd::Server(args)) => cmd::echo::server(&args).await,
+        Command::Echo(EchoCmd::Client(args)) => cmd::echo::client(&args).await,
         Command::Fixed(FixedCmd::Server(args)) => {
             serve_handler(
                 &args,
@@ -30,16 +28,8 @@ pub async fn run(command: Command) -> Result<()> {
             .await
         }
         Command::Fixed(FixedCmd::Client(target)) => fixed::client(&target).await,
-        Command::Upper(UpperCmd::Server(args)) => {
-            serve_handler(
-                &args,
-                upper::DEFAULT_PORT,
-                upper::DEFAULT_IDLE,
-                upper::handle,
-            )
-            .await
-        }
-        Command::Upper(UpperCmd::Client(args)) => upper::client(&args).await,
+        Command::Upper(UpperCmd::Server(args)) => cmd::upper::server(&args).await,
+        Command::Upper(UpperCmd::Client(args)) => cmd::upper::client(&args).await,
         Command::Hello(HelloCmd::Server(args)) => {
             serve_handler(
                 &args,

@@ -18,7 +18,9 @@ use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 /// Runs the tour.
 pub async fn run() -> Result<()> {
     let mut tour = Tour::default();
-    let addr = tour.start_handler(echo::handle).await?;
+    let addr = tour
+        .start(|l, server, s| echo::serve(l, echo::Options { server }, s))
+        .await?;
     tour.show(
         "echo",
         "every byte comes back (echo-server.py)",
@@ -40,7 +42,9 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start_handler(upper::handle).await?;
+    let addr = tour
+        .start(|l, server, s| upper::serve(l, upper::Options { server }, s))
+        .await?;
     tour.show(
         "upper",
         "a stream uppercased, sent and received at once (tcp_deadlock.py, without the deadlock)",

@@ -1,0 +1,286 @@
+//! echo, fixed, upper, hello, udp and lookup through the library API, in
+//! process: servers on 127.0.0.1:0 or handlers over a duplex pair, every
+//! await under a timeout, assertions on returned values.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use socklab::net::{ConnInfo, DEFAULT_CONNECT_TIMEOUT};
+use socklab::{echo, upper};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A server running on its own task until the value is dropped.
+struct Running {
+    addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Binds 127.0.0.1:0 and runs `serve(listener, shutdown)` on a task.
+async fn start<F, Fut>(serve: F) -> Running
+where
+    F: FnOnce(TcpListener, Box<dyn Future<Output = ()> + Send + Unpin>) -> Fut,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = Box::new(Box::pin(async move { drop(stopped.await) }));
+    tokio::spawn(serve(listener, shutdown));
+    Running { addr, _stop: stop }
+}
+
+/// What a handler run over a duplex pair gets besides the stream.
+fn conn_info() -> ConnInfo {
+    let addr: SocketAddr = "127.0.0.1:1".parse().expect("address");
+    ConnInfo {
+        peer: addr,
+        local: addr,
+        shutdown: CancellationToken::new(),
+    }
+}
+
+#[tokio::test]
+async fn echo_client_gets_its_message_back() {
+    let server = start(|l, s| echo::serve(l, echo::Options::default(), s)).await;
+    let port = server.addr.port();
+    let echoed = timeout(
+        LIMIT,
+        echo::client("127.0.0.1", port, DEFAULT_CONNECT_TIMEOUT, b"Hello, world"),
+    )
+    .await
+    .expect("in time")
+    .expect("echo");
+    assert_eq!(echoed, b"Hello, world");
+}
+
+#[tokio::test]
+async fn echo_multiconn_returns_every_connections_echo_and_reports_each_step() {
+    let server = start(|l, s| echo::serve(l, echo::Options::default(), s)).await;
+    let messages: Vec<String> = echo::MULTICONN_MESSAGES.map(String::from).to_vec();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let results = timeout(
+        LIMIT,
+        echo::multiconn(
+            "127.0.0.1",
+            server.addr.port(),
+            DEFAULT_CONNECT_TIMEOUT,
+            3,
+            &messages,
+            move |event| {
+                let step = match event {
+                    echo::Event::Starting(id) => (id, "starting"),
+                    echo::Event::Sending(id, _) => (id, "sending"),
+                    echo::Event::Received(id, _) => (id, "received"),
+                    echo::Event::Closing(id) => (id, "closing"),
+                    echo::Event::Failed(id, _) => (id, "failed"),
+                };
+                log.lock().expect("lock").push(step);
+            },
+        ),
+    )
+    .await
+    .expect("in time");
+    assert_eq!(results.len(), 3);
+    for result in results {
+        assert_eq!(
+            result.expect("connection"),
+            b"Message 1 from client.Message 2 from client."
+        );
+    }
+    let seen = seen.lock().expect("lock");
+    for id in 1..=3 {
+        let steps: Vec<&str> = seen.iter().filter(|s| s.0 == id).map(|s| s.1).collect();
+        assert_eq!(
+            steps,
+            ["starting", "sending", "sending", "received", "closing"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn echo_multiconn_reports_a_refused_connection() {
+    // A port just freed has nobody listening on it.
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        socket.local_addr().expect("addr").port()
+    };
+    let failures = Arc::new(Mutex::new(0));
+    let count = failures.clone();
+    let results = timeout(
+        LIMIT,
+        echo::multiconn(
+            "127.0.0.1",
+            port,
+            DEFAULT_CONNECT_TIMEOUT,
+            2,
+            &["x".to_string()],
+            move |event| {
+                if let echo::Event::Failed(_, err) = event {
+                    assert!(err.to_string().starts_with("cannot connect to"), "{err}");
+                    *count.lock().expect("lock") += 1;
+                }
+            },
+        ),
+    )
+    .await
+    .expect("in time");
+    assert!(results.iter().all(Result::is_err));
+    assert_eq!(*failures.lock().expect("lock"), 2);
+}
+
+#[tokio::test]
+async fn echo_handler_over_a_duplex_honours_the_half_close() {
+    let (mut peer, ours) = duplex(1024);
+    let server = tokio::spawn(echo::handle(ours, conn_info()));
+    peer.write_all(b"any \x00 bytes").await.expect("write");
+    peer.shutdown().await.expect("half-close");
+    let mut back = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut back))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(back, b"any \x00 bytes");
+    timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("handler");
+}
+
+#[tokio::test]
+async fn echo_handler_closes_an_idle_peer_on_shutdown() {
+    let (mut peer, ours) = duplex(1024);
+    let conn = conn_info();
+    let token = conn.shutdown.clone();
+    let server = tokio::spawn(echo::handle(ours, conn));
+    token.cancel();
+    let mut back = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut back))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert!(back.is_empty());
+    timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("handler");
+}
+
+#[tokio::test]
+async fn echo_exchange_reports_a_short_echo() {
+    let (mut peer, mut ours) = duplex(1024);
+    let liar = tokio::spawn(async move {
+        let mut buf = [0u8; 5];
+        peer.read_exact(&mut buf).await.expect("read");
+        peer.write_all(b"hel").await.expect("write");
+    });
+    let err = timeout(LIMIT, echo::exchange(&mut ours, &[b"hello"]))
+        .await
+        .expect("in time")
+        .expect_err("short");
+    assert!(
+        matches!(err, echo::Error::Short { got: 3, sent: 5 }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the server closed after echoing 3 of 5 bytes"
+    );
+    liar.await.expect("peer");
+}
+
+#[tokio::test]
+async fn upper_handler_over_a_duplex_uppercases_ascii_only() {
+    let (mut peer, ours) = duplex(1024);
+    let server = tokio::spawn(upper::handle(ours, conn_info()));
+    peer.write_all("mixed Case é 1!".as_bytes())
+        .await
+        .expect("write");
+    peer.shutdown().await.expect("half-close");
+    let mut back = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut back))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(back, "MIXED CASE é 1!".as_bytes());
+    timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("handler");
+}
+
+#[tokio::test]
+async fn upper_client_returns_the_verified_counts() {
+    let server = start(|l, s| upper::serve(l, upper::Options::default(), s)).await;
+    let transfer = upper::Transfer {
+        bytes: 1_000_001,
+        ..Default::default()
+    };
+    assert_eq!(transfer.total(), 1_000_016);
+    let report = timeout(
+        LIMIT,
+        upper::client(
+            "127.0.0.1",
+            server.addr.port(),
+            DEFAULT_CONNECT_TIMEOUT,
+            &transfer,
+            |_, _| {},
+        ),
+    )
+    .await
+    .expect("in time")
+    .expect("transfer");
+    assert_eq!(report.sent, 1_000_016);
+    assert_eq!(report.received, 1_000_016);
+    assert!(report.first.starts_with(b"CAPITALIZE THIS!"));
+}
+
+#[tokio::test]
+async fn upper_lockstep_returns_the_deadlock_with_its_numbers() {
+    let server = start(|l, s| upper::serve(l, upper::Options::default(), s)).await;
+    let transfer = upper::Transfer {
+        bytes: 64 << 20,
+        lockstep: true,
+        stall_timeout: Duration::from_millis(500),
+    };
+    let err = timeout(
+        LIMIT,
+        upper::client(
+            "127.0.0.1",
+            server.addr.port(),
+            DEFAULT_CONNECT_TIMEOUT,
+            &transfer,
+            |_, _| {},
+        ),
+    )
+    .await
+    .expect("in time")
+    .expect_err("deadlock");
+    let upper::Error::Stalled {
+        lockstep,
+        sent,
+        total,
+        received,
+        queues,
+        ..
+    } = err
+    else {
+        panic!("not a stall: {err}");
+    };
+    assert!(lockstep);
+    assert_eq!(total, 64 << 20);
+    assert!(sent > 0 && sent < total);
+    assert_eq!(received, 0);
+    assert!(queues.send_q > 0 && queues.recv_q > 0, "{queues:?}");
+}
