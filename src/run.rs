@@ -11,23 +11,15 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, cmd, diag, fixed, hello, http, lookup, tour, udp};
+use crate::{app, bench, chat, cmd, diag, hello, http, lookup, tour, udp};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Echo(EchoCmd::Server(args)) => cmd::echo::server(&args).await,
         Command::Echo(EchoCmd::Client(args)) => cmd::echo::client(&args).await,
-        Command::Fixed(FixedCmd::Server(args)) => {
-            serve_handler(
-                &args,
-                fixed::DEFAULT_PORT,
-                fixed::DEFAULT_IDLE,
-                fixed::handle,
-            )
-            .await
-        }
-        Command::Fixed(FixedCmd::Client(target)) => fixed::client(&target).await,
+        Command::Fixed(FixedCmd::Server(args)) => cmd::fixed::server(&args).await,
+        Command::Fixed(FixedCmd::Client(target)) => cmd::fixed::client(&target).await,
         Command::Upper(UpperCmd::Server(args)) => cmd::upper::server(&args).await,
         Command::Upper(UpperCmd::Client(args)) => cmd::upper::client(&args).await,
         Command::Hello(HelloCmd::Server(args)) => {

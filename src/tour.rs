@@ -34,7 +34,9 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start_handler(fixed::handle).await?;
+    let addr = tour
+        .start(|l, server, s| fixed::serve(l, fixed::Options { server }, s))
+        .await?;
     tour.show(
         "fixed",
         "exactly sixteen octets each way (tcp_sixteen.py)",

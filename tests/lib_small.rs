@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socklab::net::{ConnInfo, DEFAULT_CONNECT_TIMEOUT};
-use socklab::{echo, upper};
+use socklab::{echo, fixed, upper};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -283,4 +283,79 @@ async fn upper_lockstep_returns_the_deadlock_with_its_numbers() {
     assert!(sent > 0 && sent < total);
     assert_eq!(received, 0);
     assert!(queues.send_q > 0 && queues.recv_q > 0, "{queues:?}");
+}
+
+#[tokio::test]
+async fn fixed_client_returns_the_farewell_and_its_socket_name() {
+    let server = start(|l, s| fixed::serve(l, fixed::Options::default(), s)).await;
+    let reply = timeout(
+        LIMIT,
+        fixed::client("127.0.0.1", server.addr.port(), DEFAULT_CONNECT_TIMEOUT),
+    )
+    .await
+    .expect("in time")
+    .expect("exchange");
+    assert_eq!(&reply.message[..], fixed::FAREWELL);
+    assert!(reply.local.ip().is_loopback());
+    assert_ne!(reply.local.port(), server.addr.port());
+}
+
+#[tokio::test]
+async fn fixed_exchange_reports_a_server_that_sends_five_bytes() {
+    let (mut peer, ours) = duplex(1024);
+    let server = tokio::spawn(async move {
+        let mut greeting = [0u8; 16];
+        peer.read_exact(&mut greeting).await.expect("greeting");
+        peer.write_all(b"Farew").await.expect("five bytes");
+        greeting
+    });
+    let err = timeout(LIMIT, fixed::exchange(ours))
+        .await
+        .expect("in time")
+        .expect_err("short");
+    assert!(matches!(err, fixed::Error::Short { got: 5 }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "was expecting 16 bytes but only received 5 bytes before the socket closed"
+    );
+    assert_eq!(&server.await.expect("peer"), fixed::GREETING);
+}
+
+#[tokio::test]
+async fn fixed_handler_answers_sixteen_bytes_sent_in_pieces() {
+    let (mut peer, ours) = duplex(1024);
+    let server = tokio::spawn(fixed::handle(ours, conn_info()));
+    peer.write_all(b"Hi there").await.expect("half");
+    tokio::task::yield_now().await;
+    peer.write_all(b", server").await.expect("rest");
+    let mut reply = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut reply))
+        .await
+        .expect("in time")
+        .expect("reply");
+    assert_eq!(reply, fixed::FAREWELL);
+    timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("handler");
+}
+
+#[tokio::test]
+async fn fixed_handler_reports_a_client_that_closes_early() {
+    for sent in [&b"Hi th"[..], b""] {
+        let (mut peer, ours) = duplex(1024);
+        let server = tokio::spawn(fixed::handle(ours, conn_info()));
+        peer.write_all(sent).await.expect("write");
+        drop(peer);
+        let err = timeout(LIMIT, server)
+            .await
+            .expect("in time")
+            .expect("task")
+            .expect_err("short");
+        assert!(
+            matches!(err, fixed::Error::Short { got } if got == sent.len()),
+            "{err}"
+        );
+    }
 }
