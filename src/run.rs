@@ -4,14 +4,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::cli::{
     AppCmd, ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd,
     UpperCmd,
 };
-use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, bench, chat, cmd, diag, hello, http, lookup, tour, udp};
+use crate::net::{self, ServerOptions};
+use crate::{app, bench, chat, cmd, diag, http, lookup, tour, udp};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -22,16 +22,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Fixed(FixedCmd::Client(target)) => cmd::fixed::client(&target).await,
         Command::Upper(UpperCmd::Server(args)) => cmd::upper::server(&args).await,
         Command::Upper(UpperCmd::Client(args)) => cmd::upper::client(&args).await,
-        Command::Hello(HelloCmd::Server(args)) => {
-            serve_handler(
-                &args,
-                hello::DEFAULT_PORT,
-                hello::DEFAULT_IDLE,
-                hello::handle,
-            )
-            .await
-        }
-        Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
+        Command::Hello(HelloCmd::Server(args)) => cmd::hello::server(&args).await,
+        Command::Hello(HelloCmd::Client(args)) => cmd::hello::client(&args).await,
         Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
         Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
         Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
@@ -112,24 +104,6 @@ where
     let listener = bind(args, default_port).await?;
     server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
-}
-
-/// [`serve`] for a protocol that is only a connection handler on `net::serve`.
-async fn serve_handler<H, Fut, E>(
-    args: &ServerArgs,
-    default_port: u16,
-    default_idle: Duration,
-    handler: H,
-) -> Result<()>
-where
-    H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    serve(args, default_port, default_idle, |l, c, s| {
-        net::serve(l, c, s, handler)
-    })
-    .await
 }
 
 /// Binds the user's address and prints `listening on ADDR`.

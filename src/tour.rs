@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
-use crate::net::{self, ConnInfo, Monitored, ServerOptions};
+use crate::net::{self, ServerOptions};
 use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
@@ -54,7 +54,9 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start_handler(hello::handle).await?;
+    let addr = tour
+        .start(|l, server, s| hello::serve(l, hello::Options { server }, s))
+        .await?;
     tour.show(
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
@@ -174,16 +176,6 @@ impl Tour {
             self.stop.clone().cancelled_owned(),
         )));
         Ok(addr)
-    }
-
-    /// Starts a server that is only a connection handler on `net::serve`.
-    async fn start_handler<H, Fut, E>(&mut self, handler: H) -> Result<SocketAddr>
-    where
-        H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: std::fmt::Display + 'static,
-    {
-        self.start(|l, c, s| net::serve(l, c, s, handler)).await
     }
 
     /// Starts a UDP lucky-number server on a free loopback port.

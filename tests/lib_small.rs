@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socklab::net::{ConnInfo, DEFAULT_CONNECT_TIMEOUT};
-use socklab::{echo, fixed, upper};
+use socklab::{echo, fixed, hello, upper};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -358,4 +358,128 @@ async fn fixed_handler_reports_a_client_that_closes_early() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn hello_client_gets_the_welcome_and_each_answer() {
+    let server = start(|l, s| hello::serve(l, hello::Options::default(), s)).await;
+    let conversation = async {
+        let mut client =
+            hello::Client::connect("127.0.0.1", server.addr.port(), DEFAULT_CONNECT_TIMEOUT)
+                .await?;
+        let welcome = client.welcome().await?;
+        let mut answers = Vec::new();
+        for name in ["Ada", "Grace"] {
+            answers.push(client.greet(name).await?);
+        }
+        client.exit().await?;
+        Ok::<_, hello::Error>((welcome, answers))
+    };
+    let (welcome, answers) = timeout(LIMIT, conversation)
+        .await
+        .expect("in time")
+        .expect("conversation");
+    assert_eq!(welcome, "Welcome!");
+    assert_eq!(answers, ["Hello, Ada!", "Hello, Grace!"]);
+}
+
+/// Runs the hello handler over a duplex pair, sends `input` and closes,
+/// and returns everything the server sent and how the handler ended.
+async fn hello_transcript(input: &[u8]) -> (Vec<u8>, Result<(), hello::Error>) {
+    let (mut peer, ours) = duplex(64 * 1024);
+    let server = tokio::spawn(hello::handle(ours, conn_info()));
+    peer.write_all(input).await.expect("write");
+    peer.shutdown().await.expect("half-close");
+    let mut out = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut out))
+        .await
+        .expect("in time")
+        .expect("read");
+    let ended = timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task");
+    (out, ended)
+}
+
+#[tokio::test]
+async fn hello_handler_answers_lines_in_one_write_and_stops_at_exit() {
+    let (out, ended) = hello_transcript(b"Michael\nTracy\r\n\nSarah\nexit\nNobody\n").await;
+    ended.expect("handler");
+    assert_eq!(
+        out,
+        b"Welcome!Hello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+    );
+}
+
+#[tokio::test]
+async fn hello_handler_answers_a_last_message_without_its_newline() {
+    let (out, ended) = hello_transcript(b"Ada\nGrace").await;
+    ended.expect("handler");
+    assert_eq!(out, b"Welcome!Hello, Ada!\nHello, Grace!");
+}
+
+#[tokio::test]
+async fn hello_handler_answers_a_bare_name_after_a_pause() {
+    let (mut peer, ours) = duplex(1024);
+    let server = tokio::spawn(hello::handle(ours, conn_info()));
+    let mut welcome = [0u8; 8];
+    timeout(LIMIT, peer.read_exact(&mut welcome))
+        .await
+        .expect("in time")
+        .expect("welcome");
+    assert_eq!(&welcome, b"Welcome!");
+    peer.write_all(b"Mich").await.expect("write");
+    tokio::task::yield_now().await;
+    peer.write_all(b"ael").await.expect("write");
+    let mut answer = [0u8; 15];
+    timeout(LIMIT, peer.read_exact(&mut answer))
+        .await
+        .expect("in time")
+        .expect("answer");
+    assert_eq!(&answer, b"Hello, Michael!");
+    peer.write_all(b"exit").await.expect("exit");
+    let mut rest = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut rest))
+        .await
+        .expect("in time")
+        .expect("close");
+    assert!(rest.is_empty());
+    timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("handler");
+}
+
+#[tokio::test]
+async fn hello_handler_refuses_a_message_past_the_limit() {
+    let (out, ended) = hello_transcript(&[b'x'; hello::MAX_MESSAGE + 1]).await;
+    assert!(matches!(ended, Err(hello::Error::TooLong)), "{ended:?}");
+    assert_eq!(out, b"Welcome!error: message longer than 4096 bytes\n");
+}
+
+#[tokio::test]
+async fn hello_handler_closes_an_idle_peer_on_shutdown() {
+    let (mut peer, ours) = duplex(1024);
+    let conn = conn_info();
+    let token = conn.shutdown.clone();
+    let server = tokio::spawn(hello::handle(ours, conn));
+    let mut welcome = [0u8; 8];
+    timeout(LIMIT, peer.read_exact(&mut welcome))
+        .await
+        .expect("in time")
+        .expect("welcome");
+    token.cancel();
+    let mut rest = Vec::new();
+    timeout(LIMIT, peer.read_to_end(&mut rest))
+        .await
+        .expect("in time")
+        .expect("close");
+    assert!(rest.is_empty());
+    timeout(LIMIT, server)
+        .await
+        .expect("in time")
+        .expect("task")
+        .expect("handler");
 }
