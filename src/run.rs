@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ServerOptions};
-use crate::{app, bench, chat, cmd, diag, http, lookup, tour, udp};
+use crate::{app, bench, chat, cmd, diag, http, lookup, tour};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -24,9 +24,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Upper(UpperCmd::Client(args)) => cmd::upper::client(&args).await,
         Command::Hello(HelloCmd::Server(args)) => cmd::hello::server(&args).await,
         Command::Hello(HelloCmd::Client(args)) => cmd::hello::client(&args).await,
-        Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
-        Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
-        Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
+        Command::Udp(UdpCmd::Server(args)) => cmd::udp::server(&args).await,
+        Command::Udp(UdpCmd::Client(args)) => cmd::udp::client(&args).await,
+        Command::Udp(UdpCmd::Mtu(args)) => cmd::udp::mtu(&args).await,
         Command::Http(HttpCmd::Server(args)) => {
             let limits = args.limits();
             serve(

@@ -86,7 +86,7 @@ pub async fn run() -> Result<()> {
     );
     chat::script::conversation(addr).await?;
 
-    let addr = tour.start_udp(udp::ServerOptions::default()).await?;
+    let addr = tour.start_udp(udp::Options::default()).await?;
     tour.show(
         "udp",
         "one datagram each way, on a connected socket (RetransmissionUDPClient.py)",
@@ -94,7 +94,7 @@ pub async fn run() -> Result<()> {
     )
     .await?;
     // Seed 6 drops the first two requests: the client's backoff shows.
-    let lossy = udp::ServerOptions {
+    let lossy = udp::Options {
         drop_rate: 0.7,
         seed: Some(6),
     };
@@ -179,7 +179,7 @@ impl Tour {
     }
 
     /// Starts a UDP lucky-number server on a free loopback port.
-    async fn start_udp(&mut self, options: udp::ServerOptions) -> Result<SocketAddr> {
+    async fn start_udp(&mut self, options: udp::Options) -> Result<SocketAddr> {
         let socket = udp::bind("127.0.0.1", 0).await?;
         let addr = socket
             .local_addr()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socklab::net::{ConnInfo, DEFAULT_CONNECT_TIMEOUT};
-use socklab::{echo, fixed, hello, upper};
+use socklab::{echo, fixed, hello, udp, upper};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -482,4 +482,150 @@ async fn hello_handler_closes_an_idle_peer_on_shutdown() {
         .expect("in time")
         .expect("task")
         .expect("handler");
+}
+
+/// A lucky-number server on its own runtime, as `udp server` runs it.
+async fn start_udp(options: udp::Options) -> Running {
+    let socket = udp::bind("127.0.0.1", 0).await.expect("bind");
+    let addr = socket.local_addr().expect("address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(udp::serve(
+        socket,
+        options,
+        async move { drop(stopped.await) },
+    ));
+    Running { addr, _stop: stop }
+}
+
+const LUCKY: &str = "Here's your lucky number:";
+
+#[tokio::test]
+async fn udp_request_returns_the_reply_and_the_tries_it_took() {
+    let server = start_udp(udp::Options::default()).await;
+    let socket = udp::connect(server.addr).await.expect("socket");
+    let backoff = udp::Backoff {
+        start: Duration::from_millis(100),
+        max_wait: Duration::from_secs(5),
+    };
+    let mut waits = Vec::new();
+    let reply = timeout(
+        LIMIT,
+        udp::request(&socket, server.addr, b"hi", backoff, |wait| {
+            waits.push(wait)
+        }),
+    )
+    .await
+    .expect("in time")
+    .expect("reply");
+    assert_eq!(reply.tries, 1);
+    assert_eq!(waits, [Duration::from_millis(100)]);
+    let text = String::from_utf8(reply.data).expect("utf-8");
+    let number: f64 = text
+        .strip_prefix(LUCKY)
+        .expect("the lucky prefix")
+        .parse()
+        .expect("a number");
+    assert!((0.0..1.0).contains(&number), "{text}");
+}
+
+#[tokio::test]
+async fn udp_request_to_a_server_that_drops_everything_reports_every_try() {
+    let server = start_udp(udp::Options {
+        drop_rate: 1.0,
+        seed: Some(7),
+    })
+    .await;
+    let socket = udp::connect(server.addr).await.expect("socket");
+    let backoff = udp::Backoff {
+        start: Duration::from_millis(10),
+        max_wait: Duration::from_millis(40),
+    };
+    let mut waits = Vec::new();
+    let err = timeout(
+        LIMIT,
+        udp::request(&socket, server.addr, b"hi", backoff, |wait| {
+            waits.push(wait)
+        }),
+    )
+    .await
+    .expect("in time")
+    .expect_err("no reply");
+    assert!(
+        matches!(
+            err,
+            udp::RequestError::NoReply {
+                tries: 3,
+                refused: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(waits.len(), 3);
+}
+
+#[tokio::test]
+async fn udp_seeded_servers_answer_the_same_numbers() {
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let server = start_udp(udp::Options {
+            drop_rate: 0.0,
+            seed: Some(42),
+        })
+        .await;
+        let socket = udp::connect(server.addr).await.expect("socket");
+        let backoff = udp::Backoff {
+            start: Duration::from_secs(1),
+            max_wait: Duration::from_secs(5),
+        };
+        let reply = timeout(
+            LIMIT,
+            udp::request(&socket, server.addr, b"x", backoff, |_| {}),
+        )
+        .await
+        .expect("in time")
+        .expect("reply");
+        replies.push(reply.data);
+    }
+    assert_eq!(replies[0], replies[1]);
+}
+
+#[tokio::test]
+async fn udp_broadcast_hands_over_each_reply_with_its_sender() {
+    let server = start_udp(udp::Options::default()).await;
+    let mut seen = Vec::new();
+    let count = timeout(
+        LIMIT,
+        udp::broadcast(
+            server.addr,
+            b"anyone?",
+            Duration::from_millis(300),
+            |sender, data| seen.push((sender, data.to_vec())),
+        ),
+    )
+    .await
+    .expect("in time")
+    .expect("broadcast");
+    assert_eq!(count, 1);
+    assert_eq!(seen[0].0, server.addr);
+    assert!(seen[0].1.starts_with(LUCKY.as_bytes()));
+}
+
+#[tokio::test]
+async fn udp_mtu_probe_reports_the_loopback_path() {
+    let peer: SocketAddr = "127.0.0.1:9".parse().expect("address");
+    let report = timeout(LIMIT, udp::probe(peer))
+        .await
+        .expect("in time")
+        .expect("probe");
+    assert_eq!(report.peer, peer);
+    assert!(report.mtu > 28, "{report:?}");
+    assert_eq!(
+        report.max_payload,
+        (report.mtu - 28).min(udp::mtu::MAX_UDP_PAYLOAD_V4)
+    );
+    let err = report.oversized.expect_err("too large to send");
+    if report.max_payload < udp::mtu::MAX_UDP_PAYLOAD_V4 {
+        assert_eq!(err.raw_os_error(), Some(libc::EMSGSIZE));
+    }
 }
