@@ -11,7 +11,7 @@ use crate::cli::{
     UpperCmd,
 };
 use crate::net::{self, ServerOptions};
-use crate::{app, bench, chat, cmd, diag, http, lookup, tour};
+use crate::{app, bench, chat, cmd, diag, http, tour};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -38,7 +38,7 @@ pub async fn run(command: Command) -> Result<()> {
             .await
         }
         Command::Http(HttpCmd::Get(args)) => http::get(&args).await,
-        Command::Lookup(args) => lookup::run(&args).await,
+        Command::Lookup(args) => cmd::lookup::run(&args).await,
         Command::App(AppCmd::Server(args)) => {
             let options = app::ServerOptions {
                 table: match &args.data {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socklab::net::{ConnInfo, DEFAULT_CONNECT_TIMEOUT};
-use socklab::{echo, fixed, hello, udp, upper};
+use socklab::{echo, fixed, hello, lookup, udp, upper};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -628,4 +628,80 @@ async fn udp_mtu_probe_reports_the_loopback_path() {
     if report.max_payload < udp::mtu::MAX_UDP_PAYLOAD_V4 {
         assert_eq!(err.raw_os_error(), Some(libc::EMSGSIZE));
     }
+}
+
+#[tokio::test]
+async fn lookup_addresses_returns_typed_entries() {
+    let entries = timeout(
+        LIMIT,
+        lookup::addresses("127.0.0.1", Some("80"), Some(lookup::Transport::Tcp)),
+    )
+    .await
+    .expect("in time")
+    .expect("resolves");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].family, libc::AF_INET);
+    assert_eq!(entries[0].socktype, libc::SOCK_STREAM);
+    assert_eq!(entries[0].protocol, libc::IPPROTO_TCP);
+    assert_eq!(entries[0].addr, "127.0.0.1:80".parse().expect("literal"));
+    // '' is the texts' all-interfaces address.
+    let all = timeout(
+        LIMIT,
+        lookup::addresses("", None, Some(lookup::Transport::Udp)),
+    )
+    .await
+    .expect("in time")
+    .expect("resolves");
+    assert!(
+        all.iter().all(|e| e.socktype == libc::SOCK_DGRAM),
+        "{all:?}"
+    );
+}
+
+#[tokio::test]
+async fn lookup_an_unknown_host_is_a_resolve_error() {
+    let err = timeout(LIMIT, lookup::addresses("no-such-host.invalid", None, None))
+        .await
+        .expect("in time")
+        .expect_err("unknown");
+    assert!(matches!(err, lookup::Error::Resolve(_)), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot resolve no-such-host.invalid: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn lookup_services_by_name_and_port() {
+    if !std::path::Path::new("/etc/services").exists() {
+        return;
+    }
+    let ssh = lookup::services_named("ssh", Some(lookup::Transport::Tcp)).expect("ssh");
+    assert_eq!(ssh.len(), 1);
+    assert_eq!(
+        (ssh[0].name.as_str(), ssh[0].port, ssh[0].proto.as_str()),
+        ("ssh", 22, "tcp")
+    );
+    let on_22 = lookup::services_on_port(22, None).expect("port 22");
+    assert!(
+        on_22.iter().all(|s| s.name == "ssh" && s.port == 22),
+        "{on_22:?}"
+    );
+    let err = lookup::services_named("no-such-service-x", None).expect_err("unknown");
+    assert_eq!(
+        err.to_string(),
+        "unknown service \"no-such-service-x\" (not in the services database, /etc/services)"
+    );
+    let err = lookup::services_named("a\0b", None).expect_err("NUL");
+    assert!(
+        matches!(
+            err,
+            lookup::Error::Nul {
+                what: "service name",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
