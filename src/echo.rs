@@ -80,8 +80,14 @@ pub(crate) async fn copy_back<S>(
 where
     S: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
-    let never = CancellationToken::new();
-    let shutdown = shutdown.unwrap_or(&never);
+    let never;
+    let shutdown = match shutdown {
+        Some(token) => token,
+        None => {
+            never = CancellationToken::new();
+            &never
+        }
+    };
     // A connection that has sent nothing yet holds no buffer: thousands of
     // idle peers would otherwise cost a touched page each.
     tokio::select! {

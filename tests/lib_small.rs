@@ -17,6 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// Awaits `future`, failing the test if it takes longer than [`LIMIT`].
+async fn within<F: Future>(future: F) -> F::Output {
+    timeout(LIMIT, future).await.expect("in time")
+}
+
 /// A server running on its own task until the value is dropped.
 struct Running {
     addr: SocketAddr,
@@ -51,12 +56,13 @@ fn conn_info() -> ConnInfo {
 async fn echo_client_gets_its_message_back() {
     let server = start(|l, s| echo::serve(l, echo::Options::default(), s)).await;
     let port = server.addr.port();
-    let echoed = timeout(
-        LIMIT,
-        echo::client("127.0.0.1", port, DEFAULT_CONNECT_TIMEOUT, b"Hello, world"),
-    )
+    let echoed = within(echo::client(
+        "127.0.0.1",
+        port,
+        DEFAULT_CONNECT_TIMEOUT,
+        b"Hello, world",
+    ))
     .await
-    .expect("in time")
     .expect("echo");
     assert_eq!(echoed, b"Hello, world");
 }
@@ -67,28 +73,24 @@ async fn echo_multiconn_returns_every_connections_echo_and_reports_each_step() {
     let messages: Vec<String> = echo::MULTICONN_MESSAGES.map(String::from).to_vec();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let results = timeout(
-        LIMIT,
-        echo::multiconn(
-            "127.0.0.1",
-            server.addr.port(),
-            DEFAULT_CONNECT_TIMEOUT,
-            3,
-            &messages,
-            move |event| {
-                let step = match event {
-                    echo::Event::Starting(id) => (id, "starting"),
-                    echo::Event::Sending(id, _) => (id, "sending"),
-                    echo::Event::Received(id, _) => (id, "received"),
-                    echo::Event::Closing(id) => (id, "closing"),
-                    echo::Event::Failed(id, _) => (id, "failed"),
-                };
-                log.lock().expect("lock").push(step);
-            },
-        ),
-    )
-    .await
-    .expect("in time");
+    let results = within(echo::multiconn(
+        "127.0.0.1",
+        server.addr.port(),
+        DEFAULT_CONNECT_TIMEOUT,
+        3,
+        &messages,
+        move |event| {
+            let step = match event {
+                echo::Event::Starting(id) => (id, "starting"),
+                echo::Event::Sending(id, _) => (id, "sending"),
+                echo::Event::Received(id, _) => (id, "received"),
+                echo::Event::Closing(id) => (id, "closing"),
+                echo::Event::Failed(id, _) => (id, "failed"),
+            };
+            log.lock().expect("lock").push(step);
+        },
+    ))
+    .await;
     assert_eq!(results.len(), 3);
     for result in results {
         assert_eq!(
@@ -115,24 +117,20 @@ async fn echo_multiconn_reports_a_refused_connection() {
     };
     let failures = Arc::new(Mutex::new(0));
     let count = failures.clone();
-    let results = timeout(
-        LIMIT,
-        echo::multiconn(
-            "127.0.0.1",
-            port,
-            DEFAULT_CONNECT_TIMEOUT,
-            2,
-            &["x".to_string()],
-            move |event| {
-                if let echo::Event::Failed(_, err) = event {
-                    assert!(err.to_string().starts_with("cannot connect to"), "{err}");
-                    *count.lock().expect("lock") += 1;
-                }
-            },
-        ),
-    )
-    .await
-    .expect("in time");
+    let results = within(echo::multiconn(
+        "127.0.0.1",
+        port,
+        DEFAULT_CONNECT_TIMEOUT,
+        2,
+        &["x".to_string()],
+        move |event| {
+            if let echo::Event::Failed(_, err) = event {
+                assert!(err.to_string().starts_with("cannot connect to"), "{err}");
+                *count.lock().expect("lock") += 1;
+            }
+        },
+    ))
+    .await;
     assert!(results.iter().all(Result::is_err));
     assert_eq!(*failures.lock().expect("lock"), 2);
 }
@@ -144,16 +142,9 @@ async fn echo_handler_over_a_duplex_honours_the_half_close() {
     peer.write_all(b"any \x00 bytes").await.expect("write");
     peer.shutdown().await.expect("half-close");
     let mut back = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut back))
-        .await
-        .expect("in time")
-        .expect("read");
+    within(peer.read_to_end(&mut back)).await.expect("read");
     assert_eq!(back, b"any \x00 bytes");
-    timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task")
-        .expect("handler");
+    within(server).await.expect("task").expect("handler");
 }
 
 #[tokio::test]
@@ -164,16 +155,9 @@ async fn echo_handler_closes_an_idle_peer_on_shutdown() {
     let server = tokio::spawn(echo::handle(ours, conn));
     token.cancel();
     let mut back = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut back))
-        .await
-        .expect("in time")
-        .expect("read");
+    within(peer.read_to_end(&mut back)).await.expect("read");
     assert!(back.is_empty());
-    timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task")
-        .expect("handler");
+    within(server).await.expect("task").expect("handler");
 }
 
 #[tokio::test]
@@ -184,9 +168,8 @@ async fn echo_exchange_reports_a_short_echo() {
         peer.read_exact(&mut buf).await.expect("read");
         peer.write_all(b"hel").await.expect("write");
     });
-    let err = timeout(LIMIT, echo::exchange(&mut ours, &[b"hello"]))
+    let err = within(echo::exchange(&mut ours, &[b"hello"]))
         .await
-        .expect("in time")
         .expect_err("short");
     assert!(
         matches!(err, echo::Error::Short { got: 3, sent: 5 }),
@@ -208,16 +191,9 @@ async fn upper_handler_over_a_duplex_uppercases_ascii_only() {
         .expect("write");
     peer.shutdown().await.expect("half-close");
     let mut back = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut back))
-        .await
-        .expect("in time")
-        .expect("read");
+    within(peer.read_to_end(&mut back)).await.expect("read");
     assert_eq!(back, "MIXED CASE é 1!".as_bytes());
-    timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task")
-        .expect("handler");
+    within(server).await.expect("task").expect("handler");
 }
 
 #[tokio::test]
@@ -228,18 +204,14 @@ async fn upper_client_returns_the_verified_counts() {
         ..Default::default()
     };
     assert_eq!(transfer.total(), 1_000_016);
-    let report = timeout(
-        LIMIT,
-        upper::client(
-            "127.0.0.1",
-            server.addr.port(),
-            DEFAULT_CONNECT_TIMEOUT,
-            &transfer,
-            |_, _| {},
-        ),
-    )
+    let report = within(upper::client(
+        "127.0.0.1",
+        server.addr.port(),
+        DEFAULT_CONNECT_TIMEOUT,
+        &transfer,
+        |_, _| {},
+    ))
     .await
-    .expect("in time")
     .expect("transfer");
     assert_eq!(report.sent, 1_000_016);
     assert_eq!(report.received, 1_000_016);
@@ -254,18 +226,14 @@ async fn upper_lockstep_returns_the_deadlock_with_its_numbers() {
         lockstep: true,
         stall_timeout: Duration::from_millis(500),
     };
-    let err = timeout(
-        LIMIT,
-        upper::client(
-            "127.0.0.1",
-            server.addr.port(),
-            DEFAULT_CONNECT_TIMEOUT,
-            &transfer,
-            |_, _| {},
-        ),
-    )
+    let err = within(upper::client(
+        "127.0.0.1",
+        server.addr.port(),
+        DEFAULT_CONNECT_TIMEOUT,
+        &transfer,
+        |_, _| {},
+    ))
     .await
-    .expect("in time")
     .expect_err("deadlock");
     let upper::Error::Stalled {
         lockstep,
@@ -288,12 +256,12 @@ async fn upper_lockstep_returns_the_deadlock_with_its_numbers() {
 #[tokio::test]
 async fn fixed_client_returns_the_farewell_and_its_socket_name() {
     let server = start(|l, s| fixed::serve(l, fixed::Options::default(), s)).await;
-    let reply = timeout(
-        LIMIT,
-        fixed::client("127.0.0.1", server.addr.port(), DEFAULT_CONNECT_TIMEOUT),
-    )
+    let reply = within(fixed::client(
+        "127.0.0.1",
+        server.addr.port(),
+        DEFAULT_CONNECT_TIMEOUT,
+    ))
     .await
-    .expect("in time")
     .expect("exchange");
     assert_eq!(&reply.message[..], fixed::FAREWELL);
     assert!(reply.local.ip().is_loopback());
@@ -309,10 +277,7 @@ async fn fixed_exchange_reports_a_server_that_sends_five_bytes() {
         peer.write_all(b"Farew").await.expect("five bytes");
         greeting
     });
-    let err = timeout(LIMIT, fixed::exchange(ours))
-        .await
-        .expect("in time")
-        .expect_err("short");
+    let err = within(fixed::exchange(ours)).await.expect_err("short");
     assert!(matches!(err, fixed::Error::Short { got: 5 }), "{err}");
     assert_eq!(
         err.to_string(),
@@ -329,16 +294,9 @@ async fn fixed_handler_answers_sixteen_bytes_sent_in_pieces() {
     tokio::task::yield_now().await;
     peer.write_all(b", server").await.expect("rest");
     let mut reply = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut reply))
-        .await
-        .expect("in time")
-        .expect("reply");
+    within(peer.read_to_end(&mut reply)).await.expect("reply");
     assert_eq!(reply, fixed::FAREWELL);
-    timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task")
-        .expect("handler");
+    within(server).await.expect("task").expect("handler");
 }
 
 #[tokio::test]
@@ -348,11 +306,7 @@ async fn fixed_handler_reports_a_client_that_closes_early() {
         let server = tokio::spawn(fixed::handle(ours, conn_info()));
         peer.write_all(sent).await.expect("write");
         drop(peer);
-        let err = timeout(LIMIT, server)
-            .await
-            .expect("in time")
-            .expect("task")
-            .expect_err("short");
+        let err = within(server).await.expect("task").expect_err("short");
         assert!(
             matches!(err, fixed::Error::Short { got } if got == sent.len()),
             "{err}"
@@ -375,10 +329,7 @@ async fn hello_client_gets_the_welcome_and_each_answer() {
         client.exit().await?;
         Ok::<_, hello::Error>((welcome, answers))
     };
-    let (welcome, answers) = timeout(LIMIT, conversation)
-        .await
-        .expect("in time")
-        .expect("conversation");
+    let (welcome, answers) = within(conversation).await.expect("conversation");
     assert_eq!(welcome, "Welcome!");
     assert_eq!(answers, ["Hello, Ada!", "Hello, Grace!"]);
 }
@@ -391,14 +342,8 @@ async fn hello_transcript(input: &[u8]) -> (Vec<u8>, Result<(), hello::Error>) {
     peer.write_all(input).await.expect("write");
     peer.shutdown().await.expect("half-close");
     let mut out = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut out))
-        .await
-        .expect("in time")
-        .expect("read");
-    let ended = timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task");
+    within(peer.read_to_end(&mut out)).await.expect("read");
+    let ended = within(server).await.expect("task");
     (out, ended)
 }
 
@@ -424,32 +369,21 @@ async fn hello_handler_answers_a_bare_name_after_a_pause() {
     let (mut peer, ours) = duplex(1024);
     let server = tokio::spawn(hello::handle(ours, conn_info()));
     let mut welcome = [0u8; 8];
-    timeout(LIMIT, peer.read_exact(&mut welcome))
+    within(peer.read_exact(&mut welcome))
         .await
-        .expect("in time")
         .expect("welcome");
     assert_eq!(&welcome, b"Welcome!");
     peer.write_all(b"Mich").await.expect("write");
     tokio::task::yield_now().await;
     peer.write_all(b"ael").await.expect("write");
     let mut answer = [0u8; 15];
-    timeout(LIMIT, peer.read_exact(&mut answer))
-        .await
-        .expect("in time")
-        .expect("answer");
+    within(peer.read_exact(&mut answer)).await.expect("answer");
     assert_eq!(&answer, b"Hello, Michael!");
     peer.write_all(b"exit").await.expect("exit");
     let mut rest = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut rest))
-        .await
-        .expect("in time")
-        .expect("close");
+    within(peer.read_to_end(&mut rest)).await.expect("close");
     assert!(rest.is_empty());
-    timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task")
-        .expect("handler");
+    within(server).await.expect("task").expect("handler");
 }
 
 #[tokio::test]
@@ -466,22 +400,14 @@ async fn hello_handler_closes_an_idle_peer_on_shutdown() {
     let token = conn.shutdown.clone();
     let server = tokio::spawn(hello::handle(ours, conn));
     let mut welcome = [0u8; 8];
-    timeout(LIMIT, peer.read_exact(&mut welcome))
+    within(peer.read_exact(&mut welcome))
         .await
-        .expect("in time")
         .expect("welcome");
     token.cancel();
     let mut rest = Vec::new();
-    timeout(LIMIT, peer.read_to_end(&mut rest))
-        .await
-        .expect("in time")
-        .expect("close");
+    within(peer.read_to_end(&mut rest)).await.expect("close");
     assert!(rest.is_empty());
-    timeout(LIMIT, server)
-        .await
-        .expect("in time")
-        .expect("task")
-        .expect("handler");
+    within(server).await.expect("task").expect("handler");
 }
 
 /// A lucky-number server on its own runtime, as `udp server` runs it.
@@ -508,14 +434,10 @@ async fn udp_request_returns_the_reply_and_the_tries_it_took() {
         max_wait: Duration::from_secs(5),
     };
     let mut waits = Vec::new();
-    let reply = timeout(
-        LIMIT,
-        udp::request(&socket, server.addr, b"hi", backoff, |wait| {
-            waits.push(wait)
-        }),
-    )
+    let reply = within(udp::request(&socket, server.addr, b"hi", backoff, |wait| {
+        waits.push(wait)
+    }))
     .await
-    .expect("in time")
     .expect("reply");
     assert_eq!(reply.tries, 1);
     assert_eq!(waits, [Duration::from_millis(100)]);
@@ -541,14 +463,10 @@ async fn udp_request_to_a_server_that_drops_everything_reports_every_try() {
         max_wait: Duration::from_millis(40),
     };
     let mut waits = Vec::new();
-    let err = timeout(
-        LIMIT,
-        udp::request(&socket, server.addr, b"hi", backoff, |wait| {
-            waits.push(wait)
-        }),
-    )
+    let err = within(udp::request(&socket, server.addr, b"hi", backoff, |wait| {
+        waits.push(wait)
+    }))
     .await
-    .expect("in time")
     .expect_err("no reply");
     assert!(
         matches!(
@@ -578,13 +496,9 @@ async fn udp_seeded_servers_answer_the_same_numbers() {
             start: Duration::from_secs(1),
             max_wait: Duration::from_secs(5),
         };
-        let reply = timeout(
-            LIMIT,
-            udp::request(&socket, server.addr, b"x", backoff, |_| {}),
-        )
-        .await
-        .expect("in time")
-        .expect("reply");
+        let reply = within(udp::request(&socket, server.addr, b"x", backoff, |_| {}))
+            .await
+            .expect("reply");
         replies.push(reply.data);
     }
     assert_eq!(replies[0], replies[1]);
@@ -594,17 +508,13 @@ async fn udp_seeded_servers_answer_the_same_numbers() {
 async fn udp_broadcast_hands_over_each_reply_with_its_sender() {
     let server = start_udp(udp::Options::default()).await;
     let mut seen = Vec::new();
-    let count = timeout(
-        LIMIT,
-        udp::broadcast(
-            server.addr,
-            b"anyone?",
-            Duration::from_millis(300),
-            |sender, data| seen.push((sender, data.to_vec())),
-        ),
-    )
+    let count = within(udp::broadcast(
+        server.addr,
+        b"anyone?",
+        Duration::from_millis(300),
+        |sender, data| seen.push((sender, data.to_vec())),
+    ))
     .await
-    .expect("in time")
     .expect("broadcast");
     assert_eq!(count, 1);
     assert_eq!(seen[0].0, server.addr);
@@ -614,10 +524,7 @@ async fn udp_broadcast_hands_over_each_reply_with_its_sender() {
 #[tokio::test]
 async fn udp_mtu_probe_reports_the_loopback_path() {
     let peer: SocketAddr = "127.0.0.1:9".parse().expect("address");
-    let report = timeout(LIMIT, udp::probe(peer))
-        .await
-        .expect("in time")
-        .expect("probe");
+    let report = within(udp::probe(peer)).await.expect("probe");
     assert_eq!(report.peer, peer);
     assert!(report.mtu > 28, "{report:?}");
     assert_eq!(
@@ -632,12 +539,12 @@ async fn udp_mtu_probe_reports_the_loopback_path() {
 
 #[tokio::test]
 async fn lookup_addresses_returns_typed_entries() {
-    let entries = timeout(
-        LIMIT,
-        lookup::addresses("127.0.0.1", Some("80"), Some(lookup::Transport::Tcp)),
-    )
+    let entries = within(lookup::addresses(
+        "127.0.0.1",
+        Some("80"),
+        Some(lookup::Transport::Tcp),
+    ))
     .await
-    .expect("in time")
     .expect("resolves");
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].family, libc::AF_INET);
@@ -645,13 +552,9 @@ async fn lookup_addresses_returns_typed_entries() {
     assert_eq!(entries[0].protocol, libc::IPPROTO_TCP);
     assert_eq!(entries[0].addr, "127.0.0.1:80".parse().expect("literal"));
     // '' is the texts' all-interfaces address.
-    let all = timeout(
-        LIMIT,
-        lookup::addresses("", None, Some(lookup::Transport::Udp)),
-    )
-    .await
-    .expect("in time")
-    .expect("resolves");
+    let all = within(lookup::addresses("", None, Some(lookup::Transport::Udp)))
+        .await
+        .expect("resolves");
     assert!(
         all.iter().all(|e| e.socktype == libc::SOCK_DGRAM),
         "{all:?}"
@@ -660,9 +563,8 @@ async fn lookup_addresses_returns_typed_entries() {
 
 #[tokio::test]
 async fn lookup_an_unknown_host_is_a_resolve_error() {
-    let err = timeout(LIMIT, lookup::addresses("no-such-host.invalid", None, None))
+    let err = within(lookup::addresses("no-such-host.invalid", None, None))
         .await
-        .expect("in time")
         .expect_err("unknown");
     assert!(matches!(err, lookup::Error::Resolve(_)), "{err}");
     assert!(
