@@ -7,15 +7,18 @@
 //! The client alone closes; the server finishes echoing after the peer's
 //! half-close and then closes its side.
 
+use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-use crate::cli::EchoClientArgs;
-use crate::net::{self, ConnInfo, PREVIEW_LIMIT, ReadReady, escape_bytes, read_ready};
+use crate::net::{
+    self, ConnInfo, IntoListener, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes, read_ready,
+};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -28,117 +31,160 @@ pub const MULTICONN_MESSAGES: [&str; 2] = ["Message 1 from client.", "Message 2 
 
 const BUFFER: usize = 256 * 1024;
 
+/// What an echo server is run with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Limits and timeouts of the accept loop.
+    pub server: net::ServerOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            server: net::ServerOptions {
+                idle_timeout: Some(DEFAULT_IDLE),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Serves echo on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: impl IntoListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    net::serve(listener, options.server, shutdown, handle).await
+}
+
 /// Serves one echo connection: every byte back until the peer closes.
 pub async fn handle<S>(mut io: S, conn: ConnInfo) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
+    copy_back(&mut io, BUFFER, Some(&conn.shutdown), |_| {}).await?;
+    Ok(())
+}
+
+/// The loop echo and upper share: reads, `transform`s the bytes in place,
+/// writes them back, and after the peer's half-close closes our side.
+/// Returns the bytes copied. With a `shutdown` token a shutdown closes
+/// between reads; without one the stream runs until the peer's EOF.
+pub(crate) async fn copy_back<S>(
+    io: &mut S,
+    buffer: usize,
+    shutdown: Option<&CancellationToken>,
+    transform: fn(&mut [u8]),
+) -> io::Result<u64>
+where
+    S: AsyncRead + AsyncWrite + ReadReady + Unpin,
+{
+    let never;
+    let shutdown = match shutdown {
+        Some(token) => token,
+        None => {
+            never = CancellationToken::new();
+            &never
+        }
+    };
     // A connection that has sent nothing yet holds no buffer: thousands of
     // idle peers would otherwise cost a touched page each.
     tokio::select! {
         biased;
-        ready = read_ready(&mut io) => ready?,
-        () = conn.shutdown.cancelled() => return io.shutdown().await,
+        ready = read_ready(io) => ready?,
+        () = shutdown.cancelled() => {
+            io.shutdown().await?;
+            return Ok(0);
+        }
     }
-    let mut buf = vec![0u8; BUFFER];
+    let mut buf = vec![0u8; buffer];
+    let mut copied = 0;
     loop {
         // Between reads nothing is in flight, so a shutdown may close here.
         let n = tokio::select! {
             biased;
             read = io.read(&mut buf) => read?,
-            () = conn.shutdown.cancelled() => break,
+            () = shutdown.cancelled() => break,
         };
         if n == 0 {
             break;
         }
+        transform(&mut buf[..n]);
         io.write_all(&buf[..n]).await?;
+        copied += n as u64;
     }
-    io.shutdown().await
+    io.shutdown().await?;
+    Ok(copied)
 }
 
-/// Runs `echo client`: one message, or the texts' multi-connection client.
-pub async fn client(args: &EchoClientArgs) -> Result<()> {
-    let host = &args.target.host;
-    let port = args.target.port.unwrap_or(DEFAULT_PORT);
-    let timeout = args.target.connect_timeout;
-    let Some(conns) = args.conns else {
-        let message = args.message.as_deref().unwrap_or(DEFAULT_MESSAGE);
-        let mut io = net::connect(host, port, timeout).await?;
-        let echoed = exchange(&mut io, &[message]).await?;
-        println!("Received {}", escape_bytes(&echoed, usize::MAX));
-        return Ok(());
-    };
-    let messages: Vec<String> = match &args.message {
-        Some(message) => vec![message.clone()],
-        None => MULTICONN_MESSAGES.iter().map(|m| m.to_string()).collect(),
-    };
-    let mut tasks = JoinSet::new();
-    for id in 1..=conns {
-        let (host, messages) = (host.clone(), messages.clone());
-        tasks.spawn(async move {
-            let result = one_connection(id, &host, port, timeout, &messages).await;
-            if let Err(err) = &result {
-                eprintln!("connection {id}: {err:#}");
-            }
-            result.is_ok()
-        });
-    }
-    let mut failed = 0;
-    while let Some(ok) = tasks.join_next().await {
-        if !matches!(ok, Ok(true)) {
-            failed += 1;
-        }
-    }
-    if failed > 0 {
-        bail!("{failed} of {conns} connections failed");
-    }
-    Ok(())
+/// Why an echo exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Connecting failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// Writing the message failed.
+    #[error("sending: {0}")]
+    Send(io::Error),
+    /// Reading the echo failed.
+    #[error("receiving: {0}")]
+    Receive(io::Error),
+    /// Closing our side failed.
+    #[error("closing: {0}")]
+    Close(io::Error),
+    /// The server closed before echoing everything.
+    #[error("the server closed after echoing {got} of {sent} bytes")]
+    Short {
+        /// Bytes that came back.
+        got: usize,
+        /// Bytes sent.
+        sent: usize,
+    },
+    /// Different bytes came back.
+    #[error(
+        "echo mismatch at byte {at}: sent {}, got {}",
+        escape_bytes(sent, PREVIEW_LIMIT),
+        escape_bytes(echoed, PREVIEW_LIMIT)
+    )]
+    Mismatch {
+        /// The first byte that differs.
+        at: usize,
+        /// What was sent.
+        sent: Vec<u8>,
+        /// What came back.
+        echoed: Vec<u8>,
+    },
 }
 
-async fn one_connection(
-    id: usize,
+/// Connects to `host:port`, sends `message` and returns its echo (echo-client.py).
+pub async fn client(
     host: &str,
     port: u16,
-    timeout: Duration,
-    messages: &[String],
-) -> Result<()> {
-    println!("starting connection {id} to {host}:{port}");
-    let mut io = net::connect(host, port, timeout).await?;
-    for message in messages {
-        println!(
-            "sending {} to connection {id}",
-            escape_bytes(message.as_bytes(), PREVIEW_LIMIT)
-        );
-    }
-    let parts: Vec<&str> = messages.iter().map(String::as_str).collect();
-    let echoed = exchange(&mut io, &parts).await?;
-    println!(
-        "received {} from connection {id}",
-        escape_bytes(&echoed, PREVIEW_LIMIT)
-    );
-    println!("closing connection {id}");
-    Ok(())
+    connect_timeout: Duration,
+    message: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let mut io = net::connect(host, port, connect_timeout).await?;
+    exchange(&mut io, &[message]).await
 }
 
 /// Sends `messages`, reads until as many bytes came back, checks they are the
-/// same bytes, and closes.
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+/// same bytes, closes, and returns them.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
-    messages: &[&str],
-) -> Result<Vec<u8>> {
-    let sent: Vec<u8> = messages.concat().into_bytes();
+    messages: &[&[u8]],
+) -> Result<Vec<u8>, Error> {
+    let sent: Vec<u8> = messages.concat();
     for message in messages {
-        io.write_all(message.as_bytes()).await.context("sending")?;
+        io.write_all(message).await.map_err(Error::Send)?;
     }
     let mut echoed = vec![0u8; sent.len()];
     let mut got = 0;
     while got < sent.len() {
-        let n = io.read(&mut echoed[got..]).await.context("receiving")?;
+        let n = io.read(&mut echoed[got..]).await.map_err(Error::Receive)?;
         if n == 0 {
-            bail!(
-                "the server closed after echoing {got} of {} bytes",
-                sent.len()
-            );
+            let sent = sent.len();
+            return Err(Error::Short { got, sent });
         }
         got += n;
     }
@@ -148,12 +194,91 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             .zip(&echoed)
             .position(|(a, b)| a != b)
             .unwrap_or(0);
-        bail!(
-            "echo mismatch at byte {at}: sent {}, got {}",
-            escape_bytes(&sent, PREVIEW_LIMIT),
-            escape_bytes(&echoed, PREVIEW_LIMIT)
-        );
+        return Err(Error::Mismatch { at, sent, echoed });
     }
-    io.shutdown().await.context("closing")?;
+    io.shutdown().await.map_err(Error::Close)?;
+    Ok(echoed)
+}
+
+/// What the multi-connection client reports as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Connection `id` is being opened.
+    Starting(usize),
+    /// `message` is about to be sent on connection `id`.
+    Sending(usize, &'a [u8]),
+    /// Connection `id` got `echoed` back.
+    Received(usize, &'a [u8]),
+    /// Connection `id` is being closed.
+    Closing(usize),
+    /// Connection `id` failed.
+    Failed(usize, &'a Error),
+}
+
+/// multiconn-client.py: `conns` connections at once, each sending every
+/// message and checking the echo; `on_event` hears each step as it happens
+/// (from the connections' tasks). Returns each connection's echo, in order
+/// of id (1 to `conns`).
+pub async fn multiconn<F>(
+    host: &str,
+    port: u16,
+    connect_timeout: Duration,
+    conns: usize,
+    messages: &[String],
+    on_event: F,
+) -> Vec<Result<Vec<u8>, Error>>
+where
+    F: Fn(Event<'_>) + Send + Sync + 'static,
+{
+    let on_event = Arc::new(on_event);
+    let messages: Arc<[String]> = messages.into();
+    let mut tasks = JoinSet::new();
+    for id in 1..=conns {
+        let (host, messages, on_event) = (host.to_string(), messages.clone(), on_event.clone());
+        tasks.spawn(async move {
+            let result =
+                one_connection(id, &host, port, connect_timeout, &messages, &*on_event).await;
+            if let Err(err) = &result {
+                on_event(Event::Failed(id, err));
+            }
+            (id, result)
+        });
+    }
+    let mut results: Vec<Option<Result<Vec<u8>, Error>>> = (0..conns).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        // A task only ends early by panicking; its slot stays empty.
+        if let Ok((id, result)) = joined {
+            results[id - 1] = Some(result);
+        }
+    }
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| {
+                Err(Error::Receive(io::Error::other(
+                    "the connection's task panicked",
+                )))
+            })
+        })
+        .collect()
+}
+
+async fn one_connection(
+    id: usize,
+    host: &str,
+    port: u16,
+    connect_timeout: Duration,
+    messages: &[String],
+    on_event: &(dyn Fn(Event<'_>) + Send + Sync),
+) -> Result<Vec<u8>, Error> {
+    on_event(Event::Starting(id));
+    let mut io = net::connect(host, port, connect_timeout).await?;
+    for message in messages {
+        on_event(Event::Sending(id, message.as_bytes()));
+    }
+    let parts: Vec<&[u8]> = messages.iter().map(String::as_bytes).collect();
+    let echoed = exchange(&mut io, &parts).await?;
+    on_event(Event::Received(id, &echoed));
+    on_event(Event::Closing(id));
     Ok(echoed)
 }

@@ -4,80 +4,172 @@
 //! client -> server   b'Hi there, server'   exactly 16 bytes
 //! server -> client   b'Farewell, client'   exactly 16 bytes, then close
 //! ```
+//! Either side that gets fewer than 16 bytes before EOF reports the texts'
+//! `recvall` error.
 
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Decoder, Encoder};
 use tracing::info;
 
-use crate::cli::Target;
-use crate::net::{self, ConnInfo, escape_bytes};
+use crate::net::{self, ConnInfo, Connection, EofInFrame, IntoListener, NetError, escape_bytes};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 1060;
 /// Sixteen bytes should not take long to arrive.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(30);
+/// The length of every message, both ways.
+pub const MESSAGE_LEN: usize = 16;
 /// The client's message.
-pub const GREETING: &[u8; 16] = b"Hi there, server";
+pub const GREETING: &[u8; MESSAGE_LEN] = b"Hi there, server";
 /// The server's answer.
-pub const FAREWELL: &[u8; 16] = b"Farewell, client";
+pub const FAREWELL: &[u8; MESSAGE_LEN] = b"Farewell, client";
 
-/// The texts' `recvall` error: the peer closed before `expected` bytes came.
+/// Why a 16-octet exchange failed.
 #[derive(Debug, thiserror::Error)]
-#[error("was expecting {expected} bytes but only received {got} bytes before the socket closed")]
-pub struct ShortRead {
-    /// Bytes wanted.
-    pub expected: usize,
-    /// Bytes that came before EOF.
-    pub got: usize,
+pub enum Error {
+    /// Connecting failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The texts' `recvall` error: the peer closed before a whole message.
+    #[error(
+        "was expecting {MESSAGE_LEN} bytes but only received {got} bytes before the socket closed"
+    )]
+    Short {
+        /// Bytes that came before EOF.
+        got: usize,
+    },
+    /// Sending our message failed.
+    #[error("sending: {0}")]
+    Send(io::Error),
+    /// Reading or closing failed.
+    #[error(transparent)]
+    Io(io::Error),
+    /// A message to send was not 16 bytes long.
+    #[error("a message is {MESSAGE_LEN} bytes, not {0}")]
+    Length(usize),
 }
 
-/// Reads exactly `len` bytes, or fails with [`ShortRead`] on an early EOF.
-pub async fn recvall<R: AsyncRead + Unpin>(reader: &mut R, len: usize) -> io::Result<Vec<u8>> {
-    let mut data = vec![0u8; len];
-    let mut got = 0;
-    while got < len {
-        let n = reader.read(&mut data[got..]).await?;
-        if n == 0 {
-            let short = ShortRead { expected: len, got };
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, short));
-        }
-        got += n;
+impl From<EofInFrame> for Error {
+    fn from(eof: EofInFrame) -> Self {
+        Error::Short { got: eof.buffered }
     }
-    Ok(data)
+}
+
+/// `net::Connection` reports EOF inside a frame as an I/O error.
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        match EofInFrame::sort(err) {
+            Ok(eof) => eof.into(),
+            Err(err) => Error::Io(err),
+        }
+    }
+}
+
+/// Messages of exactly [`MESSAGE_LEN`] bytes, without framing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Codec;
+
+impl Decoder for Codec {
+    type Item = Bytes;
+    type Error = Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Error> {
+        if src.len() < MESSAGE_LEN {
+            src.reserve(MESSAGE_LEN - src.len());
+            return Ok(None);
+        }
+        Ok(Some(src.split_to(MESSAGE_LEN).freeze()))
+    }
+}
+
+impl Encoder<&[u8]> for Codec {
+    type Error = Error;
+
+    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
+        if item.len() != MESSAGE_LEN {
+            return Err(Error::Length(item.len()));
+        }
+        dst.extend_from_slice(item);
+        Ok(())
+    }
+}
+
+/// What a fixed server is run with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Limits and timeouts of the accept loop.
+    pub server: net::ServerOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            server: net::ServerOptions {
+                idle_timeout: Some(DEFAULT_IDLE),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Serves the 16-octet exchange on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: impl IntoListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    net::serve(listener, options.server, shutdown, handle).await
 }
 
 /// Serves one 16-octet exchange.
-pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
-    conn: ConnInfo,
-) -> io::Result<()> {
+pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(io: S, conn: ConnInfo) -> Result<(), Error> {
     info!("  Socket name: {}", conn.local);
     info!("  Socket peer: {}", conn.peer);
-    let message = recvall(&mut io, GREETING.len()).await?;
+    let mut framed = Connection::new(io, Codec, conn.shutdown.clone());
+    let Some(message) = framed.read_frame().await? else {
+        if framed.is_shutting_down() {
+            // No exchange was in flight: the server's shutdown closes it.
+            return Ok(());
+        }
+        return Err(Error::Short { got: 0 });
+    };
     info!(
         "  Incoming sixteen-octet message: {}",
         escape_bytes(&message, usize::MAX)
     );
-    io.write_all(FAREWELL).await?;
-    io.shutdown().await?;
+    framed.queue(&FAREWELL[..])?;
+    framed.close().await?;
     info!("  Reply sent, socket closed");
     Ok(())
 }
 
-/// Runs `fixed client`.
-pub async fn client(target: &Target) -> Result<()> {
-    let port = target.port.unwrap_or(DEFAULT_PORT);
-    let mut io = net::connect(&target.host, port, target.connect_timeout).await?;
-    let local = io
-        .get_ref()
-        .local_addr()
-        .context("reading the socket name")?;
-    println!("Client has been assigned socket name {local}");
-    io.write_all(GREETING).await.context("sending")?;
-    let reply = recvall(&mut io, FAREWELL.len()).await?;
-    println!("The server said {}", escape_bytes(&reply, usize::MAX));
-    Ok(())
+/// The server's side of a finished exchange.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The socket name our end was assigned.
+    pub local: SocketAddr,
+    /// The server's 16 bytes.
+    pub message: Bytes,
+}
+
+/// Connects to `host:port`, sends [`GREETING`] and returns the reply.
+pub async fn client(host: &str, port: u16, connect_timeout: Duration) -> Result<Reply, Error> {
+    let io = net::connect(host, port, connect_timeout).await?;
+    let local = io.get_ref().local_addr()?;
+    let message = exchange(io).await?;
+    Ok(Reply { local, message })
+}
+
+/// Sends [`GREETING`] on `io` and reads the 16-byte reply.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(io: S) -> Result<Bytes, Error> {
+    let mut framed = Connection::client(io, Codec);
+    framed.queue(&GREETING[..])?;
+    framed.flush().await.map_err(Error::Send)?;
+    framed.read_frame().await?.ok_or(Error::Short { got: 0 })
 }

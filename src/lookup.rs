@@ -13,9 +13,6 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result, bail};
-
-use crate::cli::{LookupArgs, Proto};
 use crate::net;
 
 /// One entry of a getaddrinfo answer.
@@ -54,84 +51,111 @@ pub struct Service {
     pub aliases: Vec<String>,
 }
 
-/// Runs `socklab lookup`.
-pub async fn run(args: &LookupArgs) -> Result<()> {
-    let protos = match args.proto {
-        Some(Proto::Tcp) => &["tcp"][..],
-        Some(Proto::Udp) => &["udp"][..],
-        None => &["tcp", "udp"][..],
-    };
-    if let Some(name) = &args.service {
-        let found = services(protos, |proto| service_by_name(name, proto))?;
-        if found.is_empty() {
-            bail!("unknown service {name:?} (not in the services database, /etc/services)");
+/// A transport protocol to filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP (SOCK_STREAM).
+    Tcp,
+    /// UDP (SOCK_DGRAM).
+    Udp,
+}
+
+impl Transport {
+    /// The protocol's name in the services database.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
         }
-        found.iter().for_each(print_service);
-        return Ok(());
     }
-    if let Some(port) = args.port {
-        let found = services(protos, |proto| service_by_port(port, proto))?;
-        if found.is_empty() {
-            bail!("no service on port {port} in the services database (/etc/services)");
+
+    /// The socket type getaddrinfo filters on.
+    pub fn socktype(self) -> c_int {
+        match self {
+            Transport::Tcp => libc::SOCK_STREAM,
+            Transport::Udp => libc::SOCK_DGRAM,
         }
-        found.iter().for_each(print_service);
-        return Ok(());
     }
-    let Some(host) = args.host.clone() else {
-        bail!("give a HOST, --service NAME or --port N");
-    };
-    let port = args.target_port.clone();
-    let socktype = args.proto.map(|proto| match proto {
-        Proto::Tcp => libc::SOCK_STREAM,
-        Proto::Udp => libc::SOCK_DGRAM,
-    });
-    let name = net::normalize_host(&host).to_string();
+}
+
+/// Why a lookup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// getaddrinfo failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The services database has no such name.
+    #[error("unknown service {0:?} (not in the services database, /etc/services)")]
+    UnknownService(String),
+    /// The services database has nothing on that port.
+    #[error("no service on port {0} in the services database (/etc/services)")]
+    NoServiceOnPort(u16),
+    /// A name given holds a NUL byte, which C strings cannot.
+    #[error("{what} contains NUL: {cause}")]
+    Nul {
+        /// What was given.
+        what: &'static str,
+        /// Where the NUL is.
+        cause: std::ffi::NulError,
+    },
+    /// The blocking resolver's thread died.
+    #[error("the resolver thread failed: {0}")]
+    Thread(tokio::task::JoinError),
+}
+
+/// Every address `host` (with `port`, a number or a service name) resolves
+/// to, as getaddrinfo lists them, on a blocking thread.
+pub async fn addresses(
+    host: &str,
+    port: Option<&str>,
+    transport: Option<Transport>,
+) -> Result<Vec<AddrInfo>, Error> {
+    let name = net::normalize_host(host).to_string();
+    let port = port.map(str::to_string);
+    let socktype = transport.map(Transport::socktype);
     let entries =
         tokio::task::spawn_blocking(move || getaddrinfo(&name, port.as_deref(), socktype))
             .await
-            .context("the resolver thread failed")??;
-    println!("{:<10}{:<13}{:<11}address", "family", "type", "protocol");
-    for entry in &entries {
-        // Without a PORT the port is 0: show just the address, as asked.
-        let addr = match args.target_port {
-            Some(_) => entry.addr.to_string(),
-            None => entry.addr.ip().to_string(),
-        };
-        println!(
-            "{:<10}{:<13}{:<11}{addr}",
-            family_name(entry.family),
-            socktype_name(entry.socktype),
-            format!("{} ({})", entry.protocol, protocol_name(entry.protocol)),
-        );
+            .map_err(Error::Thread)??;
+    Ok(entries)
+}
+
+/// The services called `name`, over `transport` or both, each once.
+pub fn services_named(name: &str, transport: Option<Transport>) -> Result<Vec<Service>, Error> {
+    let found = services(transport, |proto| service_by_name(name, proto))?;
+    if found.is_empty() {
+        return Err(Error::UnknownService(name.to_string()));
     }
-    Ok(())
+    Ok(found)
+}
+
+/// The services on `port`, over `transport` or both, each once.
+pub fn services_on_port(port: u16, transport: Option<Transport>) -> Result<Vec<Service>, Error> {
+    let found = services(transport, |proto| service_by_port(port, proto))?;
+    if found.is_empty() {
+        return Err(Error::NoServiceOnPort(port));
+    }
+    Ok(found)
 }
 
 /// Looks a service up once per protocol, keeping the distinct answers.
 fn services(
-    protos: &[&str],
-    mut lookup: impl FnMut(&str) -> Result<Option<Service>>,
-) -> Result<Vec<Service>> {
+    transport: Option<Transport>,
+    mut lookup: impl FnMut(&str) -> Result<Option<Service>, Error>,
+) -> Result<Vec<Service>, Error> {
+    let protos = match transport {
+        Some(transport) => vec![transport],
+        None => vec![Transport::Tcp, Transport::Udp],
+    };
     let mut found: Vec<Service> = Vec::new();
     for proto in protos {
-        if let Some(service) = lookup(proto)?
+        if let Some(service) = lookup(proto.name())?
             && !found.contains(&service)
         {
             found.push(service);
         }
     }
     Ok(found)
-}
-
-fn print_service(service: &Service) {
-    let entry = format!("{}/{}", service.port, service.proto);
-    let line = format!(
-        "{:<16}{:<16}{}",
-        service.name,
-        entry,
-        service.aliases.join(" ")
-    );
-    println!("{}", line.trim_end());
 }
 
 /// Resolves `host` (and `service`, a port number or name) with getaddrinfo.
@@ -229,9 +253,9 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
 static SERVICES_DB: Mutex<()> = Mutex::new(());
 
 /// The services-database entry for `name` over `proto` (`tcp`/`udp`), if any.
-pub fn service_by_name(name: &str, proto: &str) -> Result<Option<Service>> {
-    let c_name = CString::new(name).context("service name contains NUL")?;
-    let c_proto = CString::new(proto).context("protocol contains NUL")?;
+pub fn service_by_name(name: &str, proto: &str) -> Result<Option<Service>, Error> {
+    let c_name = c_string(name, "service name")?;
+    let c_proto = c_string(proto, "protocol")?;
     let _db = SERVICES_DB
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -240,8 +264,8 @@ pub fn service_by_name(name: &str, proto: &str) -> Result<Option<Service>> {
 }
 
 /// The services-database entry for `port` over `proto` (`tcp`/`udp`), if any.
-pub fn service_by_port(port: u16, proto: &str) -> Result<Option<Service>> {
-    let c_proto = CString::new(proto).context("protocol contains NUL")?;
+pub fn service_by_port(port: u16, proto: &str) -> Result<Option<Service>, Error> {
+    let c_proto = c_string(proto, "protocol")?;
     let _db = SERVICES_DB
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -249,6 +273,10 @@ pub fn service_by_port(port: u16, proto: &str) -> Result<Option<Service>> {
     let net_port = c_int::from(port.to_be());
     // SAFETY: as above.
     Ok(unsafe { copy_servent(libc::getservbyport(net_port, c_proto.as_ptr())) })
+}
+
+fn c_string(text: &str, what: &'static str) -> Result<CString, Error> {
+    CString::new(text).map_err(|cause| Error::Nul { what, cause })
 }
 
 /// Copies a servent out of libc's static buffer.
@@ -300,7 +328,8 @@ pub fn socktype_name(socktype: c_int) -> String {
     }
 }
 
-fn protocol_name(protocol: c_int) -> &'static str {
+/// `tcp`, `udp`, `any` (0), or `other`.
+pub fn protocol_name(protocol: c_int) -> &'static str {
     match protocol {
         libc::IPPROTO_TCP => "tcp",
         libc::IPPROTO_UDP => "udp",

@@ -4,58 +4,32 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::cli::{
     AppCmd, ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd,
     UpperCmd,
 };
-use crate::net::{self, ConnInfo, Monitored, ServerOptions};
-use crate::{app, chat, cmd, echo, fixed, hello, lookup, tour, udp, upper};
+use crate::net::{self, ServerOptions};
+use crate::{app, chat, cmd, tour};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Echo(EchoCmd::Server(args)) => {
-            serve_handler(&args, echo::DEFAULT_PORT, echo::DEFAULT_IDLE, echo::handle).await
-        }
-        Command::Echo(EchoCmd::Client(args)) => echo::client(&args).await,
-        Command::Fixed(FixedCmd::Server(args)) => {
-            serve_handler(
-                &args,
-                fixed::DEFAULT_PORT,
-                fixed::DEFAULT_IDLE,
-                fixed::handle,
-            )
-            .await
-        }
-        Command::Fixed(FixedCmd::Client(target)) => fixed::client(&target).await,
-        Command::Upper(UpperCmd::Server(args)) => {
-            serve_handler(
-                &args,
-                upper::DEFAULT_PORT,
-                upper::DEFAULT_IDLE,
-                upper::handle,
-            )
-            .await
-        }
-        Command::Upper(UpperCmd::Client(args)) => upper::client(&args).await,
-        Command::Hello(HelloCmd::Server(args)) => {
-            serve_handler(
-                &args,
-                hello::DEFAULT_PORT,
-                hello::DEFAULT_IDLE,
-                hello::handle,
-            )
-            .await
-        }
-        Command::Hello(HelloCmd::Client(args)) => hello::client(&args).await,
-        Command::Udp(UdpCmd::Server(args)) => udp::server::serve(&args).await,
-        Command::Udp(UdpCmd::Client(args)) => udp::client::client(&args).await,
-        Command::Udp(UdpCmd::Mtu(args)) => udp::mtu::client(&args).await,
+        Command::Echo(EchoCmd::Server(args)) => cmd::echo::server(&args).await,
+        Command::Echo(EchoCmd::Client(args)) => cmd::echo::client(&args).await,
+        Command::Fixed(FixedCmd::Server(args)) => cmd::fixed::server(&args).await,
+        Command::Fixed(FixedCmd::Client(target)) => cmd::fixed::client(&target).await,
+        Command::Upper(UpperCmd::Server(args)) => cmd::upper::server(&args).await,
+        Command::Upper(UpperCmd::Client(args)) => cmd::upper::client(&args).await,
+        Command::Hello(HelloCmd::Server(args)) => cmd::hello::server(&args).await,
+        Command::Hello(HelloCmd::Client(args)) => cmd::hello::client(&args).await,
+        Command::Udp(UdpCmd::Server(args)) => cmd::udp::server(&args).await,
+        Command::Udp(UdpCmd::Client(args)) => cmd::udp::client(&args).await,
+        Command::Udp(UdpCmd::Mtu(args)) => cmd::udp::mtu(&args).await,
         Command::Http(HttpCmd::Server(args)) => cmd::http::server(args).await,
         Command::Http(HttpCmd::Get(args)) => cmd::http::get(&args).await,
-        Command::Lookup(args) => lookup::run(&args).await,
+        Command::Lookup(args) => cmd::lookup::run(&args).await,
         Command::App(AppCmd::Server(args)) => {
             let options = app::ServerOptions {
                 table: match &args.data {
@@ -113,24 +87,6 @@ where
     let listener = bind(args, default_port).await?;
     server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
-}
-
-/// [`serve`] for a protocol that is only a connection handler on `net::serve`.
-async fn serve_handler<H, Fut, E>(
-    args: &ServerArgs,
-    default_port: u16,
-    default_idle: Duration,
-    handler: H,
-) -> Result<()>
-where
-    H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    serve(args, default_port, default_idle, |l, c, s| {
-        net::serve(l, c, s, handler)
-    })
-    .await
 }
 
 /// Binds the user's address and prints `listening on ADDR`.

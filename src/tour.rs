@@ -7,18 +7,20 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Cli;
-use crate::net::{self, ConnInfo, Monitored, ServerOptions};
+use crate::net::{self, ServerOptions};
 use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
     let mut tour = Tour::default();
-    let addr = tour.start_handler(echo::handle).await?;
+    let addr = tour
+        .start(|l, server, s| echo::serve(l, echo::Options { server }, s))
+        .await?;
     tour.show(
         "echo",
         "every byte comes back (echo-server.py)",
@@ -32,7 +34,9 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start_handler(fixed::handle).await?;
+    let addr = tour
+        .start(|l, server, s| fixed::serve(l, fixed::Options { server }, s))
+        .await?;
     tour.show(
         "fixed",
         "exactly sixteen octets each way (tcp_sixteen.py)",
@@ -40,7 +44,9 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start_handler(upper::handle).await?;
+    let addr = tour
+        .start(|l, server, s| upper::serve(l, upper::Options { server }, s))
+        .await?;
     tour.show(
         "upper",
         "a stream uppercased, sent and received at once (tcp_deadlock.py, without the deadlock)",
@@ -48,7 +54,9 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start_handler(hello::handle).await?;
+    let addr = tour
+        .start(|l, server, s| hello::serve(l, hello::Options { server }, s))
+        .await?;
     tour.show(
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
@@ -78,7 +86,7 @@ pub async fn run() -> Result<()> {
     );
     chat::script::conversation(addr).await?;
 
-    let addr = tour.start_udp(udp::ServerOptions::default()).await?;
+    let addr = tour.start_udp(udp::Options::default()).await?;
     tour.show(
         "udp",
         "one datagram each way, on a connected socket (RetransmissionUDPClient.py)",
@@ -86,7 +94,7 @@ pub async fn run() -> Result<()> {
     )
     .await?;
     // Seed 6 drops the first two requests: the client's backoff shows.
-    let lossy = udp::ServerOptions {
+    let lossy = udp::Options {
         drop_rate: 0.7,
         seed: Some(6),
     };
@@ -180,18 +188,8 @@ impl Tour {
         Ok(addr)
     }
 
-    /// Starts a server that is only a connection handler on `net::serve`.
-    async fn start_handler<H, Fut, E>(&mut self, handler: H) -> Result<SocketAddr>
-    where
-        H: Fn(Monitored<TcpStream>, ConnInfo) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: std::fmt::Display + 'static,
-    {
-        self.start(|l, c, s| net::serve(l, c, s, handler)).await
-    }
-
     /// Starts a UDP lucky-number server on a free loopback port.
-    async fn start_udp(&mut self, options: udp::ServerOptions) -> Result<SocketAddr> {
+    async fn start_udp(&mut self, options: udp::Options) -> Result<SocketAddr> {
         let socket = udp::bind("127.0.0.1", 0).await?;
         let addr = socket
             .local_addr()

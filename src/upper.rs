@@ -5,20 +5,21 @@
 //! server -> client   the same bytes with ASCII a-z turned to A-Z, then close
 //! ```
 //! The server works chunk by chunk, so memory stays flat at any size. The
-//! client sends and receives at once and so never deadlocks; `--lockstep`
+//! client sends and receives at once and so never deadlocks; `lockstep`
 //! reproduces the texts' client, and reports the deadlock instead of hanging.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::info;
 
-use crate::cli::UpperClientArgs;
-use crate::net::{self, ConnInfo, PREVIEW_LIMIT, escape_bytes, queue_sizes};
+use crate::echo::copy_back;
+use crate::net::{
+    self, ConnInfo, IntoListener, NetError, QueueSizes, ReadReady, escape_bytes, queue_sizes,
+};
 
 /// The texts' deadlock example used 1060; we take the next port.
 pub const DEFAULT_PORT: u16 = 1061;
@@ -26,140 +27,246 @@ pub const DEFAULT_PORT: u16 = 1061;
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
 /// The 16-byte message the client repeats.
 pub const MESSAGE: &[u8; 16] = b"capitalize this!";
+/// How long the client waits for anything to move before reporting a stall.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(5);
 
 const CHUNK: usize = 64 * 1024;
-/// Transfers at least this large get a progress bar (on a terminal).
-const PROGRESS_FROM: u64 = 8 * 1024 * 1024;
+/// How often the client's stall watcher looks at the counters.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What an upper server is run with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Limits and timeouts of the accept loop.
+    pub server: net::ServerOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            server: net::ServerOptions {
+                idle_timeout: Some(DEFAULT_IDLE),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Serves upper on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: impl IntoListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    net::serve(listener, options.server, shutdown, handle).await
+}
 
 // A shutdown does not cut a stream short: the reply runs until the peer's
 // half-close has been answered in full (bounded by the server's grace period).
 /// Serves one uppercasing stream until the peer's half-close is answered in full.
-pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
-    conn: ConnInfo,
-) -> io::Result<()> {
+pub async fn handle<S>(mut io: S, conn: ConnInfo) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + ReadReady + Unpin,
+{
     info!(
         "Processing up to {CHUNK} bytes at a time from {}",
         conn.peer
     );
-    let mut buf = vec![0u8; CHUNK];
-    let mut processed: u64 = 0;
-    loop {
-        let n = io.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        buf[..n].make_ascii_uppercase();
-        io.write_all(&buf[..n]).await?;
-        processed += n as u64;
-    }
-    io.shutdown().await?;
+    let processed = copy_back(&mut io, CHUNK, None, <[u8]>::make_ascii_uppercase).await?;
     info!("  {processed} bytes processed, socket closed");
     Ok(())
 }
 
-/// Runs `upper client`.
-pub async fn client(args: &UpperClientArgs) -> Result<()> {
-    let total = args.bytes.div_ceil(16) * 16;
-    let port = args.target.port.unwrap_or(DEFAULT_PORT);
-    println!(
-        "Sending {total} bytes of data, {} repeated",
-        escape_bytes(MESSAGE, PREVIEW_LIMIT)
-    );
-    let mut io = net::connect(&args.target.host, port, args.target.connect_timeout).await?;
-    let progress = Progress::new(total);
+/// What the client sends.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    /// Bytes to send; rounded up to a multiple of 16 (see [`Transfer::total`]).
+    pub bytes: u64,
+    /// Send everything before reading anything, as the texts' naive client does.
+    pub lockstep: bool,
+    /// A stall (a deadlock when `lockstep`) is reported after nothing moved this long.
+    pub stall_timeout: Duration,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        Self {
+            bytes: MESSAGE.len() as u64,
+            lockstep: false,
+            stall_timeout: DEFAULT_STALL,
+        }
+    }
+}
+
+impl Transfer {
+    /// The bytes actually sent: whole repetitions of [`MESSAGE`].
+    pub fn total(&self) -> u64 {
+        self.bytes.div_ceil(16) * 16
+    }
+}
+
+/// What a verified transfer did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Bytes sent.
+    pub sent: u64,
+    /// Bytes received, every one verified.
+    pub received: u64,
+    /// The first chunk received.
+    pub first: Vec<u8>,
+    /// From connected to the last byte received.
+    pub elapsed: Duration,
+}
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Connecting failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// Writing failed.
+    #[error("sending: {0}")]
+    Send(io::Error),
+    /// The half-close after the last byte failed.
+    #[error("shutting down the sending side: {0}")]
+    ShutdownWrite(io::Error),
+    /// Reading failed.
+    #[error("receiving: {0}")]
+    Receive(io::Error),
+    /// The server answered more than it was sent.
+    #[error("the server sent more than the {total} bytes we sent")]
+    TooMuch {
+        /// Bytes sent.
+        total: u64,
+    },
+    /// A byte came back that is not the uppercased pattern.
+    #[error(
+        "verification failed at byte {at}: got {}, expected {}",
+        escape_bytes(got, 16),
+        escape_bytes(expected, 16)
+    )]
+    Mismatch {
+        /// Offset of the first wrong byte in the stream.
+        at: u64,
+        /// What came, from that byte on.
+        got: Vec<u8>,
+        /// What should have.
+        expected: Vec<u8>,
+    },
+    /// The server closed before answering everything.
+    #[error("the server closed after {received} of {total} bytes")]
+    Short {
+        /// Bytes received.
+        received: u64,
+        /// Bytes sent.
+        total: u64,
+    },
+    /// The socket queues could not be read for a stall report.
+    #[error("reading the socket queues: {0}")]
+    Queues(io::Error),
+    /// Nothing moved for `stall`: with `lockstep` the texts' deadlock.
+    #[error(
+        "{}: nothing moved for {}s; sent {sent} of {total} bytes, received {received} bytes; \
+         our socket holds {} unsent bytes (Send-Q) and {} unread bytes (Recv-Q){}",
+        if *lockstep { "deadlock" } else { "stalled" },
+        stall.as_secs_f64(),
+        queues.send_q,
+        queues.recv_q,
+        if *lockstep {
+            ": both sides are blocked writing, the server waits for us to read while we wait \
+             for it to read (run without --lockstep to send and receive at once)"
+        } else {
+            ""
+        }
+    )]
+    Stalled {
+        /// Whether the client sent before reading.
+        lockstep: bool,
+        /// How long nothing moved.
+        stall: Duration,
+        /// Bytes sent.
+        sent: u64,
+        /// Bytes to send.
+        total: u64,
+        /// Bytes received.
+        received: u64,
+        /// Our socket's kernel queues at that moment.
+        queues: QueueSizes,
+    },
+}
+
+/// Connects to `host:port` and streams `transfer` through the server,
+/// verifying every byte; `on_progress(sent, received)` hears the counters
+/// every 100 ms.
+pub async fn client(
+    host: &str,
+    port: u16,
+    connect_timeout: Duration,
+    transfer: &Transfer,
+    mut on_progress: impl FnMut(u64, u64),
+) -> Result<Report, Error> {
+    let total = transfer.total();
+    let mut io = net::connect(host, port, connect_timeout).await?;
+    let counters = Counters::default();
     let started = Instant::now();
     let outcome = {
         let (reader, writer) = tokio::io::split(&mut io);
-        let transfer = async {
-            if args.lockstep {
-                send(writer, total, &progress).await?;
-                receive(reader, total, &progress).await
+        let moving = async {
+            if transfer.lockstep {
+                send(writer, total, &counters).await?;
+                receive(reader, total, &counters).await
             } else {
                 let (sent, first) = tokio::join!(
-                    send(writer, total, &progress),
-                    receive(reader, total, &progress)
+                    send(writer, total, &counters),
+                    receive(reader, total, &counters)
                 );
                 sent?;
                 first
             }
         };
         tokio::select! {
-            result = transfer => Some(result),
-            () = progress.watch(args.stall_timeout) => None,
+            result = moving => Some(result),
+            () = counters.watch(transfer.stall_timeout, &mut on_progress) => None,
         }
     };
-    progress.finish();
-    let (sent, received) = (progress.sent.get(), progress.received.get());
+    let (sent, received) = (counters.sent.get(), counters.received.get());
     let Some(result) = outcome else {
-        let queues = queue_sizes(io.get_ref()).context("reading the socket queues")?;
-        let what = if args.lockstep { "deadlock" } else { "stalled" };
-        bail!(
-            "{what}: nothing moved for {}s; sent {sent} of {total} bytes, received {received} bytes; \
-             our socket holds {} unsent bytes (Send-Q) and {} unread bytes (Recv-Q){}",
-            args.stall_timeout.as_secs_f64(),
-            queues.send_q,
-            queues.recv_q,
-            if args.lockstep {
-                ": both sides are blocked writing, the server waits for us to read while we wait \
-                 for it to read (run without --lockstep to send and receive at once)"
-            } else {
-                ""
-            }
-        );
+        let queues = queue_sizes(io.get_ref()).map_err(Error::Queues)?;
+        return Err(Error::Stalled {
+            lockstep: transfer.lockstep,
+            stall: transfer.stall_timeout,
+            sent,
+            total,
+            received,
+            queues,
+        });
     };
     let first = result?;
-    println!("  {sent} bytes sent");
-    println!("Receiving all the data the server sends back");
-    println!(
-        "  The first data received says {}",
-        escape_bytes(&first, PREVIEW_LIMIT)
-    );
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "  {received} bytes received and verified in {secs:.2}s ({:.1} MiB/s)",
-        received as f64 / (1024.0 * 1024.0) / secs.max(1e-9)
-    );
-    Ok(())
+    Ok(Report {
+        sent,
+        received,
+        first,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Counters shared by the sending and receiving halves and the stall watcher;
 /// all three run in one task, so plain cells suffice.
-struct Progress {
+#[derive(Debug, Default)]
+struct Counters {
     sent: Cell<u64>,
     received: Cell<u64>,
-    bar: Option<ProgressBar>,
 }
 
-impl Progress {
-    fn new(total: u64) -> Self {
-        let bar = (total >= PROGRESS_FROM).then(|| {
-            let bar = ProgressBar::new(total);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} received, {bytes_per_sec} {msg}",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        });
-        Self {
-            sent: Cell::new(0),
-            received: Cell::new(0),
-            bar,
-        }
-    }
-
+impl Counters {
     /// Returns once neither counter has moved for `stall`.
-    async fn watch(&self, stall: Duration) {
+    async fn watch(&self, stall: Duration, on_progress: &mut impl FnMut(u64, u64)) {
         let mut last = (self.sent.get(), self.received.get());
         let mut since = Instant::now();
         loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(TICK).await;
             let now = (self.sent.get(), self.received.get());
-            if let Some(bar) = &self.bar {
-                bar.set_position(now.1);
-                bar.set_message(format!("({} sent)", indicatif::HumanBytes(now.0)));
-            }
+            on_progress(now.0, now.1);
             if now != last {
                 last = now;
                 since = Instant::now();
@@ -168,30 +275,24 @@ impl Progress {
             }
         }
     }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
-async fn send<W: AsyncWrite + Unpin>(mut writer: W, total: u64, progress: &Progress) -> Result<()> {
+async fn send<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    total: u64,
+    counters: &Counters,
+) -> Result<(), Error> {
     let block = MESSAGE.repeat(CHUNK / MESSAGE.len());
     let mut left = total;
     while left > 0 {
         // `total` and the block are multiples of 16, so every write keeps the
         // pattern aligned.
         let n = left.min(block.len() as u64) as usize;
-        writer.write_all(&block[..n]).await.context("sending")?;
+        writer.write_all(&block[..n]).await.map_err(Error::Send)?;
         left -= n as u64;
-        progress.sent.set(total - left);
+        counters.sent.set(total - left);
     }
-    writer
-        .shutdown()
-        .await
-        .context("shutting down the sending side")?;
-    Ok(())
+    writer.shutdown().await.map_err(Error::ShutdownWrite)
 }
 
 /// Reads until EOF, checks every byte against the uppercased pattern, and
@@ -199,8 +300,8 @@ async fn send<W: AsyncWrite + Unpin>(mut writer: W, total: u64, progress: &Progr
 async fn receive<R: AsyncRead + Unpin>(
     mut reader: R,
     total: u64,
-    progress: &Progress,
-) -> Result<Vec<u8>> {
+    counters: &Counters,
+) -> Result<Vec<u8>, Error> {
     let expected = MESSAGE
         .to_ascii_uppercase()
         .repeat(CHUNK / MESSAGE.len() + 1);
@@ -208,12 +309,12 @@ async fn receive<R: AsyncRead + Unpin>(
     let mut first = Vec::new();
     let mut received: u64 = 0;
     loop {
-        let n = reader.read(&mut buf).await.context("receiving")?;
+        let n = reader.read(&mut buf).await.map_err(Error::Receive)?;
         if n == 0 {
             break;
         }
         if received + n as u64 > total {
-            bail!("the server sent more than the {total} bytes we sent");
+            return Err(Error::TooMuch { total });
         }
         let offset = (received % 16) as usize;
         if buf[..n] != expected[offset..offset + n] {
@@ -222,21 +323,20 @@ async fn receive<R: AsyncRead + Unpin>(
                 .zip(&expected[offset..])
                 .position(|(a, b)| a != b)
                 .unwrap_or(0);
-            bail!(
-                "verification failed at byte {}: got {}, expected {}",
-                received + at as u64,
-                escape_bytes(&buf[at..n], 16),
-                escape_bytes(&expected[offset + at..offset + n], 16)
-            );
+            return Err(Error::Mismatch {
+                at: received + at as u64,
+                got: buf[at..n].to_vec(),
+                expected: expected[offset + at..offset + n].to_vec(),
+            });
         }
         if first.is_empty() {
             first = buf[..n].to_vec();
         }
         received += n as u64;
-        progress.received.set(received);
+        counters.received.set(received);
     }
     if received != total {
-        bail!("the server closed after {received} of {total} bytes");
+        return Err(Error::Short { received, total });
     }
     Ok(first)
 }

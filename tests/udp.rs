@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use common::{Server, TIMEOUT, run, run_socklab, socklab, text, wait_child};
-use socklab::udp::{self, Backoff, RequestError, ServerOptions};
+use socklab::udp::{self, Backoff, Options, RequestError};
 
 const LUCKY: &str = "Here's your lucky number:";
 
@@ -310,7 +310,7 @@ async fn two_hundred_requests_match_what_the_drop_rate_predicts() {
     let socket = udp::bind("127.0.0.1", 0).await.expect("bind");
     let server = socket.local_addr().expect("addr");
     let stop = tokio_util::sync::CancellationToken::new();
-    let options = ServerOptions {
+    let options = Options {
         drop_rate: P,
         seed: Some(2024),
     };

@@ -1,1 +1,56 @@
 //! `socklab echo`: options in, the library called, its results shown.
+
+use anyhow::{Result, bail};
+
+use crate::cli::{EchoClientArgs, ServerArgs};
+use crate::echo::{self, Event};
+use crate::net::{PREVIEW_LIMIT, escape_bytes};
+
+/// Runs `echo server`.
+pub async fn server(args: &ServerArgs) -> Result<()> {
+    crate::run::serve(
+        args,
+        echo::DEFAULT_PORT,
+        echo::DEFAULT_IDLE,
+        |l, server, s| echo::serve(l, echo::Options { server }, s),
+    )
+    .await
+}
+
+/// Runs `echo client`: one message, or the texts' multi-connection client.
+pub async fn client(args: &EchoClientArgs) -> Result<()> {
+    let host = &args.target.host;
+    let port = args.target.port.unwrap_or(echo::DEFAULT_PORT);
+    let timeout = args.target.connect_timeout;
+    let Some(conns) = args.conns else {
+        let message = args.message.as_deref().unwrap_or(echo::DEFAULT_MESSAGE);
+        let echoed = echo::client(host, port, timeout, message.as_bytes()).await?;
+        println!("Received {}", escape_bytes(&echoed, usize::MAX));
+        return Ok(());
+    };
+    let messages: Vec<String> = match &args.message {
+        Some(message) => vec![message.clone()],
+        None => echo::MULTICONN_MESSAGES.map(String::from).to_vec(),
+    };
+    let target = format!("{host}:{port}");
+    let show = move |event: Event<'_>| match event {
+        Event::Starting(id) => println!("starting connection {id} to {target}"),
+        Event::Sending(id, message) => println!(
+            "sending {} to connection {id}",
+            escape_bytes(message, PREVIEW_LIMIT)
+        ),
+        Event::Received(id, echoed) => println!(
+            "received {} from connection {id}",
+            escape_bytes(echoed, PREVIEW_LIMIT)
+        ),
+        Event::Closing(id) => println!("closing connection {id}"),
+        // No error of the echo client has a source: its Display is the chain.
+        Event::Failed(id, err) => eprintln!("connection {id}: {err}"),
+    };
+    let results = echo::multiconn(host, port, timeout, conns, &messages, show).await;
+    let failed = results.iter().filter(|result| result.is_err()).count();
+    if failed > 0 {
+        bail!("{failed} of {conns} connections failed");
+    }
+    Ok(())
+}

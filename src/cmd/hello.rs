@@ -1,1 +1,29 @@
 //! `socklab hello`: options in, the library called, its results shown.
+
+use anyhow::Result;
+
+use crate::cli::{HelloClientArgs, ServerArgs};
+use crate::hello::{self, Client};
+
+/// Runs `hello server`.
+pub async fn server(args: &ServerArgs) -> Result<()> {
+    crate::run::serve(
+        args,
+        hello::DEFAULT_PORT,
+        hello::DEFAULT_IDLE,
+        |l, server, s| hello::serve(l, hello::Options { server }, s),
+    )
+    .await
+}
+
+/// Runs `hello client`: prints the welcome, greets each name, sends `exit`.
+pub async fn client(args: &HelloClientArgs) -> Result<()> {
+    let port = args.target.port.unwrap_or(hello::DEFAULT_PORT);
+    let mut client = Client::connect(&args.target.host, port, args.target.connect_timeout).await?;
+    println!("{}", client.welcome().await?.trim_end());
+    for name in &args.names {
+        println!("{}", client.greet(name).await?.trim_end());
+    }
+    client.exit().await?;
+    Ok(())
+}

@@ -104,7 +104,17 @@ pub enum RequestError {
     Truncated(#[from] EofInFrame),
     /// The socket failed.
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+/// `net::Connection` reports EOF inside a frame as an I/O error.
+impl From<io::Error> for RequestError {
+    fn from(err: io::Error) -> Self {
+        match EofInFrame::sort(err) {
+            Ok(eof) => RequestError::Truncated(eof),
+            Err(err) => RequestError::Io(err),
+        }
+    }
 }
 
 /// One request, parsed and with its body skipped: how to answer it.

@@ -56,6 +56,17 @@ impl EofInFrame {
     pub fn find(err: &io::Error) -> Option<&EofInFrame> {
         err.get_ref()?.downcast_ref()
     }
+
+    /// Splits a read error into EOF inside a frame or any other I/O error,
+    /// for a codec error's `From<io::Error>`.
+    pub fn sort(err: io::Error) -> Result<EofInFrame, io::Error> {
+        match Self::find(&err) {
+            Some(eof) => Ok(EofInFrame {
+                buffered: eof.buffered,
+            }),
+            None => Err(err),
+        }
+    }
 }
 
 /// A stream with a codec, a read buffer, a write buffer and a shutdown token.

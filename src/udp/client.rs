@@ -16,14 +16,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout_at};
-use tracing::{debug, info};
+use tracing::debug;
 
-use super::{DEFAULT_PORT, MAX_DATAGRAM, ephemeral_for, quoted, trace_datagram};
-use crate::cli::UdpClientArgs;
-use crate::net::{describe, resolve};
+use super::{MAX_DATAGRAM, ephemeral_for, trace_datagram};
+use crate::net::describe;
 
 /// The retransmission schedule: wait `start`, then double, while the wait
 /// stays within `max_wait`.
@@ -174,47 +172,6 @@ pub async fn broadcast(
         on_reply(sender, &buf[..len]);
     }
     Ok(count)
-}
-
-/// Runs `udp client`: the retransmitting client, or the broadcast one.
-pub async fn client(args: &UdpClientArgs) -> Result<()> {
-    let port = args.port.unwrap_or(DEFAULT_PORT);
-    let addrs = resolve(&args.host, port).await?;
-    // resolve() never returns an empty list.
-    let target = *addrs.first().context("the name has no address")?;
-    if args.broadcast {
-        let show = |sender, data: &[u8]| println!("{sender} replied {}", quoted(data));
-        let count = broadcast(target, args.message.as_bytes(), args.wait, show)
-            .await
-            .with_context(|| format!("cannot broadcast to {target}"))?;
-        if count == 0 {
-            bail!(
-                "no reply to the broadcast to {target} within {:?}",
-                args.wait
-            );
-        }
-        return Ok(());
-    }
-    let socket = connect(target)
-        .await
-        .with_context(|| format!("cannot send to {target}"))?;
-    info!("requesting from {}", socket.local_addr()?);
-    let backoff = Backoff {
-        start: args.start,
-        max_wait: args.max_wait,
-    };
-    let print_wait =
-        |wait: Duration| println!("Waiting up to {} seconds for a reply", wait.as_secs_f64());
-    let reply = request(
-        &socket,
-        target,
-        args.message.as_bytes(),
-        backoff,
-        print_wait,
-    )
-    .await?;
-    println!("The server replied {}", quoted(&reply.data));
-    Ok(())
 }
 
 #[cfg(test)]

@@ -25,8 +25,9 @@ use crate::net::{self, NetError, PREVIEW_LIMIT, WIRE_TARGET, escape_bytes};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
-pub use client::{Backoff, Reply, RequestError, broadcast, request};
-pub use server::{ServerOptions, run};
+pub use client::{Backoff, Reply, RequestError, broadcast, connect, request};
+pub use mtu::{PathMtu, probe};
+pub use server::{Options, run, serve};
 pub use socket::{QuietSocket, RecvBatch};
 
 /// The texts' port.
@@ -52,14 +53,6 @@ fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     UdpSocket::from_std(socket.into())
-}
-
-/// Prints `listening on ADDR` as the first line of stdout (what scripts and
-/// tests wait for, as for every TCP server) and returns the address.
-pub fn announce(socket: &UdpSocket) -> io::Result<SocketAddr> {
-    let addr = socket.local_addr()?;
-    println!("listening on {addr}");
-    Ok(addr)
 }
 
 /// An unbound socket of `peer`'s family on an ephemeral port, ready to send to it.

@@ -16,13 +16,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
-use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-
-use super::DEFAULT_PORT;
-use crate::cli::UdpMtuArgs;
-use crate::net::{describe, resolve};
 
 /// Largest UDP payload of any IPv4 datagram: 65,535 - 20 (IP) - 8 (UDP).
 pub const MAX_UDP_PAYLOAD_V4: usize = 65_507;
@@ -115,36 +110,4 @@ fn get_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// Runs `udp mtu`.
-pub async fn client(args: &UdpMtuArgs) -> Result<()> {
-    let port = args.port.unwrap_or(DEFAULT_PORT);
-    let addrs = resolve(&args.host, port).await?;
-    // resolve() never returns an empty list.
-    let peer = *addrs.first().context("the name has no address")?;
-    let report = probe(peer)
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot find the path MTU to {peer}: {}", describe(&err)))?;
-    let family = if peer.is_ipv6() { "IPV6_MTU" } else { "IP_MTU" };
-    println!(
-        "path MTU to {peer}: {} bytes ({family}, fragmentation off)",
-        report.mtu
-    );
-    println!(
-        "largest UDP payload in one datagram: {} bytes",
-        report.max_payload
-    );
-    let size = report.max_payload + 1;
-    match report.oversized {
-        Err(err) if err.raw_os_error() == Some(libc::EMSGSIZE) => println!(
-            "sending {size} bytes: {} (EMSGSIZE): the kernel refuses a datagram larger than the path MTU",
-            describe(&err)
-        ),
-        Err(err) => println!("sending {size} bytes: {} (not EMSGSIZE)", describe(&err)),
-        Ok(sent) => {
-            println!("sending {size} bytes: {sent} bytes went out (no EMSGSIZE on this path)")
-        }
-    }
-    Ok(())
 }

@@ -12,7 +12,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
@@ -20,32 +19,26 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::socket::{BATCH, QuietSocket, RecvBatch};
-use super::{DEFAULT_PORT, MAX_DATAGRAM, announce, bind, quoted, trace_datagram};
-use crate::cli::UdpServerArgs;
-use crate::net::{describe, shutdown_signal, single_threaded};
+use super::{MAX_DATAGRAM, quoted, trace_datagram};
+use crate::net::{describe, single_threaded};
 
 /// How the server misbehaves on purpose.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ServerOptions {
+pub struct Options {
     /// Probability of pretending a request was lost (0 = answer everything).
     pub drop_rate: f64,
     /// Seed for drops and lucky numbers, so that a run can be repeated.
     pub seed: Option<u64>,
 }
 
-/// Runs `udp server`: binds the user's address, prints `listening on`, and
-/// answers until SIGINT or SIGTERM.
-pub async fn serve(args: &UdpServerArgs) -> Result<()> {
-    // Handlers first: a signal right after `listening on` must not kill us.
-    let shutdown = shutdown_signal("no more datagrams");
-    let socket = bind(&args.host, args.port.unwrap_or(DEFAULT_PORT)).await?;
-    announce(&socket)?;
-    let options = ServerOptions {
-        drop_rate: args.drop_rate,
-        seed: args.seed,
-    };
-    // One socket is one task: see net::single_threaded for why it gets a
-    // runtime of its own.
+/// Answers every datagram on `socket` until `shutdown` resolves, on a
+/// runtime of its own: one socket is one task, and see
+/// net::single_threaded for why that task gets a thread to itself.
+pub async fn serve(
+    socket: UdpSocket,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let socket = socket.into_std()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let server = single_threaded(move || async move {
@@ -56,14 +49,14 @@ pub async fn serve(args: &UdpServerArgs) -> Result<()> {
     tokio::pin!(server);
     tokio::select! {
         () = shutdown => drop(stop),
-        // Only an error ends the server before a signal does.
-        result = &mut server => return Ok(result??),
+        // Only an error ends the server before a shutdown does.
+        result = &mut server => return result?,
     }
-    server.await??;
-    Ok(())
+    server.await?
 }
 
-/// Answers every datagram on `socket` until `shutdown` resolves, then returns.
+/// Answers every datagram on `socket` until `shutdown` resolves, on the
+/// caller's runtime.
 ///
 /// Each wake-up takes every datagram already queued (up to [`BATCH`]) in one
 /// system call and sends all their replies in another, in arrival order, so
@@ -73,7 +66,7 @@ pub async fn serve(args: &UdpServerArgs) -> Result<()> {
 /// datagram should.
 pub async fn run(
     socket: UdpSocket,
-    options: ServerOptions,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let socket = QuietSocket::new(socket)?;
