@@ -11,7 +11,7 @@ use crate::net::{self, NetError};
 /// The load every bench shares: where, how many, how long, how fast.
 #[derive(Debug, Clone)]
 pub struct Load {
-    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then `addr_port`, or the protocol's port).
+    /// Server address: `HOST:PORT`, `[V6]:PORT`, or `HOST` (then `addr_port`, or the protocol's port).
     pub addr: String,
     /// Server port, when `addr` is a HOST alone.
     pub addr_port: Option<u16>,

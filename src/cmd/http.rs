@@ -44,6 +44,8 @@ pub async fn get(args: &HttpGetArgs) -> Result<()> {
         timeout: args.timeout,
         raw: args.raw,
     };
+    // The output file is created only once the server is there.
+    let connected = http::get::connect(&target, &options).await?;
     let sink: Pin<Box<dyn AsyncWrite + Send>> = match &args.output {
         Some(path) => Box::pin(
             tokio::fs::File::create(path)
@@ -54,14 +56,15 @@ pub async fn get(args: &HttpGetArgs) -> Result<()> {
     };
     let mut sink = BufWriter::with_capacity(64 * 1024, sink);
     let raw = args.raw;
-    let response = http::get(&target, &options, &mut sink, |event| match event {
-        http::Event::Request(request) if raw => {
-            let _ = std::io::stderr().write_all(request);
-        }
-        http::Event::Head(head) if !raw => show_head(&head.raw),
-        _ => {}
-    })
-    .await?;
+    let response = connected
+        .fetch(&target, raw, &mut sink, |event| match event {
+            http::Event::Request(request) if raw => {
+                let _ = std::io::stderr().write_all(request);
+            }
+            http::Event::Head(head) if !raw => show_head(&head.raw),
+            _ => {}
+        })
+        .await?;
     let head = &response.head;
     if head.code >= 400 {
         bail!("the server answered {} {}", head.code, head.reason);

@@ -24,7 +24,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 use url::{Position, Url};
 
 use super::response::{Head, Part, ResponseDecoder, ResponseError};
@@ -228,12 +230,30 @@ pub async fn get<W>(
 where
     W: AsyncWrite + Unpin,
 {
+    connect(target, options)
+        .await?
+        .fetch(target, options.raw, sink, on_event)
+        .await
+}
+
+/// A connection to a target's server, TLS set up where the URL says https.
+#[derive(Debug)]
+pub enum Connected {
+    /// http.
+    Plain(Monitored<TcpStream>),
+    /// https.
+    Tls(Box<TlsStream<Monitored<TcpStream>>>),
+}
+
+/// Connects to `target`'s server (and shakes hands for https), so that a
+/// caller can prepare its sink only once the server is there.
+pub async fn connect(target: &Target, options: &GetOptions) -> Result<Connected, GetError> {
     let tcp = net::connect(&target.host, target.port, options.connect_timeout).await?;
     let peer = tcp.peer();
     // The connect helper sets no idle limit; a client wants one too.
     let tcp = Monitored::new(tcp.into_inner(), peer, Some(options.timeout));
     if !target.tls {
-        return exchange(tcp, target, options.raw, sink, on_event).await;
+        return Ok(Connected::Plain(tcp));
     }
     let config = tls::client_config(options.cacert.as_deref())?;
     let name = ServerName::try_from(target.host.clone())
@@ -242,7 +262,27 @@ where
         .connect(name, tcp)
         .await
         .map_err(|err| GetError::Handshake(tls::handshake_error(&err, &target.host)))?;
-    exchange(stream, target, options.raw, sink, on_event).await
+    Ok(Connected::Tls(Box::new(stream)))
+}
+
+impl Connected {
+    /// Sends `target`'s request and reads the response: heads to
+    /// `on_event`, the body (with `raw`, the response as received) to `sink`.
+    pub async fn fetch<W>(
+        self,
+        target: &Target,
+        raw: bool,
+        sink: &mut W,
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<Response, GetError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        match self {
+            Connected::Plain(io) => exchange(io, target, raw, sink, on_event).await,
+            Connected::Tls(io) => exchange(*io, target, raw, sink, on_event).await,
+        }
+    }
 }
 
 /// Sends the request and reads the response into `sink`.
