@@ -22,3 +22,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --all-targets "$@"
+cargo test --doc "$@"

@@ -1,5 +1,33 @@
 //! socklab: every client and server of the classic socket-programming texts,
 //! on one shared network layer.
+//!
+//! Each protocol module has the same shape: an `Options` whose `Default` is
+//! the documented default, `serve(listener, options, shutdown)` for its
+//! server (over any [`net::Listener`]; a `tokio::net::TcpListener` will do),
+//! and typed clients that return what they received. Nothing here prints or
+//! exits the process; errors are typed, logs go through `tracing`.
+//!
+//! ```
+//! use socklab::{echo, net};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = net::bind_tcp("127.0.0.1", 0).await?;
+//! let port = listener.local_addr()?.port();
+//! let stop = CancellationToken::new();
+//! let shutdown = stop.clone().cancelled_owned();
+//! let server = tokio::spawn(echo::serve(listener, echo::Options::default(), shutdown));
+//!
+//! let timeout = net::DEFAULT_CONNECT_TIMEOUT;
+//! let echoed = echo::client("127.0.0.1", port, timeout, b"Hello, world").await?;
+//! assert_eq!(echoed, b"Hello, world");
+//!
+//! stop.cancel(); // in-flight exchanges finish within the grace period
+//! server.await??;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod app;
 pub mod bench;
