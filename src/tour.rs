@@ -56,7 +56,18 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(app::run).await?;
+    let addr = tour
+        .start(|l, c, s| {
+            app::serve(
+                l,
+                app::Options {
+                    server: c,
+                    ..app::Options::default()
+                },
+                s,
+            )
+        })
+        .await?;
     for (about, action, value) in [
         ("a framed JSON search (app-client.py)", "search", "morpheus"),
         ("non-ASCII stays UTF-8 on the wire", "search", "🐶"),
