@@ -86,20 +86,25 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::App(AppCmd::Client(args)) => crate::cmd::app::client(&args).await,
         Command::Chat(ChatCmd::Server(args)) => {
-            let limits = chat::Limits {
-                max_line: args.max_line.max(1),
-                max_queue: args.max_queue,
-                send_buffer: args.send_buffer,
-            };
+            let options = crate::cmd::chat::options(&args);
             serve(
                 &args.server,
                 chat::DEFAULT_PORT,
                 chat::DEFAULT_IDLE,
-                |l, c, s| chat::serve(l, c, limits, s),
+                |l, c, s| {
+                    chat::serve(
+                        l,
+                        chat::Options {
+                            server: c,
+                            ..options
+                        },
+                        s,
+                    )
+                },
             )
             .await
         }
-        Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
+        Command::Chat(ChatCmd::Client(args)) => crate::cmd::chat::client(&args).await,
         Command::Tour => tour::run().await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Sockets(args) => diag::sockets::command(&args),

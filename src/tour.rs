@@ -80,14 +80,25 @@ pub async fn run() -> Result<()> {
         )
         .await?;
     }
-    let addr = tour.start(chat::run).await?;
+    let addr = tour
+        .start(|l, c, s| {
+            chat::serve(
+                l,
+                chat::Options {
+                    server: c,
+                    ..chat::Options::default()
+                },
+                s,
+            )
+        })
+        .await?;
     println!("\n== chat: every line goes to everyone, the sender included; /nick, /who, quit");
     println!(
         "$ socklab chat client {} {} --nick alice    # and bob, the same way",
         ip(addr),
         port(addr)
     );
-    chat::script::conversation(addr).await?;
+    crate::cmd::chat::conversation(addr).await?;
 
     let addr = tour.start_udp(udp::ServerOptions::default()).await?;
     tour.show(
