@@ -40,7 +40,8 @@ pub struct Options {
     /// buffer to 4 MiB for a peer that does not read: kernel memory per
     /// client, and megabytes that hide a slow reader from its queue limit.
     pub send_buffer: usize,
-    /// Connection limit, idle timeout (default [`DEFAULT_IDLE`]) and grace.
+    /// Connection limit, idle timeout (none by default: [`DEFAULT_IDLE`]
+    /// is zero) and grace.
     pub server: ServerOptions,
 }
 
@@ -51,7 +52,7 @@ impl Default for Options {
             max_queue: DEFAULT_MAX_QUEUE,
             send_buffer: DEFAULT_SEND_BUFFER,
             server: ServerOptions {
-                idle_timeout: Some(DEFAULT_IDLE),
+                idle_timeout: (!DEFAULT_IDLE.is_zero()).then_some(DEFAULT_IDLE),
                 ..ServerOptions::default()
             },
         }
