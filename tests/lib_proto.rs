@@ -174,3 +174,204 @@ async fn app_shutdown_between_requests_closes_a_keep_alive_connection() {
         "{after:?}"
     );
 }
+
+// ------------------------------------------------------------ chat
+
+use socklab::chat::{self, Event, Room};
+
+/// A chat room on 127.0.0.1:0 until the token is cancelled.
+async fn chat_room(options: chat::Options) -> (std::net::SocketAddr, Room, CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let room = Room::new(options);
+    let stop = CancellationToken::new();
+    let (serving, shutdown) = (room.clone(), stop.clone().cancelled_owned());
+    tokio::spawn(async move { serving.serve(listener, shutdown).await });
+    (addr, room, stop)
+}
+
+async fn next_event(client: &mut chat::Client<TcpStream>) -> Event {
+    timeout(TIMEOUT, client.recv())
+        .await
+        .expect("in time")
+        .expect("readable")
+        .expect("an event")
+}
+
+async fn chat_client(addr: std::net::SocketAddr) -> (chat::Client<TcpStream>, String) {
+    let stream = connect(addr).await;
+    let name = {
+        let local = stream.local_addr().expect("local");
+        format!("{} {}", local.ip(), local.port())
+    };
+    let mut client = chat::Client::new(stream);
+    assert_eq!(
+        next_event(&mut client).await,
+        Event::Notice(format!("{name} joined"))
+    );
+    (client, name)
+}
+
+#[tokio::test]
+async fn chat_lines_are_relayed_to_everyone_with_time_and_sender() {
+    let (addr, room, _stop) = chat_room(chat::Options::default()).await;
+    let (mut alice, alice_name) = chat_client(addr).await;
+    let (mut bob, bob_name) = chat_client(addr).await;
+    assert_eq!(
+        next_event(&mut alice).await,
+        Event::Notice(format!("{bob_name} joined"))
+    );
+    assert_eq!(room.len(), 2);
+    alice.send("hi, bob").await.expect("send");
+    for client in [&mut alice, &mut bob] {
+        match next_event(client).await {
+            Event::Message { time, sender, text } => {
+                assert_eq!(sender, alice_name);
+                assert_eq!(text, "hi, bob");
+                assert_eq!(time.len(), 19, "{time}");
+                assert_eq!(&time[4..5], "/", "{time}");
+            }
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+    alice.quit().await.expect("quit");
+    assert!(
+        timeout(TIMEOUT, alice.recv())
+            .await
+            .expect("in time")
+            .expect("clean")
+            .is_none(),
+        "the server closes after quit"
+    );
+    assert_eq!(
+        next_event(&mut bob).await,
+        Event::Notice(format!("{alice_name} left"))
+    );
+}
+
+#[tokio::test]
+async fn chat_nicknames_are_unique_and_who_answers_the_asker() {
+    let (addr, _room, _stop) = chat_room(chat::Options::default()).await;
+    let (mut alice, alice_name) = chat_client(addr).await;
+    alice.send("/nick alice").await.expect("send");
+    assert_eq!(
+        next_event(&mut alice).await,
+        Event::Notice(format!("{alice_name} is now alice"))
+    );
+    let (mut bob, bob_name) = chat_client(addr).await;
+    bob.send("/nick alice").await.expect("send");
+    assert_eq!(
+        next_event(&mut bob).await,
+        Event::Notice("nickname alice is taken".into())
+    );
+    bob.send("/who").await.expect("send");
+    match next_event(&mut bob).await {
+        Event::Notice(who) => {
+            assert!(who.starts_with("here (2): "), "{who}");
+            assert!(who.contains("alice") && who.contains(&bob_name), "{who}");
+        }
+        other => panic!("not a notice: {other:?}"),
+    }
+    // alice saw bob join, and nothing of bob's refusal or /who.
+    assert_eq!(
+        next_event(&mut alice).await,
+        Event::Notice(format!("{bob_name} joined"))
+    );
+    let nothing = tokio::time::timeout(Duration::from_millis(100), alice.recv()).await;
+    assert!(nothing.is_err(), "alice got {nothing:?}");
+}
+
+#[tokio::test]
+async fn chat_over_long_lines_are_refused_to_the_sender_and_it_stays() {
+    let options = chat::Options {
+        max_line: 8,
+        ..chat::Options::default()
+    };
+    let (addr, _room, _stop) = chat_room(options).await;
+    let (mut alice, alice_name) = chat_client(addr).await;
+    alice.send("far too long a line").await.expect("send");
+    assert_eq!(
+        next_event(&mut alice).await,
+        Event::Notice("line longer than 8 bytes refused".into())
+    );
+    alice.send("short").await.expect("send");
+    assert!(
+        matches!(next_event(&mut alice).await, Event::Message { sender, text, .. } if sender == alice_name && text == "short")
+    );
+}
+
+#[tokio::test]
+async fn chat_room_shutdown_tells_members_and_ends_serve() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(chat::serve(
+        listener,
+        chat::Options::default(),
+        stop.clone().cancelled_owned(),
+    ));
+    let (mut alice, _) = chat_client(addr).await;
+    stop.cancel();
+    assert_eq!(
+        next_event(&mut alice).await,
+        Event::Notice("server shutting down".into())
+    );
+    assert!(
+        timeout(TIMEOUT, alice.recv())
+            .await
+            .expect("in time")
+            .expect("clean")
+            .is_none()
+    );
+    timeout(TIMEOUT, serving)
+        .await
+        .expect("serve ends")
+        .expect("task")
+        .expect("served");
+}
+
+#[tokio::test]
+async fn chat_client_reads_typed_events_over_any_stream() {
+    // A scripted server on the other end of a duplex pair.
+    let (ours, theirs) = tokio::io::duplex(4096);
+    let (mut from_client, mut to_client) = tokio::io::split(theirs);
+    let server = tokio::spawn(async move {
+        to_client
+            .write_all(b"* 1.2.3.4 5 joined\n2024/05/01 12:00:00 x\nhello\n")
+            .await
+            .expect("write");
+        to_client.shutdown().await.expect("FIN");
+        let mut sent = Vec::new();
+        from_client.read_to_end(&mut sent).await.expect("read");
+        sent
+    });
+    let mut client = chat::Client::new(ours);
+    assert_eq!(
+        next_event_any(&mut client).await,
+        Some(Event::Notice("1.2.3.4 5 joined".into()))
+    );
+    assert_eq!(
+        next_event_any(&mut client).await,
+        Some(Event::Message {
+            time: "2024/05/01 12:00:00".into(),
+            sender: "x".into(),
+            text: "hello".into()
+        })
+    );
+    assert_eq!(next_event_any(&mut client).await, None);
+    client.quit().await.expect("quit");
+    let sent = timeout(TIMEOUT, server)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert_eq!(sent, b"quit\n");
+}
+
+async fn next_event_any<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    client: &mut chat::Client<S>,
+) -> Option<Event> {
+    timeout(TIMEOUT, client.recv())
+        .await
+        .expect("in time")
+        .expect("readable")
+}
