@@ -20,6 +20,7 @@
 pub mod client;
 pub mod hub;
 pub mod lines;
+pub mod log;
 pub mod server;
 
 use std::time::Duration;
