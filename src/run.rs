@@ -31,37 +31,45 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Http(HttpCmd::Get(args)) => cmd::http::get(&args).await,
         Command::Lookup(args) => cmd::lookup::run(&args).await,
         Command::App(AppCmd::Server(args)) => {
-            let options = app::ServerOptions {
-                table: match &args.data {
-                    Some(path) => app::SearchTable::load(path)?,
-                    None => app::SearchTable::builtin(),
-                },
-                max_content: args.max_content,
-            };
+            let options = crate::cmd::app::options(&args)?;
             serve(
                 &args.server,
                 app::DEFAULT_PORT,
                 app::DEFAULT_IDLE,
-                |l, c, s| app::serve(l, c, options, s),
+                |l, c, s| {
+                    app::serve(
+                        l,
+                        app::Options {
+                            server: c,
+                            ..options
+                        },
+                        s,
+                    )
+                },
             )
             .await
         }
-        Command::App(AppCmd::Client(args)) => app::client(&args).await,
+        Command::App(AppCmd::Client(args)) => crate::cmd::app::client(&args).await,
         Command::Chat(ChatCmd::Server(args)) => {
-            let limits = chat::Limits {
-                max_line: args.max_line.max(1),
-                max_queue: args.max_queue,
-                send_buffer: args.send_buffer,
-            };
+            let options = crate::cmd::chat::options(&args);
             serve(
                 &args.server,
                 chat::DEFAULT_PORT,
                 chat::DEFAULT_IDLE,
-                |l, c, s| chat::serve(l, c, limits, s),
+                |l, c, s| {
+                    chat::serve(
+                        l,
+                        chat::Options {
+                            server: c,
+                            ..options
+                        },
+                        s,
+                    )
+                },
             )
             .await
         }
-        Command::Chat(ChatCmd::Client(args)) => chat::client(&args).await,
+        Command::Chat(ChatCmd::Client(args)) => crate::cmd::chat::client(&args).await,
         Command::Tour => tour::run().await,
         Command::Bench(command) => cmd::bench::run(command).await,
         Command::Sockets(args) => cmd::diag::sockets(&args),

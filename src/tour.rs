@@ -64,7 +64,18 @@ pub async fn run() -> Result<()> {
     )
     .await?;
 
-    let addr = tour.start(app::run).await?;
+    let addr = tour
+        .start(|l, c, s| {
+            app::serve(
+                l,
+                app::Options {
+                    server: c,
+                    ..app::Options::default()
+                },
+                s,
+            )
+        })
+        .await?;
     for (about, action, value) in [
         ("a framed JSON search (app-client.py)", "search", "morpheus"),
         ("non-ASCII stays UTF-8 on the wire", "search", "🐶"),
@@ -77,14 +88,25 @@ pub async fn run() -> Result<()> {
         )
         .await?;
     }
-    let addr = tour.start(chat::run).await?;
+    let addr = tour
+        .start(|l, c, s| {
+            chat::serve(
+                l,
+                chat::Options {
+                    server: c,
+                    ..chat::Options::default()
+                },
+                s,
+            )
+        })
+        .await?;
     println!("\n== chat: every line goes to everyone, the sender included; /nick, /who, quit");
     println!(
         "$ socklab chat client {} {} --nick alice    # and bob, the same way",
         ip(addr),
         port(addr)
     );
-    chat::script::conversation(addr).await?;
+    crate::cmd::chat::conversation(addr).await?;
 
     let addr = tour.start_udp(udp::Options::default()).await?;
     tour.show(

@@ -658,10 +658,11 @@ async fn two_hundred_concurrent_clients() {
     for i in 0..N {
         let (barrier, table, addr) = (barrier.clone(), table.clone(), server.addr);
         tasks.spawn(async move {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
             barrier.wait().await;
             let request = request(i);
-            let answer = socklab::app::exchange(&mut stream, &request)
+            let answer = socklab::app::Client::new(stream)
+                .request(&request)
                 .await
                 .expect("answer");
             let expected = respond(&table, &request).expect("answerable");

@@ -1,4 +1,5 @@
-//! `socklab app client`: one request, one answer (app-client.py, libclient.py).
+//! The app client (app-client.py, libclient.py): [`Client`] over any stream
+//! for many keep-alive requests, [`request`] for the texts' one-shot one.
 //!
 //! ```text
 //! $ socklab app client 127.0.0.1 65433 search morpheus
@@ -6,66 +7,123 @@
 //! $ socklab app client 127.0.0.1 65433 binary 😃
 //! got response: b'First 10 bytes of request: binary\xf0\x9f\x98\x83'
 //! ```
-//! Like the original, the client sends one message, reads one answer and
-//! closes; `--json` prints the answer's header and content as one JSON object.
+//! Like the original, the one-shot client sends one message, reads one answer
+//! and closes.
 
-use anyhow::{Context, Result, anyhow, bail};
-use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::Framed;
 
-use super::content::Reply;
-use super::frame::{KEEP_ALIVE, Message, MessageCodec, python_json};
-use crate::cli::AppClientArgs;
-use crate::net::{self, escape_bytes};
+use super::codec::{FrameError, MessageCodec};
+use super::content::{ContentError, Reply};
+use super::message::{KEEP_ALIVE, Message};
+use crate::net::{self, Connection, NetError, escape_bytes};
 
-/// Runs `app client`: sends ACTION VALUE and prints the answer.
-pub async fn client(args: &AppClientArgs) -> Result<()> {
-    let mut io = net::connect(&args.host, args.port, args.connect_timeout).await?;
-    let request = Message::request(&args.action, &args.value);
-    let answer = tokio::time::timeout(args.timeout, exchange(&mut io, &request))
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "no answer from {} within {}s",
-                io.peer(),
-                args.timeout.as_secs_f64()
-            )
-        })??;
-    if args.json {
-        println!(
-            "{}",
-            String::from_utf8_lossy(&python_json(&describe(&answer))?)
-        );
-        return Ok(());
-    }
-    match answer.reply().context("reading the answer")? {
-        Reply::Result(Value::String(text)) => println!("got result: {text}"),
-        Reply::Result(other) => println!("got result: {other}"),
-        Reply::Binary(content) => println!("got response: {}", escape_bytes(&content, usize::MAX)),
-        Reply::Error(error) => bail!("the server refused the request: {error}"),
-        Reply::Other(object) => bail!("the answer has no \"result\": {}", Value::Object(object)),
-    }
-    Ok(())
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Connecting failed.
+    #[error(transparent)]
+    Connect(#[from] NetError),
+    /// The request could not be sent.
+    #[error("sending the request: {0}")]
+    Send(FrameError),
+    /// The answer could not be read.
+    #[error("reading the answer: {0}")]
+    Receive(FrameError),
+    /// The answer's content could not be understood.
+    #[error("reading the answer: {0}")]
+    Content(#[from] ContentError),
+    /// The server closed before answering.
+    #[error("the server closed the connection without answering")]
+    Closed,
+    /// No answer within the timeout.
+    #[error("no answer from {peer} within {}s", .timeout.as_secs_f64())]
+    Timeout {
+        /// The server.
+        peer: SocketAddr,
+        /// How long we waited.
+        timeout: Duration,
+    },
 }
 
-/// Sends `request` as one write and reads exactly one answer.
-pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut S,
-    request: &Message,
-) -> Result<Message> {
-    let mut framed = Framed::new(io, MessageCodec::default());
-    framed.send(request).await.context("sending the request")?;
-    match framed.next().await {
-        Some(answer) => answer.context("reading the answer"),
-        None => bail!("the server closed the connection without answering"),
+/// A client connection: requests are sent one at a time, and bytes read past
+/// an answer stay buffered for the next one.
+#[derive(Debug)]
+pub struct Client<S> {
+    connection: Connection<S, MessageCodec>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// A client on an open stream.
+    pub fn new(io: S) -> Self {
+        Client {
+            connection: Connection::client(io, MessageCodec::default()),
+        }
     }
+
+    /// Sends `message` as one write and reads exactly one answer.
+    pub async fn request(&mut self, message: &Message) -> Result<Message, Error> {
+        self.connection.send(message).await.map_err(Error::Send)?;
+        match self.connection.read_frame().await {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(Error::Closed),
+            Err(err) => Err(Error::Receive(err)),
+        }
+    }
+
+    /// A keep-alive search for `query`.
+    pub async fn search(&mut self, query: &str) -> Result<Reply, Error> {
+        let answer = self
+            .request(&Message::search(query).with_keep_alive(true))
+            .await?;
+        Ok(answer.reply()?)
+    }
+
+    /// A keep-alive binary request with `content`.
+    pub async fn binary(&mut self, content: impl Into<bytes::Bytes>) -> Result<Reply, Error> {
+        let answer = self
+            .request(&Message::binary(content).with_keep_alive(true))
+            .await?;
+        Ok(answer.reply()?)
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        self.connection.get_ref()
+    }
+
+    /// Closes: what is queued goes out, then a FIN.
+    pub async fn close(mut self) -> Result<(), Error> {
+        self.connection
+            .shutdown()
+            .await
+            .map_err(|err| Error::Send(err.into()))
+    }
+}
+
+/// Connects to `host`:`port`, sends `message` and returns the one answer,
+/// waiting at most `timeout` for it (app-client.py).
+pub async fn request(
+    host: &str,
+    port: u16,
+    connect_timeout: Duration,
+    timeout: Duration,
+    message: &Message,
+) -> Result<Message, Error> {
+    let io = net::connect(host, port, connect_timeout).await?;
+    let peer = io.peer();
+    let mut client = Client::new(io);
+    tokio::time::timeout(timeout, client.request(message))
+        .await
+        .map_err(|_| Error::Timeout { peer, timeout })?
 }
 
 /// The answer as `{"header": {...}, "content": ...}`: JSON content as JSON,
 /// other content as text when it is UTF-8, else as Python's bytes repr.
-fn describe(answer: &Message) -> Value {
+pub fn describe(answer: &Message) -> Value {
     let header = &answer.header;
     let mut shown = header.extra.clone();
     shown.insert("byteorder".into(), header.byteorder.as_str().into());

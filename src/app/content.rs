@@ -14,7 +14,9 @@
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::frame::{Header, Message, json_kind, python_json};
+use super::header::json_kind;
+use super::message::{Header, Message};
+use super::python_json::python_json;
 
 /// The content type whose content is a JSON object.
 pub const JSON_TYPE: &str = "text/json";

@@ -8,30 +8,36 @@
 //! |                    | content-encoding [,keep-alive] | bytes            |
 //! +--------------------+--------------------------------+------------------+
 //! ```
-//! frame.rs holds the wire type and codec, content.rs what content means,
-//! search.rs the lookup table, server.rs and client.rs the two roles.
+//! message.rs holds the wire type, codec.rs its codec, header.rs the header
+//! parser, python_json.rs Python-compatible JSON writing, content.rs what
+//! content means, search.rs the lookup table, server.rs and client.rs the
+//! two roles.
 //!
-//! A client reusing the codec:
+//! Many keep-alive requests on one connection:
 //! ```no_run
-//! # async fn demo(stream: tokio::net::TcpStream) -> anyhow::Result<()> {
-//! use futures_util::{SinkExt, StreamExt};
-//! use socklab::app::{Message, MessageCodec, SearchTable, respond};
-//! let mut framed = tokio_util::codec::Framed::new(stream, MessageCodec::default());
-//! let request = Message::search("morpheus").with_keep_alive(true);
-//! framed.send(&request).await?;
-//! let answer = framed.next().await.expect("an answer")?;
-//! assert!(answer.equivalent(&respond(&SearchTable::builtin(), &request)?));
+//! # async fn demo(stream: tokio::net::TcpStream) -> Result<(), socklab::app::Error> {
+//! use socklab::app::{Client, Reply};
+//! let mut client = Client::new(stream);
+//! for query in ["morpheus", "ring"] {
+//!     if let Reply::Result(answer) = client.search(query).await? {
+//!         assert!(answer.is_string());
+//!     }
+//! }
 //! # Ok(()) }
 //! ```
 
 pub mod client;
+pub mod codec;
 pub mod content;
-pub mod frame;
+pub mod header;
+pub mod message;
+pub mod python_json;
 pub mod search;
 pub mod server;
 
-pub use client::{client, exchange};
+pub use client::{Client, Error, describe, request};
+pub use codec::{DEFAULT_MAX_CONTENT, FrameError, MessageCodec};
 pub use content::{ContentError, Reply};
-pub use frame::{ByteOrder, DEFAULT_MAX_CONTENT, FrameError, Header, Message, MessageCodec};
+pub use message::{ByteOrder, Header, Message};
 pub use search::SearchTable;
-pub use server::{DEFAULT_IDLE, DEFAULT_PORT, ServerOptions, respond, run, serve};
+pub use server::{DEFAULT_IDLE, DEFAULT_PORT, Options, ServeError, respond, serve};

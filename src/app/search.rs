@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::frame::json_kind;
+use super::header::json_kind;
 
 /// The table of libserver.py.
 pub const BUILTIN: [(&str, &str); 3] = [

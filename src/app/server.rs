@@ -1,13 +1,14 @@
 //! `socklab app server`: answers framed requests (app-server.py, libserver.py).
 //!
 //! ```text
-//! client -> server   one message (frame.rs), "keep-alive": true to send more
+//! client -> server   one message (codec.rs), "keep-alive": true to send more
 //! server -> client   its answer (content.rs), then close unless keep-alive
 //! bad input          {"error": "..."} (text/json) while the peer can still
 //!                    be told, then close
 //! ```
 //! Requests may be pipelined on a keep-alive connection: every request already
-//! buffered is answered, and the answers go out in order in one write.
+//! buffered is answered, and the answers go out in order in one write (the
+//! connection writes what is queued when it has to wait for input).
 
 use std::future::Future;
 use std::io;
@@ -16,16 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use futures_util::FutureExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio_util::codec::{Decoder, Encoder};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
+use super::codec::{DEFAULT_MAX_CONTENT, FrameError, MessageCodec};
 use super::content::{BINARY_ENCODING, ContentError, SERVER_BINARY_TYPE};
-use super::frame::{DEFAULT_MAX_CONTENT, FrameError, Header, Message, MessageCodec};
+use super::message::{Header, Message};
 use super::search::SearchTable;
-use crate::net::{self, ConnInfo};
+use crate::net::{self, ConnInfo, Connection};
 
 /// app-server.py used 65432, which echo keeps; we take the next port.
 pub const DEFAULT_PORT: u16 = 65433;
@@ -36,51 +35,42 @@ pub const BINARY_PREFIX: &[u8] = b"First 10 bytes of request: ";
 /// How many request bytes a binary answer repeats.
 pub const BINARY_ECHO: usize = 10;
 
-// Answers are written once this much is batched, even if more requests wait.
-const BATCH_LIMIT: usize = 64 * 1024;
-const READ_SIZE: usize = 8 * 1024;
-// After the last answer, unread input is drained for at most this long/much.
-const LINGER: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 64 * 1024 * 1024;
 // Requests are logged with at most this much of their content.
 const LOG_PREVIEW: usize = 200;
 
-/// What an app server serves, besides the limits every server has.
+/// What an app server serves, and the limits every server has.
 #[derive(Debug, Clone)]
-pub struct ServerOptions {
+pub struct Options {
     /// Answers to search requests.
     pub table: SearchTable,
     /// Largest request content; a longer one gets an error and is closed.
     pub max_content: usize,
+    /// Connection limit, idle timeout (default [`DEFAULT_IDLE`]) and grace.
+    pub server: net::ServerOptions,
 }
 
-impl Default for ServerOptions {
+impl Default for Options {
     fn default() -> Self {
-        ServerOptions {
+        Options {
             table: SearchTable::builtin(),
             max_content: DEFAULT_MAX_CONTENT,
+            server: net::ServerOptions {
+                idle_timeout: Some(DEFAULT_IDLE),
+                ..net::ServerOptions::default()
+            },
         }
     }
 }
 
-/// Serves the app protocol with the built-in table until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: net::ServerOptions,
-    shutdown: impl Future<Output = ()> + Send,
-) -> io::Result<()> {
-    serve(listener, config, ServerOptions::default(), shutdown).await
-}
-
-/// Serves the app protocol with `options` until `shutdown` resolves.
+/// Serves the app protocol on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
-    config: net::ServerOptions,
-    options: ServerOptions,
-    shutdown: impl Future<Output = ()> + Send,
+    listener: impl net::IntoListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let server = options.server.clone();
     let options = Arc::new(options);
-    net::serve(listener, config, shutdown, move |io, conn| {
+    net::serve(listener, server, shutdown, move |io, conn| {
         handle(io, conn, options.clone())
     })
     .await
@@ -104,163 +94,81 @@ pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, Conten
     Ok(answer.with_keep_alive(request.header.keep_alive))
 }
 
-/// Why a connection was closed early.
+/// Why a server closed a connection early.
 #[derive(Debug, thiserror::Error)]
-enum ConnError {
+pub enum ServeError {
+    /// The bytes were no valid message, or the transport failed.
     #[error("{0}")]
     Frame(#[from] FrameError),
+    /// The message's content could not be understood.
     #[error("{0}")]
     Content(#[from] ContentError),
 }
 
-/// What answering the buffered requests left to do.
-enum Step {
-    /// Every complete request is answered; read more.
-    NeedInput,
-    /// The batch is full; write it and answer the rest.
-    BatchFull,
-    /// A request without keep-alive was answered: close.
-    Done,
-    /// Bad input; the error answer (if any) is in the batch: close.
-    Failed(ConnError),
+impl From<io::Error> for ServeError {
+    fn from(err: io::Error) -> Self {
+        ServeError::Frame(err.into())
+    }
 }
 
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
+    io: S,
     conn: ConnInfo,
-    options: Arc<ServerOptions>,
-) -> Result<(), ConnError> {
-    let mut codec = MessageCodec::new(options.max_content);
-    let mut input = BytesMut::with_capacity(READ_SIZE);
-    let mut output = BytesMut::new();
+    options: Arc<Options>,
+) -> Result<(), ServeError> {
+    let codec = MessageCodec::new(options.max_content);
+    let mut connection = Connection::new(io, codec, conn.shutdown.clone());
     loop {
-        let step = answer_buffered(&mut codec, &mut input, &mut output, &options, &conn);
-        if !output.is_empty() {
-            io.write_all(&output).await.map_err(FrameError::from)?;
-            output.clear();
-        }
-        match step {
-            Step::NeedInput => {}
-            Step::BatchFull => continue,
-            Step::Done if input.is_empty() => return close_answered(&mut io).await,
-            Step::Done => break,
-            Step::Failed(err) => {
-                let _ = close_gently(&mut io).await;
-                return Err(err);
-            }
-        }
-        // Between messages a shutdown may close; inside one, the exchange
-        // in flight finishes (bounded by the grace period).
-        let between = input.is_empty() && codec.is_between_messages();
-        if input.capacity() - input.len() < READ_SIZE / 2 {
-            input.reserve(READ_SIZE);
-        }
-        let read = tokio::select! {
-            biased;
-            read = io.read_buf(&mut input) => read.map_err(FrameError::from)?,
-            () = conn.shutdown.cancelled(), if between => return shut(&mut io).await,
-        };
-        if read == 0 {
-            // Every complete request was answered above, so this is either
-            // a clean close between messages or a truncated message.
-            if let Err(err) = codec.decode_eof(&mut input) {
+        let request = match connection.read_frame().await {
+            Ok(Some(request)) => request,
+            // A clean EOF, or a shutdown while no message was in flight.
+            Ok(None) => return Ok(connection.shutdown().await?),
+            Err(FrameError::Io(err)) => return Err(FrameError::Io(err).into()),
+            Err(err @ FrameError::Truncated) => {
                 // The peer may have only half-closed: tell it, best effort.
-                encode_error(&mut codec, &mut output, &err);
-                let _ = io.write_all(&output).await;
+                queue_error(&mut connection, &err);
+                let _ = connection.flush().await;
                 return Err(err.into());
             }
-            return shut(&mut io).await;
-        }
-    }
-    close_gently(&mut io).await.map_err(FrameError::from)?;
-    Ok(())
-}
-
-async fn shut<S: AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
-    io.shutdown().await.map_err(FrameError::from)?;
-    Ok(())
-}
-
-/// Closes after the last answer: at once when the peer has sent nothing more
-/// (nothing unread, so dropping the socket sends a plain FIN and no
-/// `shutdown` call is needed), else gently.
-async fn close_answered<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> Result<(), ConnError> {
-    let mut probe = [0u8; 1];
-    // One poll: Pending means nothing is waiting to be read.
-    let pending = io.read(&mut probe).now_or_never();
-    match pending {
-        None | Some(Ok(0)) => Ok(()),
-        Some(_) => close_gently(io)
-            .await
-            .map_err(|err| FrameError::from(err).into()),
-    }
-}
-
-/// Sends FIN, then discards what the peer still sends until it closes, for
-/// a bounded time. Closing with unread input would make the kernel send a
-/// reset, which can destroy our last answer before the peer reads it.
-async fn close_gently<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> io::Result<()> {
-    io.shutdown().await?;
-    let mut sink = [0u8; 8192];
-    let mut drained = 0;
-    let _ = tokio::time::timeout(LINGER, async {
-        while drained < LINGER_BYTES {
-            match io.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
-        }
-    })
-    .await;
-    Ok(())
-}
-
-/// Decodes and answers every complete request in `input` into `output`.
-fn answer_buffered(
-    codec: &mut MessageCodec,
-    input: &mut BytesMut,
-    output: &mut BytesMut,
-    options: &ServerOptions,
-    conn: &ConnInfo,
-) -> Step {
-    // Checked once per batch: the token's state sits behind a lock.
-    let shutting_down = conn.shutdown.is_cancelled();
-    while output.len() < BATCH_LIMIT {
-        let request = match codec.decode(input) {
-            Ok(Some(request)) => request,
-            Ok(None) => return Step::NeedInput,
-            Err(err) => {
-                encode_error(codec, output, &err);
-                return Step::Failed(err.into());
-            }
+            Err(err) => return fail(connection, err.into()).await,
         };
         log_request(&request, conn.peer);
         let answer = match respond(&options.table, &request) {
             Ok(answer) => answer,
-            Err(err) => {
-                encode_error(codec, output, &err);
-                return Step::Failed(err.into());
-            }
+            Err(err) => return fail(connection, err.into()).await,
         };
-        // Once shutting down, this answer is the connection's last.
-        let keep_alive = answer.header.keep_alive && !shutting_down;
-        let answer = answer.with_keep_alive(keep_alive);
-        if let Err(err) = codec.encode(&answer, output) {
-            encode_error(codec, output, &err);
-            return Step::Failed(err.into());
+        // Once shutting down, this answer is the connection's last. Checked
+        // only when no further request is buffered (the token's state sits
+        // behind a lock): pipelined answers of one batch share one check.
+        let keep_alive = answer.header.keep_alive
+            && !(connection.read_buffer().is_empty() && connection.is_shutting_down());
+        if let Err(err) = connection.queue(&answer.with_keep_alive(keep_alive)) {
+            return fail(connection, err.into()).await;
         }
         if !keep_alive {
-            return Step::Done;
+            return Ok(connection.close().await?);
         }
     }
-    Step::BatchFull
 }
 
-/// Appends the error answer `{"error": ERR}`. Decoding and content errors
-/// never concern the transport, so the peer can always be told.
-fn encode_error(codec: &mut MessageCodec, output: &mut BytesMut, err: &impl std::fmt::Display) {
+/// Answers `{"error": ERR}` after what is queued, closes, and returns `err`.
+async fn fail<S: AsyncRead + AsyncWrite + Unpin>(
+    mut connection: Connection<S, MessageCodec>,
+    err: ServeError,
+) -> Result<(), ServeError> {
+    queue_error(&mut connection, &err);
+    let _ = connection.close().await;
+    Err(err)
+}
+
+/// Queues the error answer. Decoding and content errors never concern the
+/// transport, so the peer can always be told.
+fn queue_error<S: AsyncRead + AsyncWrite + Unpin>(
+    connection: &mut Connection<S, MessageCodec>,
+    err: &impl std::fmt::Display,
+) {
     // A short error object always fits the 2-byte header prefix.
-    let _ = codec.encode(&Message::error(&err.to_string()), output);
+    let _ = connection.queue(&Message::error(&err.to_string()));
 }
 
 fn log_request(request: &Message, peer: SocketAddr) {

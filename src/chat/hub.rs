@@ -17,6 +17,9 @@
 //!         (the slowest: the log starts at its cursor)
 //! ```
 //!
+//! The log with its cursors and bound is [`super::log::Log`], generic over
+//! its entries; this file holds the membership and what the lines mean.
+//!
 //! Everything happens under one `std::sync::Mutex`, never across an await
 //! and never waiting for a peer. A member whose cursor falls more than
 //! `max_queue` bytes behind the end of the log is removed on the spot and the
@@ -31,7 +34,7 @@
 //! subscriber calls [`Hub::deliver`] with the lines other nodes published.
 //! Nicknames are unique per node.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,14 +43,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::log::{self, Log};
+
 /// Longest nickname, in characters.
 pub const MAX_NICK: usize = 32;
 /// What a logged line costs besides its bytes: its 48-byte slot in the log
 /// and the allocator's header on its buffer, so the limit bounds memory and
 /// not only payload.
 pub const LINE_OVERHEAD: usize = 64;
-/// Log slots an emptied log may keep allocated.
-const SHRINK_ABOVE: usize = 1024;
 
 /// How a room's lines travel between server nodes.
 pub trait Broker: Send + Sync + 'static {
@@ -109,12 +112,9 @@ struct Room {
     members: HashMap<MemberId, Member>,
     nicks: HashSet<String>,
     next_id: MemberId,
-    log: Log,
-    /// Everyone still taking lines: the members, and those who left but
-    /// whose writer is sending its last ones.
-    readers: HashMap<MemberId, Reader>,
-    /// Every reader's cursor, slowest first: the log starts at the first.
-    cursors: BTreeSet<(u64, MemberId)>,
+    /// The lines, read by everyone still taking lines: the members, and
+    /// those who left but whose writer is sending its last ones.
+    log: Log<Entry, Reader>,
 }
 
 struct Member {
@@ -131,12 +131,8 @@ impl Member {
     }
 }
 
-/// A writer's place in the log.
+/// What a writer's place in the log carries besides its cursor and end.
 struct Reader {
-    /// Sequence number of the next line to look at.
-    cursor: u64,
-    /// Set when the member leaves: its lines end before this one.
-    until: Option<u64>,
     /// Set by [`Outbox::close_with`]: once at `until`, send `last` and stop.
     closed: bool,
     last: Option<Bytes>,
@@ -144,15 +140,7 @@ struct Reader {
     kicked: CancellationToken,
 }
 
-/// The lines someone has yet to take, oldest first.
-struct Log {
-    entries: VecDeque<Entry>,
-    /// Sequence number of `entries[0]`.
-    first: u64,
-    /// What the entries cost, counted as [`LINE_OVERHEAD`] says.
-    bytes: usize,
-}
-
+/// One line of the room's log.
 struct Entry {
     line: Bytes,
     /// The one member the line is for; everyone when `None`.
@@ -165,36 +153,9 @@ impl Entry {
     }
 }
 
-fn cost(line: &Bytes) -> usize {
-    line.len() + LINE_OVERHEAD
-}
-
-impl Log {
-    /// Sequence number the next line will get.
-    fn end(&self) -> u64 {
-        self.first + self.entries.len() as u64
-    }
-
-    fn entry(&self, seq: u64) -> &Entry {
-        // Cursors never point before `first` (the log is trimmed to the
-        // slowest one) nor past `end` (they only advance over entries).
-        &self.entries[(seq - self.first) as usize]
-    }
-
-    /// Forgets the lines before `seq`.
-    fn trim_to(&mut self, seq: u64) {
-        while self.first < seq {
-            let Some(entry) = self.entries.pop_front() else {
-                break;
-            };
-            self.bytes -= cost(&entry.line);
-            self.first += 1;
-        }
-        // A burst (thousands of join notices) grows the ring; give it back
-        // once the readers have caught up.
-        if self.entries.capacity() > SHRINK_ABOVE && self.entries.len() < SHRINK_ABOVE / 4 {
-            self.entries.shrink_to(SHRINK_ABOVE / 2);
-        }
+impl log::Entry for Entry {
+    fn cost(&self) -> usize {
+        self.line.len() + LINE_OVERHEAD
     }
 }
 
@@ -211,13 +172,7 @@ impl Hub {
             members: HashMap::new(),
             nicks: HashSet::new(),
             next_id: 0,
-            log: Log {
-                entries: VecDeque::new(),
-                first: 0,
-                bytes: 0,
-            },
-            readers: HashMap::new(),
-            cursors: BTreeSet::new(),
+            log: Log::default(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -253,16 +208,12 @@ impl Hub {
             let notice = notice(&format!("{} joined", member.name()));
             room.members.insert(id, member);
             // From the end of the log: its own join notice comes first.
-            let cursor = room.log.end();
-            room.cursors.insert((cursor, id));
             let reader = Reader {
-                cursor,
-                until: None,
                 closed: false,
                 last: None,
                 kicked: kicked.clone(),
             };
-            room.readers.insert(id, reader);
+            room.log.add_reader(id, reader);
             self.broadcast(room, notice);
             id
         });
@@ -284,7 +235,7 @@ impl Hub {
                 return;
             };
             let end = room.log.end();
-            if let Some(reader) = room.readers.get_mut(&id) {
+            if let Some(reader) = room.log.reader_mut(id) {
                 reader.until.get_or_insert(end);
             }
             if !quietly {
@@ -408,42 +359,35 @@ impl Room {
     /// puts more than `max` bytes behind; returns the dropped members still
     /// in the room, for the room to be told.
     fn append(&mut self, line: Bytes, to: Option<MemberId>, max: usize) -> Vec<Member> {
-        self.log.bytes += cost(&line);
-        self.log.entries.push_back(Entry { line, to });
+        self.log.push(Entry { line, to });
         let mut dropped = Vec::new();
         // The log starts at the slowest cursor, so that reader is behind by
         // all of it; dropping it trims the log to the next slowest.
-        while self.log.bytes > max {
-            let Some(&(_, id)) = self.cursors.first() else {
-                break;
-            };
-            if let Some(reader) = self.remove_reader(id) {
-                reader.kicked.cancel();
-            }
+        while let Some((id, reader)) = self.log.evict_over(max) {
+            reader.state.kicked.cancel();
             match self.remove_member(id) {
                 Some(member) => dropped.push(member),
                 None => debug!("member {id} dropped while sending its last lines"),
             }
         }
-        self.trim();
         dropped
     }
 
     /// Takes up to about `max_bytes` of the lines after `id`'s cursor; `None`
     /// when there is nothing for it yet.
     fn take(&mut self, id: MemberId, max_bytes: usize) -> Option<Batch> {
-        let end = self.log.end();
-        let Some(reader) = self.readers.get_mut(&id) else {
+        let Some((reader, log)) = self.log.reader_and_view(id) else {
             // Only dropping it for falling behind removes a reader its
             // outbox still uses.
             return Some(Batch::Kicked);
         };
-        let until = reader.until.unwrap_or(end);
+        let until = reader.until.unwrap_or(log.end());
         // First the lines that fit, stepping over others' private ones; the
         // first line goes whatever its size.
-        let (mut seq, mut count, mut taken, mut first) = (reader.cursor, 0, 0, reader.cursor);
+        let cursor = reader.cursor();
+        let (mut seq, mut count, mut taken, mut first) = (cursor, 0, 0, cursor);
         while seq < until {
-            let entry = self.log.entry(seq);
+            let entry = log.get(seq);
             if entry.is_for(id) {
                 if count == 0 {
                     first = seq;
@@ -456,18 +400,18 @@ impl Room {
             seq += 1;
         }
         let batch = match count {
-            0 if seq == until && reader.closed => {
-                Some(reader.last.take().map_or(Batch::Closed, Batch::Lines))
+            0 if seq == until && reader.state.closed => {
+                Some(reader.state.last.take().map_or(Batch::Closed, Batch::Lines))
             }
             0 => None,
-            1 => Some(Batch::Lines(self.log.entry(first).line.clone())),
+            1 => Some(Batch::Lines(log.get(first).line.clone())),
             // Copying a few KiB costs less than a system call per line; the
             // copy is made under the lock so the writer keeps no per-line
             // list of its own.
             _ => {
                 let mut joined = BytesMut::with_capacity(taken);
-                for at in reader.cursor..seq {
-                    let entry = self.log.entry(at);
+                for at in cursor..seq {
+                    let entry = log.get(at);
                     if entry.is_for(id) {
                         joined.extend_from_slice(&entry.line);
                     }
@@ -475,26 +419,8 @@ impl Room {
                 Some(Batch::Lines(joined.freeze()))
             }
         };
-        if seq != reader.cursor {
-            self.cursors.remove(&(reader.cursor, id));
-            self.cursors.insert((seq, id));
-            reader.cursor = seq;
-            self.trim();
-        }
+        self.log.advance(id, seq);
         batch
-    }
-
-    /// Forgets the lines every reader has passed.
-    fn trim(&mut self) {
-        let slowest = self.cursors.first().map_or(self.log.end(), |&(seq, _)| seq);
-        self.log.trim_to(slowest);
-    }
-
-    fn remove_reader(&mut self, id: MemberId) -> Option<Reader> {
-        let reader = self.readers.remove(&id)?;
-        self.cursors.remove(&(reader.cursor, id));
-        self.trim();
-        Some(reader)
     }
 
     fn remove_member(&mut self, id: MemberId) -> Option<Member> {
@@ -545,15 +471,15 @@ impl Outbox {
         {
             let mut room = self.hub.room();
             let end = room.log.end();
-            let Some(reader) = room.readers.get_mut(&self.id) else {
+            let Some(reader) = room.log.reader_mut(self.id) else {
                 return;
             };
-            if reader.closed {
+            if reader.state.closed {
                 return;
             }
             reader.until.get_or_insert(end);
-            reader.closed = true;
-            reader.last = last;
+            reader.state.closed = true;
+            reader.state.last = last;
         }
         self.closed.notify_one();
     }
@@ -585,7 +511,7 @@ impl Outbox {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        self.hub.room().remove_reader(self.id);
+        self.hub.room().log.remove_reader(self.id);
     }
 }
 
@@ -629,9 +555,9 @@ mod tests {
     /// its entries.
     fn log_size(hub: &Hub) -> (usize, usize) {
         let room = hub.inner.room();
-        let counted: usize = room.log.entries.iter().map(|e| cost(&e.line)).sum();
-        assert_eq!(room.log.bytes, counted, "the log's byte count drifted");
-        (room.log.entries.len(), room.log.bytes)
+        let counted: usize = room.log.entries().map(log::Entry::cost).sum();
+        assert_eq!(room.log.bytes(), counted, "the log's byte count drifted");
+        (room.log.entries().count(), room.log.bytes())
     }
 
     #[test]

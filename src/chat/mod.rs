@@ -14,19 +14,19 @@
 //! server -> client   * server shutting down                   then the server closes
 //! ```
 //! Invalid UTF-8 is relayed with U+FFFD in place of the bad bytes. The room
-//! lives in [`hub`]; [`server`] speaks the line protocol; [`client`] is the
-//! interactive client.
+//! lives in [`hub`]; [`server`] speaks the line protocol; [`client`] holds the
+//! typed client and the interactive session.
 
 pub mod client;
 pub mod hub;
 pub mod lines;
-pub mod script;
+pub mod log;
 pub mod server;
 
 use std::time::Duration;
 
-pub use client::client;
-pub use server::{Limits, run, serve};
+pub use client::{Client, Event, SessionError, session};
+pub use server::{Options, Room, serve};
 
 /// ChatServer used 9999, which hello already has.
 pub const DEFAULT_PORT: u16 = 9998;

@@ -13,14 +13,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::hub::{Batch, Hub, MemberId, Outbox, notice};
 use super::lines::{Line, LineDecoder};
-use super::{DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
+use super::{DEFAULT_IDLE, DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
 use crate::net::{self, ConnInfo, ServerOptions};
 
 /// A writer sends up to this much per write when lines are waiting.
@@ -30,9 +29,9 @@ const READ_BUFFER: usize = 4 * 1024;
 /// How long a leaving client's last lines (or the shutdown notice) may take.
 const FAREWELL: Duration = Duration::from_secs(2);
 
-/// The chat server's own limits, besides those of every server.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
+/// What a chat server serves with: its own limits and those of every server.
+#[derive(Debug, Clone)]
+pub struct Options {
     /// Longest line accepted, without its newline.
     pub max_line: usize,
     /// Bytes of pending lines per client before it is dropped.
@@ -41,43 +40,91 @@ pub struct Limits {
     /// buffer to 4 MiB for a peer that does not read: kernel memory per
     /// client, and megabytes that hide a slow reader from its queue limit.
     pub send_buffer: usize,
+    /// Connection limit, idle timeout (none by default: [`DEFAULT_IDLE`]
+    /// is zero) and grace.
+    pub server: ServerOptions,
 }
 
-impl Default for Limits {
+impl Default for Options {
     fn default() -> Self {
         Self {
             max_line: DEFAULT_MAX_LINE,
             max_queue: DEFAULT_MAX_QUEUE,
             send_buffer: DEFAULT_SEND_BUFFER,
+            server: ServerOptions {
+                idle_timeout: (!DEFAULT_IDLE.is_zero()).then_some(DEFAULT_IDLE),
+                ..ServerOptions::default()
+            },
         }
     }
 }
 
-/// Serves chat with the default limits on `listener` until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerOptions,
-    shutdown: impl Future<Output = ()> + Send,
-) -> io::Result<()> {
-    serve(listener, config, Limits::default(), shutdown).await
-}
-
 /// Serves one chat room on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
-    config: ServerOptions,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send,
+    listener: impl net::IntoListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let hub = Hub::new(limits.max_queue);
-    net::serve(listener, config, shutdown, move |io, conn| {
-        let socket = SockRef::from(io.get_ref());
-        if let Err(err) = socket.set_send_buffer_size(limits.send_buffer) {
-            debug!("{}: cannot set SO_SNDBUF: {err}", conn.peer);
-        }
-        handle(io, conn, hub.clone(), limits.max_line)
-    })
-    .await
+    Room::new(options).serve(listener, shutdown).await
+}
+
+/// A chat room a program holds: served on listeners of its choosing, and
+/// asked how many are in it.
+#[derive(Clone)]
+pub struct Room {
+    hub: Hub,
+    options: Options,
+}
+
+impl Room {
+    /// An empty room with these limits.
+    pub fn new(options: Options) -> Self {
+        let hub = Hub::new(options.max_queue);
+        Room { hub, options }
+    }
+
+    /// How many members are in the room.
+    pub fn len(&self) -> usize {
+        self.hub.len()
+    }
+
+    /// Whether the room is empty.
+    pub fn is_empty(&self) -> bool {
+        self.hub.is_empty()
+    }
+
+    /// Serves the room on `listener` until `shutdown` resolves; the members
+    /// are told `* server shutting down` and the connections end gracefully.
+    pub async fn serve(
+        &self,
+        listener: impl net::IntoListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let hub = self.hub.clone();
+        let (max_line, send_buffer) = (self.options.max_line.max(1), self.options.send_buffer);
+        net::serve(
+            listener,
+            self.options.server.clone(),
+            shutdown,
+            move |io, conn| {
+                if let Some(Err(err)) =
+                    tcp_socket(io.get_ref()).map(|socket| socket.set_send_buffer_size(send_buffer))
+                {
+                    debug!("{}: cannot set SO_SNDBUF: {err}", conn.peer);
+                }
+                handle(io, conn, hub.clone(), max_line)
+            },
+        )
+        .await
+    }
+}
+
+/// The socket under a stream, when it is a TCP socket (SO_SNDBUF is a
+/// socket's option; other streams have none to set).
+fn tcp_socket<S: std::any::Any>(io: &S) -> Option<SockRef<'_>> {
+    (io as &dyn std::any::Any)
+        .downcast_ref::<tokio::net::TcpStream>()
+        .map(SockRef::from)
 }
 
 /// How a member's reading side ended.

@@ -1,0 +1,86 @@
+//! The app protocol's message: a JSON header and its content.
+//!
+//! ```text
+//! {"byteorder": "little", "content-type": "text/json",
+//!  "content-encoding": "utf-8", "content-length": 43 [, "keep-alive": true]}
+//! ```
+//! The four keys are required; `"keep-alive": true` is understood; any other
+//! key is kept in [`Header::extra`]. `content-length` is not stored: it is the
+//! content's own length, so a [`Message`] can never disagree with itself.
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+/// The keys every header must hold, in the order the original checks them.
+pub const REQUIRED_KEYS: [&str; 4] = [
+    "byteorder",
+    "content-length",
+    "content-type",
+    "content-encoding",
+];
+/// The optional key that keeps a connection open after the answer.
+pub const KEEP_ALIVE: &str = "keep-alive";
+
+/// The sender's byte order, as Python's `sys.byteorder` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteOrder {
+    /// `"little"`
+    Little,
+    /// `"big"`
+    Big,
+}
+
+impl ByteOrder {
+    /// This machine's byte order.
+    pub const NATIVE: ByteOrder = if cfg!(target_endian = "big") {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    };
+
+    /// The header value: `"little"` or `"big"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ByteOrder::Little => "little",
+            ByteOrder::Big => "big",
+        }
+    }
+}
+
+/// A message's JSON header, without `content-length` (the content's own
+/// length, so a [`Message`] can never disagree with itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// The sender's byte order (informational, as in the original).
+    pub byteorder: ByteOrder,
+    /// `text/json` or anything else (binary).
+    pub content_type: String,
+    /// `utf-8` for text/json, `binary` for binary content.
+    pub content_encoding: String,
+    /// `"keep-alive": true`: the connection stays open after the answer.
+    pub keep_alive: bool,
+    /// Any other keys; a known key placed here is not written.
+    pub extra: Map<String, Value>,
+}
+
+impl Header {
+    /// A header with this machine's byte order and no keep-alive.
+    pub fn new(content_type: &str, content_encoding: &str) -> Self {
+        Header {
+            byteorder: ByteOrder::NATIVE,
+            content_type: content_type.to_string(),
+            content_encoding: content_encoding.to_string(),
+            keep_alive: false,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// One app-protocol message: a header and its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The JSON header.
+    pub header: Header,
+    /// The content, `content-length` bytes.
+    pub content: Bytes,
+}
