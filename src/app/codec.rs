@@ -81,7 +81,17 @@ pub enum FrameError {
     Truncated,
     /// The transport failed.
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+/// `net::Connection` reports EOF inside a frame as an I/O error.
+impl From<io::Error> for FrameError {
+    fn from(err: io::Error) -> Self {
+        match EofInFrame::sort(err) {
+            Ok(eof) => eof.into(),
+            Err(err) => FrameError::Io(err),
+        }
+    }
 }
 
 impl From<EofInFrame> for FrameError {
