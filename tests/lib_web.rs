@@ -358,9 +358,12 @@ async fn stall_client_reports_where_the_bytes_wait() {
         rows.iter()
             .any(|row| row.state == "LISTEN" && row.local == addr)
     );
+    // The server never reads, so its Recv-Q only grows, as the kernel
+    // moves what is left in the client's Send-Q across.
     assert!(
         rows.iter()
-            .any(|row| row.local == addr && row.recv_q == recv_q)
+            .any(|row| row.local == addr && row.recv_q >= recv_q && row.recv_q <= report.written),
+        "{rows:?}"
     );
     drop(stream);
     stop.cancel();

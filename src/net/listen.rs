@@ -55,11 +55,3 @@ fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(DEFAULT_BACKLOG)?;
     TcpListener::from_std(socket.into())
 }
-
-/// Prints `listening on ADDR` as the first line of stdout, which scripts and
-/// tests wait for, and returns the address.
-pub fn announce(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    let addr = listener.local_addr()?;
-    println!("listening on {addr}");
-    Ok(addr)
-}

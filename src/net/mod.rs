@@ -17,17 +17,15 @@ mod preview;
 mod queues;
 mod runtime;
 mod serve;
-mod shutdown;
 
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
 pub use connection::{Connection, EofInFrame, FLUSH_AT, LINGER_BYTES, LINGER_TIME, linger};
 pub use error::{NetError, describe};
 pub use fdlimit::raise_fd_limit;
-pub use listen::{DEFAULT_BACKLOG, announce, bind_first, bind_tcp};
+pub use listen::{DEFAULT_BACKLOG, bind_first, bind_tcp};
 pub use monitored::{Monitored, ReadReady, WIRE_TARGET, read_ready, trace_received, trace_sent};
 pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
 pub use runtime::single_threaded;
 pub use serve::{Accepted, ConnInfo, IntoListener, Listener, ServerOptions, TcpIncoming, serve};
-pub use shutdown::{ShutdownSignal, shutdown_signal};

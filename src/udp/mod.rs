@@ -32,6 +32,8 @@ pub use socket::{QuietSocket, RecvBatch};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 60000;
+/// What the texts' client sends.
+pub const DEFAULT_MESSAGE: &str = "Hello, I'm a client.";
 /// Receive buffer size: one byte more than any UDP payload (65,507 over IPv4,
 /// 65,527 over IPv6) so that nothing is ever silently truncated.
 pub const MAX_DATAGRAM: usize = 65_536;

@@ -7,7 +7,8 @@ use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncWrite, BufWriter};
 
 use crate::cli::{HttpGetArgs, HttpServerArgs};
-use crate::{http, run};
+use crate::run;
+use socklab::http;
 
 /// `http server`: binds, announces and serves until a signal.
 pub async fn server(args: HttpServerArgs) -> Result<()> {

@@ -1,9 +1,21 @@
-//! The `socklab` binary: parse, run, map the result to an exit code.
+//! The `socklab` binary: parse, run, map the result to an exit code. It owns
+//! the command line (`cli`), what is shown (`cmd`, `tour`), the log
+//! subscriber (`logging`), signals and exit codes; the library does the rest.
+
+mod cli;
+mod cmd;
+mod exit;
+mod logging;
+mod run;
+mod signal;
+mod tour;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use socklab::cli::Cli;
+
+use crate::cli::Cli;
+use crate::exit::Exit;
 
 fn main() -> ExitCode {
     // Like other Unix tools, end quietly when stdout's reader goes away
@@ -12,7 +24,7 @@ fn main() -> ExitCode {
     // SAFETY: restoring a default disposition before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
-    socklab::logging::init(cli.verbose, cli.quiet, cli.trace);
+    logging::init(cli.verbose, cli.quiet, cli.trace);
     if let Err(err) = socklab::net::raise_fd_limit() {
         tracing::debug!("cannot raise the open-files limit: {err}");
     }
@@ -20,16 +32,16 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
+            return Exit::Failure.into();
         }
     };
-    let result = runtime.block_on(socklab::run::run(cli.command));
+    let result = runtime.block_on(run::run(cli.command));
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Success.into(),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            Exit::Failure.into()
         }
     }
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::{HelloClientArgs, ServerArgs};
-use crate::hello::{self, Client};
+use socklab::hello::{self, Client};
 
 /// Runs `hello server`.
 pub async fn server(args: &ServerArgs) -> Result<()> {

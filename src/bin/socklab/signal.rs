@@ -1,4 +1,5 @@
-//! Ctrl-C and SIGTERM as one future.
+//! Ctrl-C and SIGTERM as one future, and the `listening on` line that tells
+//! scripts a server is ready.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +33,7 @@ pub fn shutdown_signal(what: &'static str) -> ShutdownSignal {
         tokio::spawn(async move {
             either(&mut interrupt, &mut terminate).await;
             warn!("second signal: exiting now");
-            std::process::exit(130);
+            crate::exit::Exit::Interrupted.now();
         });
     })
 }
@@ -42,4 +43,14 @@ async fn either(a: &mut Signal, b: &mut Signal) {
         _ = a.recv() => {}
         _ = b.recv() => {}
     }
+}
+
+/// Prints `listening on ADDR` as the first line of stdout, which scripts and
+/// tests wait for, and returns the address.
+pub fn announce(
+    addr: std::io::Result<std::net::SocketAddr>,
+) -> std::io::Result<std::net::SocketAddr> {
+    let addr = addr?;
+    println!("listening on {addr}");
+    Ok(addr)
 }

@@ -12,9 +12,9 @@ use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
 
-use crate::chat;
 use crate::cli::{ChatClientArgs, ChatServerArgs};
-use crate::net::{self, DEFAULT_CONNECT_TIMEOUT};
+use socklab::chat;
+use socklab::net::{self, DEFAULT_CONNECT_TIMEOUT};
 
 /// The server's options from the command line; the connection limits are
 /// the caller's.

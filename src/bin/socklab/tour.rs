@@ -1,19 +1,25 @@
 //! `socklab tour`: every server in-process on a free loopback port, its client
-//! run against it, the exchange printed under a short heading.
+//! run against it, the exchange printed under a short heading. Each client
+//! runs as the command value the shown command line parses to, not as argv.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
-use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::Cli;
-use crate::net::{self, ServerOptions};
-use crate::{app, chat, diag, echo, fixed, hello, http, udp, upper};
+use crate::cli::{
+    AppClientArgs, AppCmd, Command, EchoClientArgs, EchoCmd, FixedCmd, HelloClientArgs, HelloCmd,
+    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, UdpClientArgs, UdpCmd,
+    UdpMtuArgs, UpperClientArgs, UpperCmd,
+};
+use socklab::net::{self, ServerOptions};
+use socklab::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour.
 pub async fn run() -> Result<()> {
@@ -25,12 +31,22 @@ pub async fn run() -> Result<()> {
         "echo",
         "every byte comes back (echo-server.py)",
         &["echo", "client", &ip(addr), &port(addr)],
+        Command::Echo(EchoCmd::Client(EchoClientArgs {
+            target: Target::new(&ip(addr), addr.port()),
+            message: None,
+            conns: None,
+        })),
     )
     .await?;
     tour.show(
         "echo, two connections",
         "multiconn-client.py: two messages on each of two connections",
         &["echo", "client", &ip(addr), &port(addr), "--conns", "2"],
+        Command::Echo(EchoCmd::Client(EchoClientArgs {
+            target: Target::new(&ip(addr), addr.port()),
+            message: None,
+            conns: Some(2),
+        })),
     )
     .await?;
 
@@ -41,6 +57,7 @@ pub async fn run() -> Result<()> {
         "fixed",
         "exactly sixteen octets each way (tcp_sixteen.py)",
         &["fixed", "client", &ip(addr), &port(addr)],
+        Command::Fixed(FixedCmd::Client(Target::new(&ip(addr), addr.port()))),
     )
     .await?;
 
@@ -51,6 +68,12 @@ pub async fn run() -> Result<()> {
         "upper",
         "a stream uppercased, sent and received at once (tcp_deadlock.py, without the deadlock)",
         &["upper", "client", &ip(addr), &port(addr), "1048576"],
+        Command::Upper(UpperCmd::Client(UpperClientArgs {
+            target: Target::new(&ip(addr), addr.port()),
+            bytes: 1_048_576,
+            lockstep: false,
+            stall_timeout: Duration::from_secs(5),
+        })),
     )
     .await?;
 
@@ -61,6 +84,10 @@ pub async fn run() -> Result<()> {
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
         &["hello", "client", &ip(addr), &port(addr)],
+        Command::Hello(HelloCmd::Client(HelloClientArgs {
+            target: Target::new(&ip(addr), addr.port()),
+            names: ["Michael", "Tracy", "Sarah"].map(String::from).to_vec(),
+        })),
     )
     .await?;
 
@@ -85,6 +112,15 @@ pub async fn run() -> Result<()> {
             "app",
             about,
             &["app", "client", &ip(addr), &port(addr), action, value],
+            Command::App(AppCmd::Client(AppClientArgs {
+                host: ip(addr),
+                port: addr.port(),
+                action: action.to_string(),
+                value: value.to_string(),
+                json: false,
+                connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
+                timeout: Duration::from_secs(30),
+            })),
         )
         .await?;
     }
@@ -113,6 +149,7 @@ pub async fn run() -> Result<()> {
         "udp",
         "one datagram each way, on a connected socket (RetransmissionUDPClient.py)",
         &["udp", "client", &ip(addr), &port(addr)],
+        udp_client(addr),
     )
     .await?;
     // Seed 6 drops the first two requests: the client's backoff shows.
@@ -125,12 +162,17 @@ pub async fn run() -> Result<()> {
         "udp, lossy server",
         "the server drops 70% (UnstableUDPServer.py); the client waits 0.1 s, 0.2 s, …",
         &["udp", "client", &ip(addr), &port(addr)],
+        udp_client(addr),
     )
     .await?;
     tour.show(
         "udp mtu",
         "the path MTU and a datagram too large for it (IP_MTU)",
         &["udp", "mtu", "127.0.0.1"],
+        Command::Udp(UdpCmd::Mtu(UdpMtuArgs {
+            host: "127.0.0.1".into(),
+            port: None,
+        })),
     )
     .await?;
     let addr = tour
@@ -140,6 +182,10 @@ pub async fn run() -> Result<()> {
         "stall",
         "a server that never reads: where the written bytes wait (app-server-test.py)",
         &["stall", "client", &ip(addr), &port(addr)],
+        Command::Stall(StallCmd::Client(StallClientArgs {
+            target: Target::new(&ip(addr), addr.port()),
+            hold: Duration::ZERO,
+        })),
     )
     .await?;
 
@@ -156,6 +202,14 @@ pub async fn run() -> Result<()> {
         "http",
         "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",
         &["http", "get", &format!("http://{addr}/")],
+        Command::Http(HttpCmd::Get(HttpGetArgs {
+            url: format!("http://{addr}/"),
+            output: None,
+            raw: false,
+            cacert: None,
+            connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
+            timeout: Duration::from_secs(30),
+        })),
     )
     .await?;
     println!(); // the body has no newline of its own
@@ -164,11 +218,31 @@ pub async fn run() -> Result<()> {
         "lookup",
         "every address getaddrinfo gives for a name, as socket.getaddrinfo lists them",
         &["lookup", "localhost", "80"],
+        Command::Lookup(LookupArgs {
+            host: Some("localhost".into()),
+            target_port: Some("80".into()),
+            service: None,
+            port: None,
+            proto: None,
+        }),
     )
     .await?;
     tour.stop().await;
     println!("\nThe tour is over: every exchange above ran on real sockets.");
     Ok(())
+}
+
+/// `socklab udp client IP PORT` with its defaults.
+fn udp_client(addr: SocketAddr) -> Command {
+    Command::Udp(UdpCmd::Client(UdpClientArgs {
+        host: ip(addr),
+        port: Some(addr.port()),
+        message: udp::DEFAULT_MESSAGE.into(),
+        start: Duration::from_millis(100),
+        max_wait: Duration::from_secs(5),
+        broadcast: false,
+        wait: Duration::from_secs(2),
+    }))
 }
 
 fn ip(addr: SocketAddr) -> String {
@@ -222,13 +296,12 @@ impl Tour {
         Ok(addr)
     }
 
-    /// Prints a heading and the command line, then runs that command.
-    async fn show(&self, title: &str, about: &str, args: &[&str]) -> Result<()> {
+    /// Prints a heading and the command line it shows (`shown`), then runs
+    /// that command, given as the value the command line would parse to.
+    async fn show(&self, title: &str, about: &str, shown: &[&str], command: Command) -> Result<()> {
         println!("\n== {title}: {about}");
-        println!("$ socklab {}", args.join(" "));
-        let argv = std::iter::once("socklab").chain(args.iter().copied());
-        let cli = Cli::try_parse_from(argv).context("the tour built a bad command line")?;
-        Box::pin(crate::run::run(cli.command)).await
+        println!("$ socklab {}", shown.join(" "));
+        Box::pin(crate::run::run(command)).await
     }
 
     async fn stop(self) {

@@ -3,9 +3,9 @@
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::app::{self, Message, Reply, python_json::python_json};
 use crate::cli::{AppClientArgs, AppServerArgs};
-use crate::net::escape_bytes;
+use socklab::app::{self, Message, Reply, python_json::python_json};
+use socklab::net::escape_bytes;
 
 /// The server's options from the command line (`--data` loaded here); the
 /// connection limits are the caller's.

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use crate::cli::{LookupArgs, Proto};
-use crate::lookup::{self, Service, Transport, family_name, protocol_name, socktype_name};
+use socklab::lookup::{self, Service, Transport, family_name, protocol_name, socktype_name};
 
 /// Runs `socklab lookup`.
 pub async fn run(args: &LookupArgs) -> Result<()> {

@@ -6,18 +6,16 @@ use anyhow::{Context, Result, bail};
 use tracing::info;
 
 use crate::cli::{UdpClientArgs, UdpMtuArgs, UdpServerArgs};
-use crate::net::{self, describe, resolve};
-use crate::udp::{self, Backoff, DEFAULT_PORT, quoted};
+use socklab::net::{describe, resolve};
+use socklab::udp::{self, Backoff, DEFAULT_PORT, quoted};
 
 /// Runs `udp server`: binds the user's address, prints `listening on`, and
 /// answers until SIGINT or SIGTERM.
 pub async fn server(args: &UdpServerArgs) -> Result<()> {
     // Handlers first: a signal right after `listening on` must not kill us.
-    let shutdown = net::shutdown_signal("no more datagrams");
+    let shutdown = crate::signal::shutdown_signal("no more datagrams");
     let socket = udp::bind(&args.host, args.port.unwrap_or(DEFAULT_PORT)).await?;
-    // The first line of stdout, what scripts and tests wait for, as for
-    // every TCP server.
-    println!("listening on {}", socket.local_addr()?);
+    crate::signal::announce(socket.local_addr())?;
     let options = udp::Options {
         drop_rate: args.drop_rate,
         seed: args.seed,

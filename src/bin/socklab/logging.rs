@@ -2,7 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::net::WIRE_TARGET;
+use socklab::net::WIRE_TARGET;
 
 /// Installs the global subscriber; call once, from `main`.
 pub fn init(verbose: u8, quiet: u8, trace: bool) {

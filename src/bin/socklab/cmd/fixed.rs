@@ -3,8 +3,8 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{ServerArgs, Target};
-use crate::fixed;
-use crate::net::{self, escape_bytes};
+use socklab::fixed;
+use socklab::net::{self, escape_bytes};
 
 /// Runs `fixed server`.
 pub async fn server(args: &ServerArgs) -> Result<()> {

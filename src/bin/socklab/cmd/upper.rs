@@ -5,8 +5,8 @@ use anyhow::Result;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 use crate::cli::{ServerArgs, UpperClientArgs};
-use crate::net::{PREVIEW_LIMIT, escape_bytes};
-use crate::upper::{self, Transfer};
+use socklab::net::{PREVIEW_LIMIT, escape_bytes};
+use socklab::upper::{self, Transfer};
 
 /// Transfers at least this large get a progress bar (on a terminal).
 const PROGRESS_FROM: u64 = 8 * 1024 * 1024;

@@ -3,8 +3,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::bench::{self, Load, Report};
 use crate::cli::{BenchCmd, LoadArgs};
+use socklab::bench::{self, Load, Report};
 
 /// Runs one bench command and prints its report (`--json`: one object).
 pub async fn run(cmd: BenchCmd) -> Result<()> {

@@ -3,8 +3,8 @@
 use anyhow::{Result, bail};
 
 use crate::cli::{EchoClientArgs, ServerArgs};
-use crate::echo::{self, Event};
-use crate::net::{PREVIEW_LIMIT, escape_bytes};
+use socklab::echo::{self, Event};
+use socklab::net::{PREVIEW_LIMIT, escape_bytes};
 
 /// Runs `echo server`.
 pub async fn server(args: &ServerArgs) -> Result<()> {

@@ -10,8 +10,9 @@ use crate::cli::{
     AppCmd, ChatCmd, Command, EchoCmd, FixedCmd, HelloCmd, HttpCmd, ServerArgs, StallCmd, UdpCmd,
     UpperCmd,
 };
-use crate::net::{self, ServerOptions};
-use crate::{app, chat, cmd, tour};
+use crate::{cmd, tour};
+use socklab::net::{self, ServerOptions};
+use socklab::{app, chat};
 
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
@@ -87,11 +88,12 @@ pub async fn serve<F, Fut>(
     server: F,
 ) -> Result<()>
 where
-    F: FnOnce(TcpListener, ServerOptions, net::ShutdownSignal) -> Fut,
+    F: FnOnce(TcpListener, ServerOptions, crate::signal::ShutdownSignal) -> Fut,
     Fut: Future<Output = std::io::Result<()>>,
 {
     // Handlers first: a signal right after `listening on` must not kill us.
-    let shutdown = net::shutdown_signal("no new connections, finishing the ones in flight");
+    let shutdown =
+        crate::signal::shutdown_signal("no new connections, finishing the ones in flight");
     let listener = bind(args, default_port).await?;
     server(listener, args.config(default_idle), shutdown).await?;
     Ok(())
@@ -100,6 +102,6 @@ where
 /// Binds the user's address and prints `listening on ADDR`.
 pub async fn bind(args: &ServerArgs, default_port: u16) -> Result<TcpListener> {
     let listener = net::bind_tcp(&args.host, args.port.unwrap_or(default_port)).await?;
-    net::announce(&listener)?;
+    crate::signal::announce(listener.local_addr())?;
     Ok(listener)
 }

@@ -6,8 +6,8 @@ use std::io::Write as _;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{PingArgs, ServerArgs, SocketsArgs, StallClientArgs};
-use crate::diag::{ping, sockets, stall};
-use crate::{net, run};
+use crate::run;
+use socklab::diag::{ping, sockets, stall};
 
 /// `sockets`: the table, or the JSON array.
 pub fn sockets(args: &SocketsArgs) -> Result<()> {
@@ -78,7 +78,7 @@ pub async fn stall_client(args: &StallClientArgs) -> Result<()> {
         );
         tokio::select! {
             () = tokio::time::sleep(args.hold) => {}
-            () = net::shutdown_signal("closing the held connection") => {}
+            () = crate::signal::shutdown_signal("closing the held connection") => {}
         }
     }
     drop(stream);
@@ -101,7 +101,7 @@ pub async fn ping(args: &PingArgs) -> Result<()> {
         interval: args.interval,
         timeout: args.timeout,
     };
-    let shutdown = net::shutdown_signal("no more echo requests");
+    let shutdown = crate::signal::shutdown_signal("no more echo requests");
     let stats = pinger.run(&options, shutdown, show_reply).await?;
     println!("\n--- {} ping statistics ---", args.host);
     print!("{}", stats.summary());

@@ -9,7 +9,7 @@ use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::net::{self, DEFAULT_CONNECT_TIMEOUT, ServerOptions};
+use socklab::net::{self, DEFAULT_CONNECT_TIMEOUT, ServerOptions};
 
 /// Every client and server of the classic socket-programming texts.
 #[derive(Debug, Parser)]
@@ -273,7 +273,7 @@ pub struct UdpClientArgs {
     /// Server port [default: 60000]
     pub port: Option<u16>,
     /// Text to send
-    #[arg(long, default_value = "Hello, I'm a client.", value_name = "TEXT")]
+    #[arg(long, default_value = socklab::udp::DEFAULT_MESSAGE, value_name = "TEXT")]
     pub message: String,
     /// First wait for a reply; each retransmission doubles it
     #[arg(long, value_parser = parse_positive_duration, default_value = "0.1s", value_name = "DURATION")]
@@ -327,7 +327,7 @@ pub struct HttpServerArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// Body of every answer
-    #[arg(long, default_value = crate::http::server::DEFAULT_BODY, value_name = "TEXT")]
+    #[arg(long, default_value = socklab::http::server::DEFAULT_BODY, value_name = "TEXT")]
     pub body: String,
     /// Longest request head (request line and fields); longer gets 431
     #[arg(long, default_value_t = 8192, value_name = "BYTES")]
@@ -387,7 +387,7 @@ pub struct AppServerArgs {
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Largest request content; a larger one gets an error answer and is closed
-    #[arg(long, value_name = "BYTES", default_value_t = crate::app::DEFAULT_MAX_CONTENT)]
+    #[arg(long, value_name = "BYTES", default_value_t = socklab::app::DEFAULT_MAX_CONTENT)]
     pub max_content: usize,
 }
 
@@ -462,13 +462,13 @@ pub struct ChatServerArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// Longest line accepted, in bytes; longer ones are refused with a notice
-    #[arg(long, default_value_t = crate::chat::DEFAULT_MAX_LINE, value_name = "BYTES")]
+    #[arg(long, default_value_t = socklab::chat::DEFAULT_MAX_LINE, value_name = "BYTES")]
     pub max_line: usize,
     /// Bytes of pending lines a client may fall behind by before it is disconnected
-    #[arg(long, default_value_t = crate::chat::DEFAULT_MAX_QUEUE, value_name = "BYTES")]
+    #[arg(long, default_value_t = socklab::chat::DEFAULT_MAX_QUEUE, value_name = "BYTES")]
     pub max_queue: usize,
     /// Kernel send buffer (SO_SNDBUF) per client, in bytes
-    #[arg(long, default_value_t = crate::chat::DEFAULT_SEND_BUFFER, value_name = "BYTES")]
+    #[arg(long, default_value_t = socklab::chat::DEFAULT_SEND_BUFFER, value_name = "BYTES")]
     pub send_buffer: usize,
 }
 
