@@ -1,0 +1,116 @@
+//! `socklab bench`: the load every bench shares and each bench's own options.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::parse::{HostArg, parse_duration};
+
+/// Load generators, one per protocol.
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Round trips of SIZE-byte messages (or --bulk streams), every byte checked
+    #[command(after_help = "Example: socklab bench echo 127.0.0.1:65432 --conns 50 --size 64")]
+    Echo(BenchEchoArgs),
+    /// GET requests over keep-alive connections, status and length checked
+    #[command(after_help = "Example: socklab bench http 127.0.0.1:8001 --conns 100 --pipeline 4")]
+    Http(BenchHttpArgs),
+    /// Lucky-number requests over N connected UDP sockets; timeouts count as losses
+    #[command(after_help = "Example: socklab bench udp 127.0.0.1:60000 --conns 8")]
+    Udp(LoadArgs),
+    /// N clients in one room, S of them sending; every line must reach every other client
+    #[command(after_help = "Example: socklab bench chat 127.0.0.1:9998 --conns 500 --senders 5")]
+    Chat(BenchChatArgs),
+    /// Search requests of the framed app protocol, every result checked
+    #[command(after_help = "Example: socklab bench app 127.0.0.1:65433 --keep-alive --pipeline 16")]
+    App(BenchAppArgs),
+}
+
+/// The load every bench shares: where, how many, how long, how fast.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then PORT, or the protocol's port)
+    #[arg(value_parser = HostArg::Addr)]
+    pub addr: String,
+    /// Server port, when ADDR is a HOST alone
+    #[arg(value_name = "PORT")]
+    pub addr_port: Option<u16>,
+    /// Connections (sockets, clients) at once
+    #[arg(short, long, default_value_t = 50, value_name = "N")]
+    pub conns: usize,
+    /// Bytes per message (payload; the line length for chat)
+    #[arg(short, long, default_value_t = 64, value_name = "BYTES")]
+    pub size: usize,
+    /// How long to measure, after the warm-up
+    #[arg(short, long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    pub duration: Duration,
+    /// Load applied first and left out of every number
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DURATION")]
+    pub warmup: Duration,
+    /// Requests in flight per connection
+    #[arg(short = 'P', long, default_value_t = 1, value_name = "K")]
+    pub pipeline: usize,
+    /// Open loop: R requests per second over all connections, latency counted
+    /// from when each should have been sent (as wrk2 does) [default: closed loop]
+    #[arg(short, long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Connection handshakes in flight at once while ramping up
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub ramp: usize,
+    /// An answer later than this is an error (a loss for udp)
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Print one JSON object instead of the summary
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a target that is not a loopback or private address
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// Options of `bench echo`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchEchoArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Stream both ways at once on every connection and report MB/s
+    #[arg(long, conflicts_with_all = ["pipeline", "rate"])]
+    pub bulk: bool,
+}
+
+/// Options of `bench http`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchHttpArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Path to request
+    #[arg(long, default_value = "/")]
+    pub path: String,
+}
+
+/// Options of `bench chat`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchChatArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// How many of the clients send lines (the others only read)
+    #[arg(long, default_value_t = 5, value_name = "S")]
+    pub senders: usize,
+}
+
+/// Options of `bench app`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchAppArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Send `"keep-alive": true` and reuse each connection [default: one connection per request]
+    #[arg(long)]
+    pub keep_alive: bool,
+    /// Search for this value only [default: rotate through morpheus, ring, 🐶, a miss
+    /// and a binary request of --size bytes]; answers are checked against the built-in table
+    #[arg(long)]
+    pub value: Option<String>,
+}

@@ -1,0 +1,64 @@
+//! Where a server listens, and the server a client talks to.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use socklab::net::{DEFAULT_CONNECT_TIMEOUT, ServerOptions};
+
+use super::parse::{HostArg, parse_duration};
+
+/// Where a server listens and the limits every server has.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Interface to listen on: '' or 0.0.0.0 for all IPv4 ones, :: for all IPv6 ones
+    #[arg(default_value = "127.0.0.1", value_parser = HostArg::Host)]
+    pub host: String,
+    /// Port; 0 picks a free one [default: the protocol's own]
+    pub port: Option<u16>,
+    /// Connections served at once; further ones are accepted and closed
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_conns: usize,
+    /// Drop a connection after this long without progress (30s, 500ms; 0 = never) [default: the protocol's own]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Option<Duration>,
+    /// After Ctrl-C or SIGTERM, how long connections in flight may take to finish
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub grace: Duration,
+}
+
+impl ServerArgs {
+    /// The server limits, with the protocol's idle timeout unless one was given.
+    pub fn config(&self, default_idle: Duration) -> ServerOptions {
+        let idle = self.idle_timeout.unwrap_or(default_idle);
+        ServerOptions {
+            max_conns: self.max_conns.max(1),
+            idle_timeout: (!idle.is_zero()).then_some(idle),
+            grace: self.grace,
+        }
+    }
+}
+
+/// The server a client talks to.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Server host name or address
+    #[arg(default_value = "127.0.0.1", value_parser = HostArg::Host)]
+    pub host: String,
+    /// Server port [default: the protocol's own]
+    pub port: Option<u16>,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+}
+
+impl Target {
+    /// A target on `host:port` with the default connect timeout.
+    pub fn new(host: &str, port: u16) -> Self {
+        Self {
+            host: host.to_string(),
+            port: Some(port),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
