@@ -110,10 +110,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            server: net::ServerOptions {
-                idle_timeout: Some(DEFAULT_IDLE),
-                ..Default::default()
-            },
+            server: net::ServerOptions::with_idle(DEFAULT_IDLE),
         }
     }
 }

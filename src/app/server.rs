@@ -54,10 +54,7 @@ impl Default for Options {
         Options {
             table: SearchTable::builtin(),
             max_content: DEFAULT_MAX_CONTENT,
-            server: net::ServerOptions {
-                idle_timeout: Some(DEFAULT_IDLE),
-                ..net::ServerOptions::default()
-            },
+            server: net::ServerOptions::with_idle(DEFAULT_IDLE),
         }
     }
 }

@@ -51,10 +51,7 @@ impl Default for Options {
             max_line: DEFAULT_MAX_LINE,
             max_queue: DEFAULT_MAX_QUEUE,
             send_buffer: DEFAULT_SEND_BUFFER,
-            server: ServerOptions {
-                idle_timeout: (!DEFAULT_IDLE.is_zero()).then_some(DEFAULT_IDLE),
-                ..ServerOptions::default()
-            },
+            server: ServerOptions::with_idle(DEFAULT_IDLE),
         }
     }
 }

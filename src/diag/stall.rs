@@ -46,10 +46,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            server: ServerOptions {
-                idle_timeout: Some(DEFAULT_IDLE),
-                ..ServerOptions::default()
-            },
+            server: ServerOptions::with_idle(DEFAULT_IDLE),
         }
     }
 }

@@ -50,10 +50,7 @@ impl Default for Options {
         Self {
             body: DEFAULT_BODY.to_owned(),
             limits: Limits::default(),
-            server: ServerOptions {
-                idle_timeout: Some(DEFAULT_IDLE),
-                ..ServerOptions::default()
-            },
+            server: ServerOptions::with_idle(DEFAULT_IDLE),
         }
     }
 }

@@ -126,6 +126,16 @@ pub struct ServerOptions {
     pub grace: Duration,
 }
 
+impl ServerOptions {
+    /// The defaults, with a protocol's own idle timeout (zero: none).
+    pub fn with_idle(idle: Duration) -> Self {
+        Self {
+            idle_timeout: (!idle.is_zero()).then_some(idle),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
@@ -258,6 +268,14 @@ async fn backoff_on_accept_error(err: &io::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_idle_timeout_means_none() {
+        let five = Duration::from_secs(5);
+        assert_eq!(ServerOptions::with_idle(five).idle_timeout, Some(five));
+        assert_eq!(ServerOptions::with_idle(Duration::ZERO).idle_timeout, None);
+        assert_eq!(ServerOptions::with_idle(five).max_conns, 10_000);
+    }
 
     // Every accepted socket must have Nagle off (a 16 KiB echo otherwise
     // waits ~44 ms for a delayed ACK) although serve sets it only once, on

@@ -30,11 +30,10 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// The server limits, with the protocol's idle timeout unless one was given.
     pub fn config(&self, default_idle: Duration) -> ServerOptions {
-        let idle = self.idle_timeout.unwrap_or(default_idle);
         ServerOptions {
             max_conns: self.max_conns.max(1),
-            idle_timeout: (!idle.is_zero()).then_some(idle),
             grace: self.grace,
+            ..ServerOptions::with_idle(self.idle_timeout.unwrap_or(default_idle))
         }
     }
 }
