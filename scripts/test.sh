@@ -21,5 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# tests/examples.rs runs the examples as programs: build them as such first
+# (`--all-targets` builds them as test harnesses, under other names).
+cargo build --examples
 cargo test --all-targets "$@"
 cargo test --doc "$@"

@@ -1,5 +1,6 @@
-//! The examples in `examples/` (which `cargo test` builds) run and do what
-//! they say: they are the library's documentation.
+//! The examples in `examples/` (which scripts/test.sh builds with `cargo
+//! build --examples`) run and do what they say: they are the library's
+//! documentation.
 
 mod common;
 
@@ -8,14 +9,14 @@ use std::process::Command;
 
 use common::{TIMEOUT, text};
 
-/// An example's binary, built next to ours by `cargo test`.
+/// An example's binary, built next to ours by `cargo build --examples`.
 fn example(name: &str) -> Command {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_socklab"));
     let dir = bin.parent().expect("the binary has a directory");
     let path = dir.join("examples").join(name);
     assert!(
         path.exists(),
-        "{} is missing: `cargo test` builds the examples",
+        "{} is missing: scripts/test.sh builds the examples (`cargo build --examples`)",
         path.display()
     );
     let mut cmd = Command::new(path);
