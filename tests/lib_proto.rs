@@ -375,3 +375,26 @@ async fn next_event_any<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>
         .expect("in time")
         .expect("readable")
 }
+
+#[tokio::test]
+async fn chat_client_names_what_is_not_the_chat_protocol() {
+    let (ours, mut theirs) = tokio::io::duplex(4096);
+    let mut client = chat::Client::new(ours);
+    theirs.write_all(b"garbage\n").await.expect("write");
+    let err = timeout(TIMEOUT, client.recv())
+        .await
+        .expect("in time")
+        .expect_err("not a chat line");
+    assert!(
+        matches!(&err, chat::ClientError::Malformed(line) if line == "garbage"),
+        "{err}"
+    );
+    // A server that stops in the middle of a line is an I/O error, not a line.
+    theirs.write_all(b"* half a notice").await.expect("write");
+    drop(theirs);
+    let err = timeout(TIMEOUT, client.recv())
+        .await
+        .expect("in time")
+        .expect_err("truncated");
+    assert!(matches!(err, chat::ClientError::Io(_)), "{err}");
+}

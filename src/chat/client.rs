@@ -12,11 +12,12 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_util::codec::{Decoder, FramedRead};
+use tokio_util::codec::FramedRead;
 use tracing::{info, warn};
 
 use super::DEFAULT_MAX_LINE;
 use super::lines::{Line, LineDecoder};
+use crate::net::Connection;
 
 /// How long to wait for the server to close after we said `quit`.
 pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -158,36 +159,41 @@ pub enum Event {
 /// Length of the time stamp a relayed line starts with.
 const TIME_LEN: usize = "YYYY/mm/dd HH:MM:SS".len();
 
+/// Why a [`Client`] call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Reading or writing the connection failed (or it ended mid-line).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The server sent something that is not the chat protocol.
+    #[error("not a chat line: {0:?}")]
+    Malformed(String),
+}
+
 /// A chat connection: lines sent, the room's lines received as [`Event`]s.
 #[derive(Debug)]
 pub struct Client<S> {
-    io: S,
-    decoder: LineDecoder,
-    buf: BytesMut,
-    eof: bool,
+    conn: Connection<S, LineDecoder>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// A client on a connected stream.
     pub fn new(io: S) -> Self {
         Client {
-            io,
-            decoder: LineDecoder::new(DEFAULT_MAX_LINE),
-            buf: BytesMut::new(),
-            eof: false,
+            conn: Connection::client(io, LineDecoder::new(DEFAULT_MAX_LINE)),
         }
     }
 
     /// Sends one line (a newline is added).
-    pub async fn send(&mut self, line: &str) -> io::Result<()> {
+    pub async fn send(&mut self, line: &str) -> Result<(), ClientError> {
         let mut out = BytesMut::with_capacity(line.len() + 1);
         out.put_slice(line.as_bytes());
         out.put_u8(b'\n');
-        self.io.write_all(&out).await
+        Ok(self.conn.get_mut().write_all(&out).await?)
     }
 
     /// The next event, or `None` once the server has closed.
-    pub async fn recv(&mut self) -> io::Result<Option<Event>> {
+    pub async fn recv(&mut self) -> Result<Option<Event>, ClientError> {
         let Some(first) = self.line().await? else {
             return Ok(None);
         };
@@ -196,44 +202,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         let (time, sender) = match (first.get(..TIME_LEN), first.get(TIME_LEN + 1..)) {
             (Some(time), Some(sender)) => (time.to_string(), sender.to_string()),
-            _ => return Err(malformed(&first)),
+            _ => return Err(ClientError::Malformed(first)),
         };
-        let text = self.line().await?.ok_or_else(|| malformed(&first))?;
+        let Some(text) = self.line().await? else {
+            return Err(ClientError::Malformed(first));
+        };
         Ok(Some(Event::Message { time, sender, text }))
     }
 
     /// Says `quit` and half-closes; the server closes after its last lines.
-    pub async fn quit(&mut self) -> io::Result<()> {
+    pub async fn quit(&mut self) -> Result<(), ClientError> {
         self.send("quit").await?;
-        self.io.shutdown().await
+        Ok(self.conn.shutdown().await?)
     }
 
-    /// One line from the server, `None` at its end.
+    /// One line from the server, `None` at its end; over-long ones are
+    /// skipped, as the server refuses them.
     async fn line(&mut self) -> io::Result<Option<String>> {
         loop {
-            let line = if self.eof {
-                self.decoder.decode_eof(&mut self.buf)?
-            } else {
-                self.decoder.decode(&mut self.buf)?
-            };
-            match line {
+            match self.conn.read_frame().await? {
                 Some(Line::Text(line) | Line::Unterminated(line)) => {
                     return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
                 }
                 Some(Line::TooLong) => continue,
-                None if self.eof => return Ok(None),
-                None => {}
-            }
-            if self.io.read_buf(&mut self.buf).await? == 0 {
-                self.eof = true;
+                None => return Ok(None),
             }
         }
     }
-}
-
-fn malformed(line: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("not a chat line: {line:?}"),
-    )
 }

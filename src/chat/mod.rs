@@ -25,7 +25,7 @@ pub mod server;
 
 use std::time::Duration;
 
-pub use client::{Client, Event, SessionError, session};
+pub use client::{Client, ClientError, Event, SessionError, session};
 pub use server::{Options, Room, serve};
 
 /// ChatServer used 9999, which hello already has.
