@@ -14,16 +14,31 @@ use crate::{cmd, tour};
 use socklab::net::{self, ServerOptions};
 use socklab::{app, chat};
 
+/// Serves a protocol whose `Options` are only the accept loop's, on the
+/// user's address, with the protocol's own port and idle timeout.
+macro_rules! serve_plain {
+    ($args:expr, $protocol:path) => {{
+        use $protocol as protocol;
+        serve(
+            $args,
+            protocol::DEFAULT_PORT,
+            protocol::DEFAULT_IDLE,
+            |l, server, s| protocol::serve(l, protocol::Options { server }, s),
+        )
+        .await
+    }};
+}
+
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Echo(EchoCmd::Server(args)) => cmd::echo::server(&args).await,
+        Command::Echo(EchoCmd::Server(args)) => serve_plain!(&args, socklab::echo),
         Command::Echo(EchoCmd::Client(args)) => cmd::echo::client(&args).await,
-        Command::Fixed(FixedCmd::Server(args)) => cmd::fixed::server(&args).await,
+        Command::Fixed(FixedCmd::Server(args)) => serve_plain!(&args, socklab::fixed),
         Command::Fixed(FixedCmd::Client(target)) => cmd::fixed::client(&target).await,
-        Command::Upper(UpperCmd::Server(args)) => cmd::upper::server(&args).await,
+        Command::Upper(UpperCmd::Server(args)) => serve_plain!(&args, socklab::upper),
         Command::Upper(UpperCmd::Client(args)) => cmd::upper::client(&args).await,
-        Command::Hello(HelloCmd::Server(args)) => cmd::hello::server(&args).await,
+        Command::Hello(HelloCmd::Server(args)) => serve_plain!(&args, socklab::hello),
         Command::Hello(HelloCmd::Client(args)) => cmd::hello::client(&args).await,
         Command::Udp(UdpCmd::Server(args)) => cmd::udp::server(&args).await,
         Command::Udp(UdpCmd::Client(args)) => cmd::udp::client(&args).await,
@@ -74,7 +89,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Tour => tour::run().await,
         Command::Bench(command) => cmd::bench::run(command).await,
         Command::Sockets(args) => cmd::diag::sockets(&args),
-        Command::Stall(StallCmd::Server(args)) => cmd::diag::stall_server(&args).await,
+        Command::Stall(StallCmd::Server(args)) => serve_plain!(&args, socklab::diag::stall),
         Command::Stall(StallCmd::Client(args)) => cmd::diag::stall_client(&args).await,
         Command::Ping(args) => cmd::diag::ping(&args).await,
     }

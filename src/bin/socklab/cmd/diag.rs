@@ -5,8 +5,7 @@ use std::io::Write as _;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{PingArgs, ServerArgs, SocketsArgs, StallClientArgs};
-use crate::run;
+use crate::cli::{PingArgs, SocketsArgs, StallClientArgs};
 use socklab::diag::{ping, sockets, stall};
 
 /// `sockets`: the table, or the JSON array.
@@ -36,17 +35,6 @@ pub fn sockets(args: &SocketsArgs) -> Result<()> {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
         _ => Ok(()),
     }
-}
-
-/// `stall server`: binds, announces and holds connections until a signal.
-pub async fn stall_server(args: &ServerArgs) -> Result<()> {
-    run::serve(
-        args,
-        stall::DEFAULT_PORT,
-        stall::DEFAULT_IDLE,
-        |listener, server, shutdown| stall::serve(listener, stall::Options { server }, shutdown),
-    )
-    .await
 }
 
 /// `stall client`: fill the queues, report, optionally hold.

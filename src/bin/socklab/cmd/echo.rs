@@ -2,20 +2,9 @@
 
 use anyhow::{Result, bail};
 
-use crate::cli::{EchoClientArgs, ServerArgs};
+use crate::cli::EchoClientArgs;
 use socklab::echo::{self, Event};
 use socklab::net::{PREVIEW_LIMIT, escape_bytes};
-
-/// Runs `echo server`.
-pub async fn server(args: &ServerArgs) -> Result<()> {
-    crate::run::serve(
-        args,
-        echo::DEFAULT_PORT,
-        echo::DEFAULT_IDLE,
-        |l, server, s| echo::serve(l, echo::Options { server }, s),
-    )
-    .await
-}
 
 /// Runs `echo client`: one message, or the texts' multi-connection client.
 pub async fn client(args: &EchoClientArgs) -> Result<()> {

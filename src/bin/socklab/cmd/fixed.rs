@@ -2,20 +2,9 @@
 
 use anyhow::{Context, Result};
 
-use crate::cli::{ServerArgs, Target};
+use crate::cli::Target;
 use socklab::fixed;
 use socklab::net::{self, escape_bytes};
-
-/// Runs `fixed server`.
-pub async fn server(args: &ServerArgs) -> Result<()> {
-    crate::run::serve(
-        args,
-        fixed::DEFAULT_PORT,
-        fixed::DEFAULT_IDLE,
-        |l, server, s| fixed::serve(l, fixed::Options { server }, s),
-    )
-    .await
-}
 
 /// Runs `fixed client`: the socket name as soon as it is known, then the reply.
 pub async fn client(target: &Target) -> Result<()> {

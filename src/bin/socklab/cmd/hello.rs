@@ -2,19 +2,8 @@
 
 use anyhow::Result;
 
-use crate::cli::{HelloClientArgs, ServerArgs};
+use crate::cli::HelloClientArgs;
 use socklab::hello::{self, Client};
-
-/// Runs `hello server`.
-pub async fn server(args: &ServerArgs) -> Result<()> {
-    crate::run::serve(
-        args,
-        hello::DEFAULT_PORT,
-        hello::DEFAULT_IDLE,
-        |l, server, s| hello::serve(l, hello::Options { server }, s),
-    )
-    .await
-}
 
 /// Runs `hello client`: prints the welcome, greets each name, sends `exit`.
 pub async fn client(args: &HelloClientArgs) -> Result<()> {

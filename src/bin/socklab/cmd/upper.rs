@@ -4,23 +4,12 @@
 use anyhow::Result;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-use crate::cli::{ServerArgs, UpperClientArgs};
+use crate::cli::UpperClientArgs;
 use socklab::net::{PREVIEW_LIMIT, escape_bytes};
 use socklab::upper::{self, Transfer};
 
 /// Transfers at least this large get a progress bar (on a terminal).
 const PROGRESS_FROM: u64 = 8 * 1024 * 1024;
-
-/// Runs `upper server`.
-pub async fn server(args: &ServerArgs) -> Result<()> {
-    crate::run::serve(
-        args,
-        upper::DEFAULT_PORT,
-        upper::DEFAULT_IDLE,
-        |l, server, s| upper::serve(l, upper::Options { server }, s),
-    )
-    .await
-}
 
 /// Runs `upper client`.
 pub async fn client(args: &UpperClientArgs) -> Result<()> {
