@@ -29,6 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_conns: 100,
         idle_timeout: Some(Duration::from_secs(10)),
         grace: Duration::from_secs(2),
+        ..ServerOptions::default()
     };
     let stop = CancellationToken::new();
     let shutdown = stop.clone().cancelled_owned();

@@ -11,7 +11,6 @@ use std::io;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
@@ -36,12 +35,11 @@ pub struct Options {
     pub max_line: usize,
     /// Bytes of pending lines per client before it is dropped.
     pub max_queue: usize,
-    /// SO_SNDBUF of each client's socket. Left alone, Linux grows a send
-    /// buffer to 4 MiB for a peer that does not read: kernel memory per
-    /// client, and megabytes that hide a slow reader from its queue limit.
-    pub send_buffer: usize,
     /// Connection limit, idle timeout (none by default: [`DEFAULT_IDLE`]
-    /// is zero) and grace.
+    /// is zero), grace, and each client's SO_SNDBUF ([`DEFAULT_SEND_BUFFER`]:
+    /// left alone, Linux grows a send buffer to 4 MiB for a peer that does
+    /// not read, kernel memory per client and megabytes that hide a slow
+    /// reader from its queue limit).
     pub server: ServerOptions,
 }
 
@@ -50,8 +48,10 @@ impl Default for Options {
         Self {
             max_line: DEFAULT_MAX_LINE,
             max_queue: DEFAULT_MAX_QUEUE,
-            send_buffer: DEFAULT_SEND_BUFFER,
-            server: ServerOptions::with_idle(DEFAULT_IDLE),
+            server: ServerOptions {
+                send_buffer: Some(DEFAULT_SEND_BUFFER),
+                ..ServerOptions::with_idle(DEFAULT_IDLE)
+            },
         }
     }
 }
@@ -98,30 +98,15 @@ impl Room {
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let hub = self.hub.clone();
-        let (max_line, send_buffer) = (self.options.max_line.max(1), self.options.send_buffer);
+        let max_line = self.options.max_line.max(1);
         net::serve(
             listener,
             self.options.server.clone(),
             shutdown,
-            move |io, conn| {
-                if let Some(Err(err)) =
-                    tcp_socket(io.get_ref()).map(|socket| socket.set_send_buffer_size(send_buffer))
-                {
-                    debug!("{}: cannot set SO_SNDBUF: {err}", conn.peer);
-                }
-                handle(io, conn, hub.clone(), max_line)
-            },
+            move |io, conn| handle(io, conn, hub.clone(), max_line),
         )
         .await
     }
-}
-
-/// The socket under a stream, when it is a TCP socket (SO_SNDBUF is a
-/// socket's option; other streams have none to set).
-fn tcp_socket<S: std::any::Any>(io: &S) -> Option<SockRef<'_>> {
-    (io as &dyn std::any::Any)
-        .downcast_ref::<tokio::net::TcpStream>()
-        .map(SockRef::from)
 }
 
 /// How a member's reading side ended.

@@ -32,6 +32,14 @@ pub trait Listener: Send + 'static {
 
     /// The address it listens on.
     fn local_addr(&self) -> io::Result<SocketAddr>;
+
+    /// The socket under an accepted stream, for the socket options the
+    /// server sets ([`ServerOptions::send_buffer`]); `None` where the stream
+    /// has no socket options to set (an in-memory pipe).
+    fn socket(io: &Self::Io) -> Option<SockRef<'_>> {
+        let _ = io;
+        None
+    }
 }
 
 /// One accepted connection.
@@ -113,6 +121,10 @@ impl Listener for TcpIncoming {
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
+
+    fn socket(io: &TcpStream) -> Option<SockRef<'_>> {
+        Some(SockRef::from(io))
+    }
 }
 
 /// Limits and timeouts shared by every server.
@@ -124,6 +136,9 @@ pub struct ServerOptions {
     pub idle_timeout: Option<Duration>,
     /// How long connections in flight may take to finish after a shutdown.
     pub grace: Duration,
+    /// SO_SNDBUF of each accepted socket; `None` leaves the kernel's
+    /// autotuning alone (which grows it to megabytes for a slow reader).
+    pub send_buffer: Option<usize>,
 }
 
 impl ServerOptions {
@@ -142,6 +157,7 @@ impl Default for ServerOptions {
             max_conns: 10_000,
             idle_timeout: Some(Duration::from_secs(300)),
             grace: Duration::from_secs(10),
+            send_buffer: None,
         }
     }
 }
@@ -201,6 +217,9 @@ where
             continue;
         };
         info!("accepted connection from {peer}");
+        if let Some(bytes) = options.send_buffer {
+            set_send_buffer::<L::Listener>(&io, bytes, peer);
+        }
         // Tokens of the connection's own: a task waits on them every time it
         // waits for its peer, and tokens shared by every connection would
         // make all of them take the same lock (and bounce its cache line
@@ -248,6 +267,14 @@ where
         tracker.wait().await;
     }
     Ok(())
+}
+
+/// A socket keeps its kernel default when its send buffer cannot be set:
+/// that costs memory, not correctness.
+fn set_send_buffer<L: Listener>(io: &L::Io, bytes: usize, peer: SocketAddr) {
+    if let Some(Err(err)) = L::socket(io).map(|socket| socket.set_send_buffer_size(bytes)) {
+        debug!("{peer}: cannot set SO_SNDBUF: {err}");
+    }
 }
 
 /// Per-connection accept errors are skipped; running out of descriptors or

@@ -76,7 +76,10 @@ pub async fn run(command: Command) -> Result<()> {
                     chat::serve(
                         l,
                         chat::Options {
-                            server: c,
+                            server: ServerOptions {
+                                send_buffer: Some(args.send_buffer),
+                                ..c
+                            },
                             ..options
                         },
                         s,

@@ -16,13 +16,12 @@ use crate::cli::{ChatClientArgs, ChatServerArgs};
 use socklab::chat;
 use socklab::net::{self, DEFAULT_CONNECT_TIMEOUT};
 
-/// The server's options from the command line; the connection limits are
-/// the caller's.
+/// The server's options from the command line; the connection limits and
+/// the send buffer (an accept-loop option) are the caller's.
 pub fn options(args: &ChatServerArgs) -> chat::Options {
     chat::Options {
         max_line: args.max_line.max(1),
         max_queue: args.max_queue,
-        send_buffer: args.send_buffer,
         ..chat::Options::default()
     }
 }
