@@ -10,21 +10,19 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::hub::{Batch, Hub, MemberId, Outbox, notice};
 use super::lines::{Line, LineDecoder};
 use super::{DEFAULT_IDLE, DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
-use crate::net::{self, ConnInfo, ServerOptions};
+use crate::net::{self, ConnInfo, Connection, EofInFrame, FrameReader, ServerOptions};
 
 /// A writer sends up to this much per write when lines are waiting.
 const BATCH_BYTES: usize = 64 * 1024;
 /// Read buffer to start with: chat lines are short; it grows for long ones.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_SIZE: usize = 4 * 1024;
 /// How long a leaving client's last lines (or the shutdown notice) may take.
 const FAREWELL: Duration = Duration::from_secs(2);
 
@@ -122,8 +120,9 @@ async fn handle<S>(io: S, conn: ConnInfo, hub: Hub, max_line: usize) -> io::Resu
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (reader, mut writer) = tokio::io::split(io);
-    let mut lines = FramedRead::with_capacity(reader, LineDecoder::new(max_line), READ_BUFFER);
+    let connection = Connection::new(io, LineDecoder::new(max_line), conn.shutdown.clone())
+        .with_read_size(READ_SIZE);
+    let (mut lines, mut writer) = connection.split();
     let (id, outbox) = hub.join(conn.peer);
     let writing = write_lines(&mut writer, &outbox);
     tokio::pin!(writing);
@@ -155,32 +154,39 @@ where
 
 /// Turns the peer's lines into room events until it leaves or the server stops.
 async fn read_lines<R: AsyncRead + Unpin>(
-    lines: &mut FramedRead<R, LineDecoder>,
+    lines: &mut FrameReader<R, LineDecoder>,
     hub: &Hub,
     id: MemberId,
     max_line: usize,
     shutdown: &CancellationToken,
 ) -> io::Result<End> {
     loop {
+        // The reader stops for a shutdown only between lines; a member who
+        // typed half a line must not hold the server up until the grace ends.
         let line = tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(End::Shutdown),
-            line = lines.next() => line,
+            line = lines.read_frame() => line,
         };
-        let bytes = match line.transpose()? {
-            None => return Ok(End::Left),
-            Some(Line::TooLong) => {
+        let bytes = match line {
+            Ok(None) => return Ok(End::Left),
+            // A reset can look like a clean end (when a write saw the error
+            // first), so a last line without its newline is not relayed.
+            Err(err) => match EofInFrame::find(&err) {
+                Some(eof) => {
+                    debug!(
+                        "closed in the middle of a line: {} bytes dropped",
+                        eof.buffered
+                    );
+                    return Ok(End::Left);
+                }
+                None => return Err(err),
+            },
+            Ok(Some(Line::TooLong)) => {
                 hub.tell(id, &format!("line longer than {max_line} bytes refused"));
                 continue;
             }
-            Some(Line::Unterminated(bytes)) => {
-                debug!(
-                    "closed in the middle of a line: {} bytes dropped",
-                    bytes.len()
-                );
-                continue;
-            }
-            Some(Line::Text(bytes)) => bytes,
+            Ok(Some(Line::Text(bytes) | Line::Unterminated(bytes))) => bytes,
         };
         let text = String::from_utf8_lossy(&bytes);
         match Command::parse(&text) {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use futures_util::FutureExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
@@ -73,11 +73,29 @@ impl EofInFrame {
 #[derive(Debug)]
 pub struct Connection<S, C> {
     io: S,
-    codec: C,
-    read_buf: BytesMut,
+    reading: Reading<C>,
     write_buf: BytesMut,
+}
+
+/// The reading half of a [`Connection`] after [`Connection::split`], for a
+/// protocol whose answers come from elsewhere (chat's room) and are written
+/// by a task of their own, so that a peer that stops reading never stalls
+/// what it sends.
+#[derive(Debug)]
+pub struct FrameReader<R, C> {
+    io: R,
+    reading: Reading<C>,
+}
+
+/// What reading needs besides the stream: shared by both types.
+#[derive(Debug)]
+struct Reading<C> {
+    codec: C,
+    buf: BytesMut,
     shutdown: CancellationToken,
     eof: bool,
+    /// How much room a read gets at least.
+    read_size: usize,
 }
 
 impl<S, C> Connection<S, C> {
@@ -86,17 +104,28 @@ impl<S, C> Connection<S, C> {
     pub fn new(io: S, codec: C, shutdown: CancellationToken) -> Self {
         Self {
             io,
-            codec,
-            read_buf: BytesMut::new(),
+            reading: Reading {
+                codec,
+                buf: BytesMut::new(),
+                shutdown,
+                eof: false,
+                read_size: READ_SIZE,
+            },
             write_buf: BytesMut::new(),
-            shutdown,
-            eof: false,
         }
     }
 
     /// Wraps a client's stream, which has no shutdown of its own.
     pub fn client(io: S, codec: C) -> Self {
         Self::new(io, codec, CancellationToken::new())
+    }
+
+    /// Reads into at least `bytes` of room instead of 8 KiB: less memory
+    /// per connection for a protocol of short frames and many idle peers
+    /// (chat); a longer frame still grows the buffer.
+    pub fn with_read_size(mut self, bytes: usize) -> Self {
+        self.reading.read_size = bytes.max(1);
+        self
     }
 
     /// The stream, for socket options and addresses.
@@ -111,18 +140,18 @@ impl<S, C> Connection<S, C> {
 
     /// The codec, mutably (its limits or state).
     pub fn codec_mut(&mut self) -> &mut C {
-        &mut self.codec
+        &mut self.reading.codec
     }
 
     /// Bytes read but not yet decoded into a frame.
     pub fn read_buffer(&self) -> &BytesMut {
-        &self.read_buf
+        &self.reading.buf
     }
 
     /// Takes the bytes read but not yet decoded (a protocol that also ends a
     /// message on a pause, as hello does).
     pub fn take_buffered(&mut self) -> BytesMut {
-        self.read_buf.split()
+        self.reading.buf.split()
     }
 
     /// Bytes queued but not yet written.
@@ -132,12 +161,28 @@ impl<S, C> Connection<S, C> {
 
     /// Whether the server this connection belongs to is shutting down.
     pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
+        self.reading.shutdown.is_cancelled()
     }
 
     /// Unwraps the stream; bytes still buffered either way are dropped.
     pub fn into_inner(self) -> S {
         self.io
+    }
+}
+
+impl<S, C> Connection<S, C>
+where
+    S: AsyncRead + AsyncWrite,
+{
+    /// Splits into a [`FrameReader`], which keeps what was read but not yet
+    /// decoded, and the stream's write half; answers still queued are dropped.
+    pub fn split(self) -> (FrameReader<ReadHalf<S>, C>, WriteHalf<S>) {
+        let (read, write) = tokio::io::split(self.io);
+        let reader = FrameReader {
+            io: read,
+            reading: self.reading,
+        };
+        (reader, write)
     }
 }
 
@@ -154,43 +199,85 @@ where
             if self.write_buf.len() >= FLUSH_AT {
                 self.flush().await?;
             }
-            if self.eof {
-                return self.decode_at_eof();
-            }
-            if let Some(frame) = self.codec.decode(&mut self.read_buf)? {
-                return Ok(Some(frame));
+            if let Some(ended) = self.reading.decode()? {
+                return Ok(ended);
             }
             // Nothing more to answer until the peer sends: what was queued
             // goes out now, in one write.
             self.flush().await?;
-            let between = self.read_buf.is_empty();
-            if self.read_buf.capacity() - self.read_buf.len() < READ_SIZE / 2 {
-                self.read_buf.reserve(READ_SIZE);
-            }
-            let read = tokio::select! {
-                biased;
-                read = self.io.read_buf(&mut self.read_buf) => read?,
-                () = self.shutdown.cancelled(), if between => return Ok(None),
-            };
-            if read == 0 {
-                self.eof = true;
+            if !self.reading.fill(&mut self.io).await? {
+                return Ok(None);
             }
         }
     }
+}
 
-    /// After EOF the codec's `decode` gets what is left; a remainder that is
-    /// no whole frame is [`EofInFrame`] whatever the codec's `decode_eof`
-    /// would say, and stays in the buffer for [`take_buffered`](Self::take_buffered)
-    /// (hello answers it as a last message).
-    fn decode_at_eof(&mut self) -> Result<Option<C::Item>, C::Error> {
-        if let Some(frame) = self.codec.decode(&mut self.read_buf)? {
-            return Ok(Some(frame));
+impl<R, C> FrameReader<R, C>
+where
+    R: AsyncRead + Unpin,
+    C: Decoder,
+    C::Error: From<io::Error>,
+{
+    /// Reads the next frame, as [`Connection::read_frame`] does.
+    pub async fn read_frame(&mut self) -> Result<Option<C::Item>, C::Error> {
+        loop {
+            if let Some(ended) = self.reading.decode()? {
+                return Ok(ended);
+            }
+            if !self.reading.fill(&mut self.io).await? {
+                return Ok(None);
+            }
         }
-        if self.read_buf.is_empty() {
-            Ok(None)
+    }
+}
+
+impl<R, C> FrameReader<R, C> {
+    /// Whether the server this connection belongs to is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.reading.shutdown.is_cancelled()
+    }
+}
+
+impl<C> Reading<C>
+where
+    C: Decoder,
+    C::Error: From<io::Error>,
+{
+    /// A frame or the end of the frames (`Some`), or `None` when more input
+    /// is needed.
+    fn decode(&mut self) -> Result<Option<Option<C::Item>>, C::Error> {
+        if let Some(frame) = self.codec.decode(&mut self.buf)? {
+            return Ok(Some(Some(frame)));
+        }
+        if !self.eof {
+            return Ok(None);
+        }
+        // After EOF a remainder that is no whole frame is [`EofInFrame`]
+        // whatever the codec's `decode_eof` would say, and stays in the
+        // buffer for `take_buffered` (hello answers it as a last message).
+        if self.buf.is_empty() {
+            Ok(Some(None))
         } else {
-            Err(EofInFrame::error(self.read_buf.len()).into())
+            Err(EofInFrame::error(self.buf.len()).into())
         }
+    }
+
+    /// Reads more input: `false` when a shutdown came while no frame was in
+    /// flight.
+    async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> io::Result<bool> {
+        let between = self.buf.is_empty();
+        if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            self.buf.reserve(self.read_size);
+        }
+        let read = tokio::select! {
+            biased;
+            read = io.read_buf(&mut self.buf) => read?,
+            () = self.shutdown.cancelled(), if between => return Ok(false),
+        };
+        if read == 0 {
+            self.eof = true;
+        }
+        Ok(true)
     }
 }
 
@@ -204,7 +291,7 @@ where
     where
         C: Encoder<I>,
     {
-        self.codec.encode(item, &mut self.write_buf)
+        self.reading.codec.encode(item, &mut self.write_buf)
     }
 
     /// Queues `item` and writes everything queued.
@@ -246,14 +333,14 @@ where
     /// [`LINGER_BYTES`].
     pub async fn close(mut self) -> io::Result<()> {
         self.flush().await?;
-        if self.read_buf.is_empty() && !self.eof {
+        if self.reading.buf.is_empty() && !self.reading.eof {
             let mut probe = [0u8; 1];
             // One poll: Pending means nothing is waiting to be read.
             match self.io.read(&mut probe).now_or_never() {
                 None | Some(Ok(0)) => return Ok(()),
                 Some(_) => {}
             }
-        } else if self.eof {
+        } else if self.reading.eof {
             return self.io.shutdown().await;
         }
         linger(&mut self.io).await
@@ -382,5 +469,34 @@ mod tests {
             .expect("answer then EOF");
         assert_eq!(answer, b"question\n");
         closing.await.expect("task").expect("close");
+    }
+
+    #[tokio::test]
+    async fn a_split_keeps_what_was_read_and_writes_on_its_own_half() {
+        let (mut peer, ours) = duplex(64);
+        let token = CancellationToken::new();
+        let mut conn = Connection::new(ours, strict(), token.clone());
+        peer.write_all(b"one\ntwo\nthr").await.expect("write");
+        assert_eq!(
+            conn.read_frame().await.expect("one").as_deref(),
+            Some("one")
+        );
+        let (mut reader, mut writer) = conn.split();
+        writer.write_all(b"hi\n").await.expect("write half");
+        let mut hi = [0u8; 3];
+        peer.read_exact(&mut hi).await.expect("read");
+        assert_eq!(&hi, b"hi\n");
+        assert_eq!(
+            reader.read_frame().await.expect("two").as_deref(),
+            Some("two")
+        );
+        peer.write_all(b"ee\n").await.expect("write");
+        assert_eq!(
+            reader.read_frame().await.expect("three").as_deref(),
+            Some("three")
+        );
+        token.cancel();
+        assert!(reader.read_frame().await.expect("shutdown").is_none());
+        assert!(reader.is_shutting_down());
     }
 }

@@ -20,7 +20,9 @@ mod serve;
 
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
-pub use connection::{Connection, EofInFrame, FLUSH_AT, LINGER_BYTES, LINGER_TIME, linger};
+pub use connection::{
+    Connection, EofInFrame, FLUSH_AT, FrameReader, LINGER_BYTES, LINGER_TIME, linger,
+};
 pub use error::{NetError, describe};
 pub use fdlimit::raise_fd_limit;
 pub use listen::{DEFAULT_BACKLOG, bind_first, bind_tcp};
