@@ -23,7 +23,7 @@ use crate::net::{self, Connection, NetError, escape_bytes};
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum ClientError {
     /// Connecting failed.
     #[error(transparent)]
     Connect(#[from] NetError),
@@ -65,17 +65,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// Sends `message` as one write and reads exactly one answer.
-    pub async fn request(&mut self, message: &Message) -> Result<Message, Error> {
-        self.connection.send(message).await.map_err(Error::Send)?;
+    pub async fn request(&mut self, message: &Message) -> Result<Message, ClientError> {
+        self.connection.send(message).await.map_err(ClientError::Send)?;
         match self.connection.read_frame().await {
             Ok(Some(answer)) => Ok(answer),
-            Ok(None) => Err(Error::Closed),
-            Err(err) => Err(Error::Receive(err)),
+            Ok(None) => Err(ClientError::Closed),
+            Err(err) => Err(ClientError::Receive(err)),
         }
     }
 
     /// A keep-alive search for `query`.
-    pub async fn search(&mut self, query: &str) -> Result<Reply, Error> {
+    pub async fn search(&mut self, query: &str) -> Result<Reply, ClientError> {
         let answer = self
             .request(&Message::search(query).with_keep_alive(true))
             .await?;
@@ -83,7 +83,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// A keep-alive binary request with `content`.
-    pub async fn binary(&mut self, content: impl Into<bytes::Bytes>) -> Result<Reply, Error> {
+    pub async fn binary(&mut self, content: impl Into<bytes::Bytes>) -> Result<Reply, ClientError> {
         let answer = self
             .request(&Message::binary(content).with_keep_alive(true))
             .await?;
@@ -96,11 +96,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// Closes: what is queued goes out, then a FIN.
-    pub async fn close(mut self) -> Result<(), Error> {
+    pub async fn close(mut self) -> Result<(), ClientError> {
         self.connection
             .shutdown()
             .await
-            .map_err(|err| Error::Send(err.into()))
+            .map_err(|err| ClientError::Send(err.into()))
     }
 }
 
@@ -112,13 +112,13 @@ pub async fn request(
     connect_timeout: Duration,
     timeout: Duration,
     message: &Message,
-) -> Result<Message, Error> {
+) -> Result<Message, ClientError> {
     let io = net::connect(host, port, connect_timeout).await?;
     let peer = io.peer();
     let mut client = Client::new(io);
     tokio::time::timeout(timeout, client.request(message))
         .await
-        .map_err(|_| Error::Timeout { peer, timeout })?
+        .map_err(|_| ClientError::Timeout { peer, timeout })?
 }
 
 /// The answer as `{"header": {...}, "content": ...}`: JSON content as JSON,

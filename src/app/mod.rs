@@ -15,7 +15,7 @@
 //!
 //! Many keep-alive requests on one connection:
 //! ```no_run
-//! # async fn demo(stream: tokio::net::TcpStream) -> Result<(), socklab::app::Error> {
+//! # async fn demo(stream: tokio::net::TcpStream) -> Result<(), socklab::app::ClientError> {
 //! use socklab::app::{Client, Reply};
 //! let mut client = Client::new(stream);
 //! for query in ["morpheus", "ring"] {
@@ -35,7 +35,7 @@ pub mod python_json;
 pub mod search;
 pub mod server;
 
-pub use client::{Client, Error, describe, request};
+pub use client::{Client, ClientError, describe, request};
 pub use codec::{DEFAULT_MAX_CONTENT, FrameError, MessageCodec};
 pub use content::{ContentError, Reply};
 pub use message::{ByteOrder, Header, Message};
