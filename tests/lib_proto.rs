@@ -169,7 +169,9 @@ async fn app_shutdown_between_requests_closes_a_keep_alive_connection() {
     assert!(
         matches!(
             after,
-            Err(app::ClientError::Closed | app::ClientError::Send(_) | app::ClientError::Receive(_))
+            Err(app::ClientError::Closed
+                | app::ClientError::Send(_)
+                | app::ClientError::Receive(_))
         ),
         "{after:?}"
     );

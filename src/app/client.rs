@@ -66,7 +66,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Sends `message` as one write and reads exactly one answer.
     pub async fn request(&mut self, message: &Message) -> Result<Message, ClientError> {
-        self.connection.send(message).await.map_err(ClientError::Send)?;
+        self.connection
+            .send(message)
+            .await
+            .map_err(ClientError::Send)?;
         match self.connection.read_frame().await {
             Ok(Some(answer)) => Ok(answer),
             Ok(None) => Err(ClientError::Closed),
