@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The library checks of SPEC §13: the crate builds without its command line,
-# and then depends on none of the command line's crates.
+# then depends on none of the command line's crates, and its docs build clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +12,6 @@ if [ -n "$cli_only" ]; then
   echo "$cli_only" >&2
   exit 1
 fi
-echo "library checks: builds without default features; no clap, indicatif, tracing-subscriber or anyhow"
+# The library's documentation (its intra-doc links above all) stays whole.
+RUSTDOCFLAGS=-Dwarnings cargo doc --lib --no-deps --no-default-features --quiet
+echo "library checks: builds without default features; no clap, indicatif, tracing-subscriber or anyhow; docs without warnings"

@@ -18,8 +18,8 @@
 //! ```
 //!
 //! The log with its cursors and bound is [`super::log::Log`], generic over
-//! its entries; [`members`] holds who is in the room and their unique
-//! nicknames, [`outbox`] a member's side (taking its lines in batches), and
+//! its entries; `members.rs` holds who is in the room and their unique
+//! nicknames, `outbox.rs` a member's side (taking its lines in batches), and
 //! this file the room's events and what its lines say.
 //!
 //! Everything happens under one `std::sync::Mutex`, never across an await
