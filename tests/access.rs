@@ -272,12 +272,7 @@ async fn serve_hands_the_handler_only_permitted_peers() {
     assert_eq!(first, client.local_addr().expect("client address"));
     assert_ne!(first, refused_peer.local_addr().expect("refused address"));
     assert!(rx.try_recv().is_err(), "the handler saw another peer");
-    stop.cancel();
-    timeout(TIMEOUT, server)
-        .await
-        .expect("stops in time")
-        .expect("serve task")
-        .expect("serve");
+    stopped(stop, server).await;
 }
 
 #[tokio::test]
@@ -294,6 +289,11 @@ async fn udp_serve_answers_only_permitted_sources() {
     tokio::task::spawn_blocking(move || refused_then_answered(addr))
         .await
         .expect("the exchange");
+    stopped(stop, server).await;
+}
+
+/// Stops an in-process server and checks that it ended cleanly, in time.
+async fn stopped(stop: CancellationToken, server: tokio::task::JoinHandle<std::io::Result<()>>) {
     stop.cancel();
     timeout(TIMEOUT, server)
         .await
