@@ -1,5 +1,6 @@
 //! `--allow` / `--deny`: peers on 127.0.0.2 refused or served by our TCP
 //! (echo) and UDP servers, as processes and in process through the library;
+//! IPv4-mapped peers of a dual-stack socket meet IPv4 rules;
 //! a refused peer takes no connection slot; a bad CIDR is a usage error.
 
 mod common;
@@ -238,41 +239,68 @@ fn a_bad_cidr_is_a_usage_error() {
     }
 }
 
+/// `net::serve` in process with an access list: each connection's handler
+/// reports its peer, then echoes one 4-byte message.
+struct Reporting {
+    peers: tokio::sync::mpsc::UnboundedReceiver<SocketAddr>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Reporting {
+    fn start(listener: TcpListener, access: AccessList) -> Self {
+        let (tx, peers) = tokio::sync::mpsc::unbounded_channel();
+        let options = ServerOptions {
+            access,
+            ..ServerOptions::default()
+        };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(net::serve(
+            listener,
+            options,
+            stop.clone().cancelled_owned(),
+            move |mut io: Monitored<TcpStream>, info: ConnInfo| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(info.peer);
+                    let mut buf = [0u8; 4];
+                    io.read_exact(&mut buf).await?;
+                    io.write_all(&buf).await
+                }
+            },
+        ));
+        Self { peers, stop, task }
+    }
+
+    /// The peer of the next connection a handler saw.
+    async fn next_peer(&mut self) -> SocketAddr {
+        timeout(TIMEOUT, self.peers.recv())
+            .await
+            .expect("in time")
+            .expect("a connection")
+    }
+
+    async fn stop(self) {
+        stopped(self.stop, self.task).await;
+    }
+}
+
 #[tokio::test]
 async fn serve_hands_the_handler_only_permitted_peers() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let options = ServerOptions {
-        access: access(&[], &["127.0.0.2"]),
-        ..ServerOptions::default()
-    };
-    let stop = CancellationToken::new();
-    let server = tokio::spawn(net::serve(
-        listener,
-        options,
-        stop.clone().cancelled_owned(),
-        move |mut io: Monitored<TcpStream>, info: ConnInfo| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(info.peer);
-                let mut buf = [0u8; 4];
-                io.read_exact(&mut buf).await?;
-                io.write_all(&buf).await
-            }
-        },
-    ));
+    let mut server = Reporting::start(listener, access(&[], &["127.0.0.2"]));
     let refused_peer = refused("127.0.0.2", addr).await;
     let client = served("127.0.0.1", addr).await;
     // Connections are accepted in order: the first the handler saw is ours.
-    let first = timeout(TIMEOUT, rx.recv())
-        .await
-        .expect("in time")
-        .expect("a connection");
+    let first = server.next_peer().await;
     assert_eq!(first, client.local_addr().expect("client address"));
     assert_ne!(first, refused_peer.local_addr().expect("refused address"));
-    assert!(rx.try_recv().is_err(), "the handler saw another peer");
-    stopped(stop, server).await;
+    assert!(
+        server.peers.try_recv().is_err(),
+        "the handler saw another peer"
+    );
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -300,4 +328,33 @@ async fn stopped(stop: CancellationToken, server: tokio::task::JoinHandle<std::i
         .expect("stops in time")
         .expect("serve task")
         .expect("serve");
+}
+
+// A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; bound to the
+// mapped form of 127.0.0.1 (not `::`, so it stays on loopback) it accepts
+// IPv4 connections the same way a `::` listener does.
+#[tokio::test]
+async fn ipv4_mapped_peers_meet_the_ipv4_rules() {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
+    socket.set_only_v6(false).expect("dual stack");
+    let mapped: SocketAddr = "[::ffff:127.0.0.1]:0".parse().expect("literal");
+    socket.bind(&mapped.into()).expect("bind");
+    socket.listen(16).expect("listen");
+    socket.set_nonblocking(true).expect("non-blocking");
+    let listener = TcpListener::from_std(socket.into()).expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let mut server = Reporting::start(listener, access(&["127.0.0.0/8"], &["127.0.0.2/32"]));
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    refused("127.0.0.2", addr).await;
+    let client = served("127.0.0.1", addr).await;
+    let peer = server.next_peer().await;
+    let port = client.local_addr().expect("client address").port();
+    assert_eq!(
+        peer,
+        format!("[::ffff:127.0.0.1]:{port}")
+            .parse()
+            .expect("literal")
+    );
+    server.stop().await;
 }
