@@ -455,6 +455,7 @@ async fn udp_request_to_a_server_that_drops_everything_reports_every_try() {
     let server = start_udp(udp::Options {
         drop_rate: 1.0,
         seed: Some(7),
+        ..udp::Options::default()
     })
     .await;
     let socket = udp::connect(server.addr).await.expect("socket");
@@ -489,6 +490,7 @@ async fn udp_seeded_servers_answer_the_same_numbers() {
         let server = start_udp(udp::Options {
             drop_rate: 0.0,
             seed: Some(42),
+            ..udp::Options::default()
         })
         .await;
         let socket = udp::connect(server.addr).await.expect("socket");

@@ -313,6 +313,7 @@ async fn two_hundred_requests_match_what_the_drop_rate_predicts() {
     let options = Options {
         drop_rate: P,
         seed: Some(2024),
+        ..Options::default()
     };
     let task = tokio::spawn(udp::run(socket, options, stop.clone().cancelled_owned()));
     // Waits of 2, 4 … 64 ms: the texts' six tries, 50 times faster.

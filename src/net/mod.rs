@@ -2,10 +2,11 @@
 //!
 //! Address parsing (the texts' `''` for all interfaces, IPv6 literals, names),
 //! listeners with SO_REUSEADDR and a large backlog, connecting with clear errors,
-//! the accept loop with its connection limit and graceful shutdown, and the
+//! the accept loop with its access list, connection limit and graceful shutdown, and the
 //! per-connection stream wrapper that enforces idle timeouts and writes the
 //! `--trace` transcript. Protocol modules only ever see an already-set-up stream.
 
+mod access;
 mod addr;
 mod connect;
 mod connection;
@@ -18,6 +19,7 @@ mod queues;
 mod runtime;
 mod serve;
 
+pub use access::{AccessList, Cidr, CidrError};
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
 pub use connection::{

@@ -1,5 +1,5 @@
-//! The accept loop every server runs, over any [`Listener`]: connection
-//! limit, per-connection tasks, accept-error back-off and graceful shutdown.
+//! The accept loop every server runs, over any [`Listener`]: access list,
+//! connection limit, per-connection tasks, accept-error back-off and graceful shutdown.
 //! TCP is one listener; TLS and Unix sockets plug in as others, so wrapping
 //! a stream happens here and in no protocol.
 
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::{Monitored, ReadReady};
+use super::{AccessList, Monitored, ReadReady};
 
 /// Where connections come from: a TCP listener, and next TLS or a Unix socket.
 pub trait Listener: Send + 'static {
@@ -139,6 +139,8 @@ pub struct ServerOptions {
     /// SO_SNDBUF of each accepted socket; `None` leaves the kernel's
     /// autotuning alone (which grows it to megabytes for a slow reader).
     pub send_buffer: Option<usize>,
+    /// The peers served; others are closed as soon as they are accepted.
+    pub access: AccessList,
 }
 
 impl ServerOptions {
@@ -158,6 +160,7 @@ impl Default for ServerOptions {
             idle_timeout: Some(Duration::from_secs(300)),
             grace: Duration::from_secs(10),
             send_buffer: None,
+            access: AccessList::default(),
         }
     }
 }
@@ -209,6 +212,13 @@ where
                 }
             },
         };
+        // Before the limit, so a refused peer takes no slot, and before the
+        // task, so not a byte is read nor a handshake begun for it; dropping
+        // `io` closes it.
+        if !options.access.permits(peer.ip()) {
+            warn!("refused connection from {peer}: not allowed by --allow/--deny");
+            continue;
+        }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             warn!(
                 "connection limit of {} reached: closing connection from {peer}",

@@ -5,7 +5,8 @@
 //! request   any datagram, empty or up to 65,507 bytes
 //! reply     b"Here's your lucky number:X"    X uniform in [0, 1), as Python's repr
 //!                                             writes it (lucky.rs)
-//!           (none at all for a request the server pretends to drop)
+//!           (none at all for a request the server pretends to drop, or
+//!           from a source that --allow/--deny refuses)
 //! ```
 
 use std::future::Future;
@@ -16,19 +17,21 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::socket::{BATCH, QuietSocket, RecvBatch};
 use super::{MAX_DATAGRAM, quoted, trace_datagram};
-use crate::net::{describe, single_threaded};
+use crate::net::{AccessList, describe, single_threaded};
 
-/// How the server misbehaves on purpose.
-#[derive(Debug, Clone, Copy, Default)]
+/// How the server misbehaves on purpose, and whom it answers.
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Probability of pretending a request was lost (0 = answer everything).
     pub drop_rate: f64,
     /// Seed for drops and lucky numbers, so that a run can be repeated.
     pub seed: Option<u64>,
+    /// The peers answered; datagrams from others are dropped unread.
+    pub access: AccessList,
 }
 
 /// Answers every datagram on `socket` until `shutdown` resolves, on a
@@ -89,6 +92,14 @@ pub async fn run(
         }
         replies.clear();
         for (peer, data) in batch.datagrams() {
+            // Before anything looks at the datagram or draws a number. A
+            // debug line, not a warning: unlike a TCP peer, a datagram's
+            // source can be forged, at any rate, and a line per peer would
+            // need a table that grows with them.
+            if !options.access.permits(peer.ip()) {
+                debug!("dropped datagram from {peer}: not allowed by --allow/--deny");
+                continue;
+            }
             trace_datagram("received", "from", peer, data);
             // The drop is decided first, as in UnstableUDPServer.py, so a
             // seeded run draws the same numbers in the same order.

@@ -156,6 +156,7 @@ pub async fn run() -> Result<()> {
     let lossy = udp::Options {
         drop_rate: 0.7,
         seed: Some(6),
+        ..udp::Options::default()
     };
     let addr = tour.start_udp(lossy).await?;
     tour.show(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use socklab::net::{DEFAULT_CONNECT_TIMEOUT, ServerOptions};
+use socklab::net::{AccessList, Cidr, DEFAULT_CONNECT_TIMEOUT, ServerOptions};
 
 use super::parse::{HostArg, parse_duration};
 
@@ -25,6 +25,8 @@ pub struct ServerArgs {
     /// After Ctrl-C or SIGTERM, how long connections in flight may take to finish
     #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
     pub grace: Duration,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 impl ServerArgs {
@@ -33,7 +35,29 @@ impl ServerArgs {
         ServerOptions {
             max_conns: self.max_conns.max(1),
             grace: self.grace,
+            access: self.access.list(),
             ..ServerOptions::with_idle(self.idle_timeout.unwrap_or(default_idle))
+        }
+    }
+}
+
+/// The peers a server serves (ncat's `--allow` and `--deny`), TCP or UDP.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Serve only peers in this network (repeatable; 127.0.0.0/8, ::1, 10.1.2.3) [default: everyone]
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+    /// Refuse peers in this network, even ones --allow lets in (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<Cidr>,
+}
+
+impl AccessArgs {
+    /// The access list the flags describe.
+    pub fn list(&self) -> AccessList {
+        AccessList {
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
         }
     }
 }

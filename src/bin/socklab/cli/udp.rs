@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::parse::{HostArg, parse_duration, parse_positive_duration, parse_probability};
+use super::server::AccessArgs;
 
 /// Roles of the UDP lucky-number protocol.
 #[derive(Debug, Subcommand)]
@@ -37,6 +38,8 @@ pub struct UdpServerArgs {
     /// Seed the random numbers (drops and lucky numbers) so a run can be repeated
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 /// Options of `udp client`.

@@ -19,6 +19,7 @@ pub async fn server(args: &UdpServerArgs) -> Result<()> {
     let options = udp::Options {
         drop_rate: args.drop_rate,
         seed: args.seed,
+        access: args.access.list(),
     };
     udp::serve(socket, options, shutdown).await?;
     Ok(())
