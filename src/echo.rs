@@ -17,7 +17,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{
-    self, ConnInfo, IntoListener, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes, read_ready,
+    self, ConnInfo, Endpoint, IntoListener, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes,
+    read_ready,
 };
 
 /// The texts' port.
@@ -154,14 +155,9 @@ pub enum Error {
     },
 }
 
-/// Connects to `host:port`, sends `message` and returns its echo (echo-client.py).
-pub async fn client(
-    host: &str,
-    port: u16,
-    connect_timeout: Duration,
-    message: &[u8],
-) -> Result<Vec<u8>, Error> {
-    let mut io = net::connect(host, port, connect_timeout).await?;
+/// Connects to `server`, sends `message` and returns its echo (echo-client.py).
+pub async fn client(server: &Endpoint, message: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut io = server.connect().await?;
     exchange(&mut io, &[message]).await
 }
 
@@ -217,9 +213,7 @@ pub enum Event<'a> {
 /// (from the connections' tasks). Returns each connection's echo, in order
 /// of id (1 to `conns`).
 pub async fn multiconn<F>(
-    host: &str,
-    port: u16,
-    connect_timeout: Duration,
+    server: &Endpoint,
     conns: usize,
     messages: &[String],
     on_event: F,
@@ -231,10 +225,9 @@ where
     let messages: Arc<[String]> = messages.into();
     let mut tasks = JoinSet::new();
     for id in 1..=conns {
-        let (host, messages, on_event) = (host.to_string(), messages.clone(), on_event.clone());
+        let (server, messages, on_event) = (server.clone(), messages.clone(), on_event.clone());
         tasks.spawn(async move {
-            let result =
-                one_connection(id, &host, port, connect_timeout, &messages, &*on_event).await;
+            let result = one_connection(id, &server, &messages, &*on_event).await;
             if let Err(err) = &result {
                 on_event(Event::Failed(id, err));
             }
@@ -262,14 +255,12 @@ where
 
 async fn one_connection(
     id: usize,
-    host: &str,
-    port: u16,
-    connect_timeout: Duration,
+    server: &Endpoint,
     messages: &[String],
     on_event: &(dyn Fn(Event<'_>) + Send + Sync),
 ) -> Result<Vec<u8>, Error> {
     on_event(Event::Starting(id));
-    let mut io = net::connect(host, port, connect_timeout).await?;
+    let mut io = server.connect().await?;
     for message in messages {
         on_event(Event::Sending(id, message.as_bytes()));
     }

@@ -17,7 +17,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder};
 use tracing::info;
 
-use crate::net::{self, ConnInfo, Connection, EofInFrame, IntoListener, NetError, escape_bytes};
+use crate::net::{
+    self, ConnInfo, Connection, Endpoint, EofInFrame, IntoListener, NetError, escape_bytes,
+};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 1060;
@@ -155,10 +157,10 @@ pub struct Reply {
     pub message: Bytes,
 }
 
-/// Connects to `host:port`, sends [`GREETING`] and returns the reply.
-pub async fn client(host: &str, port: u16, connect_timeout: Duration) -> Result<Reply, Error> {
-    let io = net::connect(host, port, connect_timeout).await?;
-    let local = io.get_ref().local_addr()?;
+/// Connects to `server`, sends [`GREETING`] and returns the reply.
+pub async fn client(server: &Endpoint) -> Result<Reply, Error> {
+    let io = server.connect().await?;
+    let local = io.get_ref().get_ref().local_addr()?;
     let message = exchange(io).await?;
     Ok(Reply { local, message })
 }

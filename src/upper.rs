@@ -18,7 +18,8 @@ use tracing::info;
 
 use crate::echo::copy_back;
 use crate::net::{
-    self, ConnInfo, IntoListener, NetError, QueueSizes, ReadReady, escape_bytes, queue_sizes,
+    self, ConnInfo, Endpoint, IntoListener, NetError, QueueSizes, ReadReady, escape_bytes,
+    queue_sizes,
 };
 
 /// The texts' deadlock example used 1060; we take the next port.
@@ -192,18 +193,15 @@ pub enum Error {
     },
 }
 
-/// Connects to `host:port` and streams `transfer` through the server,
-/// verifying every byte; `on_progress(sent, received)` hears the counters
-/// every 100 ms.
+/// Connects to `server` and streams `transfer` through it, verifying every
+/// byte; `on_progress(sent, received)` hears the counters every 100 ms.
 pub async fn client(
-    host: &str,
-    port: u16,
-    connect_timeout: Duration,
+    server: &Endpoint,
     transfer: &Transfer,
     mut on_progress: impl FnMut(u64, u64),
 ) -> Result<Report, Error> {
     let total = transfer.total();
-    let mut io = net::connect(host, port, connect_timeout).await?;
+    let mut io = server.connect().await?;
     let counters = Counters::default();
     let started = Instant::now();
     let outcome = {
@@ -228,7 +226,7 @@ pub async fn client(
     };
     let (sent, received) = (counters.sent.get(), counters.received.get());
     let Some(result) = outcome else {
-        let queues = queue_sizes(io.get_ref()).map_err(Error::Queues)?;
+        let queues = queue_sizes(io.get_ref().get_ref()).map_err(Error::Queues)?;
         return Err(Error::Stalled {
             lockstep: transfer.lockstep,
             stall: transfer.stall_timeout,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use socklab::app::{self, Client, Message, Reply};
+use socklab::net::Endpoint;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -97,9 +98,7 @@ async fn app_client_keeps_bytes_buffered_past_an_answer() {
 async fn app_one_shot_request_returns_the_answer_and_the_server_closes() {
     let (addr, _stop) = app_server(app::Options::default()).await;
     let answer = app::request(
-        "127.0.0.1",
-        addr.port(),
-        TIMEOUT,
+        &Endpoint::new("127.0.0.1", addr.port()),
         TIMEOUT,
         &Message::request("search", "ring"),
     )

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use socklab::net::{ConnInfo, DEFAULT_CONNECT_TIMEOUT};
+use socklab::net::{ConnInfo, Endpoint};
 use socklab::{echo, fixed, hello, lookup, udp, upper};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::net::TcpListener;
@@ -57,9 +57,7 @@ async fn echo_client_gets_its_message_back() {
     let server = start(|l, s| echo::serve(l, echo::Options::default(), s)).await;
     let port = server.addr.port();
     let echoed = within(echo::client(
-        "127.0.0.1",
-        port,
-        DEFAULT_CONNECT_TIMEOUT,
+        &Endpoint::new("127.0.0.1", port),
         b"Hello, world",
     ))
     .await
@@ -74,9 +72,7 @@ async fn echo_multiconn_returns_every_connections_echo_and_reports_each_step() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let results = within(echo::multiconn(
-        "127.0.0.1",
-        server.addr.port(),
-        DEFAULT_CONNECT_TIMEOUT,
+        &Endpoint::new("127.0.0.1", server.addr.port()),
         3,
         &messages,
         move |event| {
@@ -118,9 +114,7 @@ async fn echo_multiconn_reports_a_refused_connection() {
     let failures = Arc::new(Mutex::new(0));
     let count = failures.clone();
     let results = within(echo::multiconn(
-        "127.0.0.1",
-        port,
-        DEFAULT_CONNECT_TIMEOUT,
+        &Endpoint::new("127.0.0.1", port),
         2,
         &["x".to_string()],
         move |event| {
@@ -205,9 +199,7 @@ async fn upper_client_returns_the_verified_counts() {
     };
     assert_eq!(transfer.total(), 1_000_016);
     let report = within(upper::client(
-        "127.0.0.1",
-        server.addr.port(),
-        DEFAULT_CONNECT_TIMEOUT,
+        &Endpoint::new("127.0.0.1", server.addr.port()),
         &transfer,
         |_, _| {},
     ))
@@ -227,9 +219,7 @@ async fn upper_lockstep_returns_the_deadlock_with_its_numbers() {
         stall_timeout: Duration::from_millis(500),
     };
     let err = within(upper::client(
-        "127.0.0.1",
-        server.addr.port(),
-        DEFAULT_CONNECT_TIMEOUT,
+        &Endpoint::new("127.0.0.1", server.addr.port()),
         &transfer,
         |_, _| {},
     ))
@@ -256,11 +246,10 @@ async fn upper_lockstep_returns_the_deadlock_with_its_numbers() {
 #[tokio::test]
 async fn fixed_client_returns_the_farewell_and_its_socket_name() {
     let server = start(|l, s| fixed::serve(l, fixed::Options::default(), s)).await;
-    let reply = within(fixed::client(
+    let reply = within(fixed::client(&Endpoint::new(
         "127.0.0.1",
         server.addr.port(),
-        DEFAULT_CONNECT_TIMEOUT,
-    ))
+    )))
     .await
     .expect("exchange");
     assert_eq!(&reply.message[..], fixed::FAREWELL);
@@ -319,8 +308,7 @@ async fn hello_client_gets_the_welcome_and_each_answer() {
     let server = start(|l, s| hello::serve(l, hello::Options::default(), s)).await;
     let conversation = async {
         let mut client =
-            hello::Client::connect("127.0.0.1", server.addr.port(), DEFAULT_CONNECT_TIMEOUT)
-                .await?;
+            hello::Client::connect(&Endpoint::new("127.0.0.1", server.addr.port())).await?;
         let welcome = client.welcome().await?;
         let mut answers = Vec::new();
         for name in ["Ada", "Grace"] {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use socklab::diag::{icmp, ping, sockets, stall};
+use socklab::net::Endpoint;
 use socklab::{bench, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -332,11 +333,7 @@ async fn stall_client_reports_where_the_bytes_wait() {
         stall::Options::default(),
         stop.clone().cancelled_owned(),
     ));
-    let target = stall::Target {
-        host: "127.0.0.1".to_owned(),
-        port: addr.port(),
-        ..stall::Target::default()
-    };
+    let target = Endpoint::new("127.0.0.1", addr.port());
     let mut events = Vec::new();
     let (report, stream) = bounded(stall::client(&target, |event| events.push(event)))
         .await

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::codec::{FrameError, MessageCodec};
 use super::content::{ContentError, Reply};
 use super::message::{KEEP_ALIVE, Message};
-use crate::net::{self, Connection, NetError, escape_bytes};
+use crate::net::{Connection, Endpoint, NetError, escape_bytes};
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -110,13 +110,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 /// Connects to `host`:`port`, sends `message` and returns the one answer,
 /// waiting at most `timeout` for it (app-client.py).
 pub async fn request(
-    host: &str,
-    port: u16,
-    connect_timeout: Duration,
+    server: &Endpoint,
     timeout: Duration,
     message: &Message,
 ) -> Result<Message, ClientError> {
-    let io = net::connect(host, port, connect_timeout).await?;
+    let io = server.connect().await?;
     let peer = io.peer();
     let mut client = Client::new(io);
     tokio::time::timeout(timeout, client.request(message))

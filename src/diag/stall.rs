@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::sockets::{self, Filter, SocketEntry};
-use crate::net::{self, ConnInfo, NetError, ServerOptions};
+use crate::net::{self, ConnInfo, Endpoint, NetError, ServerOptions};
 
 /// app-server-test.py's port, moved off echo's 65432.
 pub const DEFAULT_PORT: u16 = 65434;
@@ -47,27 +47,6 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             server: ServerOptions::with_idle(DEFAULT_IDLE),
-        }
-    }
-}
-
-/// Where the client connects.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// Server host name or address.
-    pub host: String,
-    /// Server port.
-    pub port: u16,
-    /// Give up connecting after this long.
-    pub connect_timeout: Duration,
-}
-
-impl Default for Target {
-    fn default() -> Self {
-        Self {
-            host: "127.0.0.1".to_owned(),
-            port: DEFAULT_PORT,
-            connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
@@ -148,7 +127,7 @@ pub struct Report {
 /// The stall client: connects, fills the queues, and reports where the bytes
 /// wait; returns the report and the still-open connection (its queues full).
 pub async fn client(
-    target: &Target,
+    target: &Endpoint,
     mut on_event: impl FnMut(Event),
 ) -> Result<(Report, TcpStream), StallError> {
     let io = net::connect(&target.host, target.port, target.connect_timeout).await?;

@@ -1,14 +1,12 @@
 //! The texts' hello client: read the welcome, send each name and read its
 //! answer (what one read brings, as the texts' `recv(1024)`), then `exit`.
 
-use std::time::Duration;
-
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Error;
-use crate::net::{self, Monitored};
+use crate::net::{Endpoint, Monitored, Stream};
 
 /// The most one answer read takes, as the texts' `recv(1024)`.
 const ANSWER_SIZE: usize = 1024;
@@ -20,10 +18,10 @@ pub struct Client<S> {
     buf: BytesMut,
 }
 
-impl Client<Monitored<TcpStream>> {
-    /// Connects to a hello server at `host:port`.
-    pub async fn connect(host: &str, port: u16, connect_timeout: Duration) -> Result<Self, Error> {
-        Ok(Self::new(net::connect(host, port, connect_timeout).await?))
+impl Client<Monitored<Stream<TcpStream>>> {
+    /// Connects to a hello server.
+    pub async fn connect(server: &Endpoint) -> Result<Self, Error> {
+        Ok(Self::new(server.connect().await?))
     }
 }
 

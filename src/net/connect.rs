@@ -1,14 +1,45 @@
-//! Outgoing TCP connections with TCP_NODELAY and a bounded connect time.
+//! Outgoing TCP connections with TCP_NODELAY and a bounded connect time, and
+//! the [`Endpoint`] every client connects to: the one place a client's
+//! stream is made (and, for TLS, wrapped).
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::{Monitored, NetError, resolve};
+use super::{Monitored, NetError, Stream, resolve};
 
 /// How long a connect may take before it is reported as timed out.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a client connects, and how.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Server host name or address (checked by the HOST rule when resolved).
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Give up connecting after this long.
+    pub connect_timeout: Duration,
+}
+
+impl Endpoint {
+    /// `host:port` with the default connect timeout.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// Connects: the stream every client runs on, watched for `--trace`.
+    pub async fn connect(&self) -> Result<Monitored<Stream<TcpStream>>, NetError> {
+        let (stream, addr) = connect_tcp(&self.host, self.port, self.connect_timeout).await?;
+        Ok(Monitored::new(Stream::Plain(stream), addr, None))
+    }
+}
 
 /// Connects to the first address of `host` that accepts, with TCP_NODELAY set
 /// (a 16 KiB exchange otherwise pays Nagle plus delayed ACK, ~44 ms here),
@@ -18,6 +49,17 @@ pub async fn connect(
     port: u16,
     limit: Duration,
 ) -> Result<Monitored<TcpStream>, NetError> {
+    let (stream, addr) = connect_tcp(host, port, limit).await?;
+    Ok(Monitored::new(stream, addr, None))
+}
+
+/// The first address of `host` that accepts, as a TCP socket with
+/// TCP_NODELAY, and that address.
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    limit: Duration,
+) -> Result<(TcpStream, SocketAddr), NetError> {
     let addrs = resolve(host, port).await?;
     let mut last_err = None;
     for addr in addrs {
@@ -28,7 +70,7 @@ pub async fn connect(
                 stream
                     .set_nodelay(true)
                     .map_err(|cause| NetError::Connect { addr, cause })?;
-                return Ok(Monitored::new(stream, addr, None));
+                return Ok((stream, addr));
             }
             Err(cause) => last_err = Some(NetError::Connect { addr, cause }),
         }

@@ -18,10 +18,11 @@ mod preview;
 mod queues;
 mod runtime;
 mod serve;
+mod stream;
 
 pub use access::{AccessList, Cidr, CidrError};
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
-pub use connect::{DEFAULT_CONNECT_TIMEOUT, connect};
+pub use connect::{DEFAULT_CONNECT_TIMEOUT, Endpoint, connect};
 pub use connection::{
     Connection, EofInFrame, FLUSH_AT, FrameReader, LINGER_BYTES, LINGER_TIME, linger,
 };
@@ -33,3 +34,4 @@ pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
 pub use runtime::single_threaded;
 pub use serve::{Accepted, ConnInfo, IntoListener, Listener, ServerOptions, TcpIncoming, serve};
+pub use stream::Stream;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use socklab::net::{AccessList, Cidr, DEFAULT_CONNECT_TIMEOUT, ServerOptions};
+use socklab::net::{AccessList, Cidr, DEFAULT_CONNECT_TIMEOUT, Endpoint, ServerOptions};
 
 use super::parse::{HostArg, parse_duration};
 
@@ -76,6 +76,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// Where the client connects: the protocol's own port unless one was given.
+    pub fn endpoint(&self, default_port: u16) -> Endpoint {
+        Endpoint {
+            connect_timeout: self.connect_timeout,
+            ..Endpoint::new(&self.host, self.port.unwrap_or(default_port))
+        }
+    }
+
     /// A target on `host:port` with the default connect timeout.
     pub fn new(host: &str, port: u16) -> Self {
         Self {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::cli::{AppClientArgs, AppServerArgs};
 use socklab::app::{self, Message, Reply, python_json::python_json};
-use socklab::net::escape_bytes;
+use socklab::net::{Endpoint, escape_bytes};
 
 /// The server's options from the command line (`--data` loaded here); the
 /// connection limits are the caller's.
@@ -23,14 +23,11 @@ pub fn options(args: &AppServerArgs) -> Result<app::Options> {
 /// Runs `app client`: sends ACTION VALUE and prints the answer.
 pub async fn client(args: &AppClientArgs) -> Result<()> {
     let request = Message::request(&args.action, &args.value);
-    let answer = app::request(
-        &args.host,
-        args.port,
-        args.connect_timeout,
-        args.timeout,
-        &request,
-    )
-    .await?;
+    let server = Endpoint {
+        connect_timeout: args.connect_timeout,
+        ..Endpoint::new(&args.host, args.port)
+    };
+    let answer = app::request(&server, args.timeout, &request).await?;
     if args.json {
         let shown = python_json(&app::describe(&answer))?;
         println!("{}", String::from_utf8_lossy(&shown));

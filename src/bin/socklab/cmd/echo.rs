@@ -8,12 +8,10 @@ use socklab::net::{PREVIEW_LIMIT, escape_bytes};
 
 /// Runs `echo client`: one message, or the texts' multi-connection client.
 pub async fn client(args: &EchoClientArgs) -> Result<()> {
-    let host = &args.target.host;
-    let port = args.target.port.unwrap_or(echo::DEFAULT_PORT);
-    let timeout = args.target.connect_timeout;
+    let server = args.target.endpoint(echo::DEFAULT_PORT);
     let Some(conns) = args.conns else {
         let message = args.message.as_deref().unwrap_or(echo::DEFAULT_MESSAGE);
-        let echoed = echo::client(host, port, timeout, message.as_bytes()).await?;
+        let echoed = echo::client(&server, message.as_bytes()).await?;
         println!("Received {}", escape_bytes(&echoed, usize::MAX));
         return Ok(());
     };
@@ -21,7 +19,7 @@ pub async fn client(args: &EchoClientArgs) -> Result<()> {
         Some(message) => vec![message.clone()],
         None => echo::MULTICONN_MESSAGES.map(String::from).to_vec(),
     };
-    let target = format!("{host}:{port}");
+    let target = format!("{}:{}", server.host, server.port);
     let show = move |event: Event<'_>| match event {
         Event::Starting(id) => println!("starting connection {id} to {target}"),
         Event::Sending(id, message) => println!(
@@ -36,7 +34,7 @@ pub async fn client(args: &EchoClientArgs) -> Result<()> {
         // No error of the echo client has a source: its Display is the chain.
         Event::Failed(id, err) => eprintln!("connection {id}: {err}"),
     };
-    let results = echo::multiconn(host, port, timeout, conns, &messages, show).await;
+    let results = echo::multiconn(&server, conns, &messages, show).await;
     let failed = results.iter().filter(|result| result.is_err()).count();
     if failed > 0 {
         bail!("{failed} of {conns} connections failed");

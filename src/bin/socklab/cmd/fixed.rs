@@ -4,13 +4,13 @@ use anyhow::{Context, Result};
 
 use crate::cli::Target;
 use socklab::fixed;
-use socklab::net::{self, escape_bytes};
+use socklab::net::escape_bytes;
 
 /// Runs `fixed client`: the socket name as soon as it is known, then the reply.
 pub async fn client(target: &Target) -> Result<()> {
-    let port = target.port.unwrap_or(fixed::DEFAULT_PORT);
-    let io = net::connect(&target.host, port, target.connect_timeout).await?;
+    let io = target.endpoint(fixed::DEFAULT_PORT).connect().await?;
     let local = io
+        .get_ref()
         .get_ref()
         .local_addr()
         .context("reading the socket name")?;

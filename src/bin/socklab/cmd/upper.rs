@@ -19,7 +19,7 @@ pub async fn client(args: &UpperClientArgs) -> Result<()> {
         stall_timeout: args.stall_timeout,
     };
     let total = transfer.total();
-    let port = args.target.port.unwrap_or(upper::DEFAULT_PORT);
+    let server = args.target.endpoint(upper::DEFAULT_PORT);
     println!(
         "Sending {total} bytes of data, {} repeated",
         escape_bytes(upper::MESSAGE, PREVIEW_LIMIT)
@@ -39,8 +39,7 @@ pub async fn client(args: &UpperClientArgs) -> Result<()> {
             bar.set_message(format!("({} sent)", HumanBytes(sent)));
         }
     };
-    let host = &args.target.host;
-    let result = upper::client(host, port, args.target.connect_timeout, &transfer, show).await;
+    let result = upper::client(&server, &transfer, show).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
