@@ -39,5 +39,6 @@ pub mod hello;
 pub mod http;
 pub mod lookup;
 pub mod net;
+pub mod tls;
 pub mod udp;
 pub mod upper;

@@ -22,16 +22,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use url::{Position, Url};
 
 use super::response::{Head, Part, ResponseDecoder, ResponseError};
-use super::tls::{self, TlsError};
 use crate::net::{self, HostError, Monitored, NetError};
+use crate::tls::{ClientOptions, ClientTls, TlsError};
 
 /// The User-Agent the client sends.
 pub const USER_AGENT: &str = concat!("socklab/", env!("CARGO_PKG_VERSION"));
@@ -69,15 +67,9 @@ pub enum GetError {
     /// Resolving or connecting failed.
     #[error(transparent)]
     Net(#[from] NetError),
-    /// The TLS configuration could not be made.
+    /// The TLS configuration could not be made, or the handshake failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// The host cannot be a TLS server name.
-    #[error("{0:?} is not a valid TLS server name: {1}")]
-    ServerName(String, rustls::pki_types::InvalidDnsNameError),
-    /// The TLS handshake failed (certificate problems worded for a user).
-    #[error("{0}")]
-    Handshake(String),
     /// Writing the request failed.
     #[error("sending the request: {0}")]
     Send(io::Error),
@@ -255,13 +247,12 @@ pub async fn connect(target: &Target, options: &GetOptions) -> Result<Connected,
     if !target.tls {
         return Ok(Connected::Plain(tcp));
     }
-    let config = tls::client_config(options.cacert.as_deref())?;
-    let name = ServerName::try_from(target.host.clone())
-        .map_err(|err| GetError::ServerName(target.host.clone(), err))?;
-    let stream = TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|err| GetError::Handshake(tls::handshake_error(&err, &target.host)))?;
+    let tls = ClientTls::new(&ClientOptions {
+        cacert: options.cacert.clone(),
+        alpn: vec![b"http/1.1".to_vec()],
+        ..ClientOptions::default()
+    })?;
+    let stream = tls.connect(tcp, &target.host).await?;
     Ok(Connected::Tls(Box::new(stream)))
 }
 

@@ -21,7 +21,6 @@ pub mod get;
 pub mod request;
 pub mod response;
 pub mod server;
-pub mod tls;
 
 pub use get::{Event, GetError, GetOptions, Response, Target, get};
 pub use request::{Limits, Reject, Request, RequestDecoder, RequestError};

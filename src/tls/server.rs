@@ -1,0 +1,125 @@
+//! `ServerTls`: the server side of a TLS connection, built once from a
+//! certificate (files, or the development store) and shared by every
+//! accepted connection.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::error::{Side, TlsError};
+use super::files;
+use super::info::CertInfo;
+use super::pin::Pin;
+use super::store::DevStore;
+use super::{DEFAULT_HANDSHAKE_TIMEOUT, provider};
+
+/// A TLS server configuration; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    config: Arc<ServerConfig>,
+    certificate: Arc<CertInfo>,
+    handshake_timeout: Duration,
+}
+
+impl ServerTls {
+    /// Serves the chain in `cert` with the key in `key` (PEM files); with
+    /// `client_ca`, clients must show a certificate that one of its CAs signed.
+    pub fn from_files(
+        cert: &Path,
+        key: &Path,
+        client_ca: Option<&Path>,
+    ) -> Result<ServerTls, TlsError> {
+        let chain = files::read_certs(cert)?;
+        let key = files::read_key(key)?;
+        ServerTls::new(chain, key, client_ca)
+    }
+
+    /// Serves the development leaf of `store`, for its default names plus
+    /// `extra_sans` (the bound address), made or renewed as needed.
+    pub fn development(
+        store: &DevStore,
+        extra_sans: &[String],
+        client_ca: Option<&Path>,
+    ) -> Result<ServerTls, TlsError> {
+        let leaf = store.leaf(extra_sans)?;
+        ServerTls::new(leaf.chain, leaf.key, client_ca)
+    }
+
+    /// Serves `chain` (leaf first) with `key`.
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        client_ca: Option<&Path>,
+    ) -> Result<ServerTls, TlsError> {
+        let leaf = chain
+            .first()
+            .ok_or_else(|| TlsError::Config(rustls::Error::NoCertificatesPresented))?;
+        let certificate = Arc::new(CertInfo::parse(leaf)?);
+        let builder = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Config)?;
+        let builder = match client_ca {
+            Some(path) => {
+                let roots = Arc::new(files::read_roots(path)?);
+                let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(TlsError::Verifier)?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let config = builder
+            .with_single_cert(chain, key)
+            .map_err(TlsError::Config)?;
+        Ok(ServerTls {
+            config: Arc::new(config),
+            certificate,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
+    /// Offers these ALPN protocols (`b"http/1.1"` for the HTTP server); a
+    /// client asking only for others is refused.
+    pub fn with_alpn(mut self, protocols: Vec<Vec<u8>>) -> ServerTls {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = protocols;
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Drops a peer that has not finished its handshake after `timeout`.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> ServerTls {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The pin of the certificate served.
+    pub fn pin(&self) -> &Pin {
+        &self.certificate.pin
+    }
+
+    /// What the certificate served says (its `Display` is one log line).
+    pub fn certificate(&self) -> &CertInfo {
+        &self.certificate
+    }
+
+    /// Shakes hands with the client on `io`, within the handshake timeout.
+    pub async fn accept<S>(&self, io: S) -> Result<TlsStream<S>, TlsError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let acceptor = TlsAcceptor::from(self.config.clone());
+        match tokio::time::timeout(self.handshake_timeout, acceptor.accept(io)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(TlsError::from_handshake(err, Side::Server, "")),
+            Err(_) => Err(TlsError::HandshakeTimeout(self.handshake_timeout)),
+        }
+    }
+}
