@@ -259,7 +259,7 @@ impl Reporting {
             listener,
             options,
             stop.clone().cancelled_owned(),
-            move |mut io: Monitored<TcpStream>, info: ConnInfo| {
+            move |mut io: Monitored<net::Stream<TcpStream>>, info: ConnInfo| {
                 let tx = tx.clone();
                 async move {
                     let _ = tx.send(info.peer);

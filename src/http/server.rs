@@ -63,7 +63,10 @@ pub async fn serve(
 ) -> io::Result<()> {
     let answer = Arc::new(Answer::new(&options.body));
     let limits = options.limits;
-    net::serve(listener, options.server, shutdown, move |io, conn| {
+    let mut server = options.server;
+    // HTTPS clients that ask (curl does) hear that this is HTTP/1.1.
+    server.tls = server.tls.map(|tls| tls.with_alpn(vec![b"http/1.1".to_vec()]));
+    net::serve(listener, server, shutdown, move |io, conn| {
         let codec = ServerCodec::new(limits.clone(), answer.clone());
         async move { handle(io, conn, codec).await }
     })

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use tracing::warn;
+
 use super::{Monitored, NetError, Stream, resolve};
+use crate::tls::ClientTls;
 
 /// How long a connect may take before it is reported as timed out.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,6 +25,8 @@ pub struct Endpoint {
     pub port: u16,
     /// Give up connecting after this long.
     pub connect_timeout: Duration,
+    /// TLS over the connection, the server checked as `host`.
+    pub tls: Option<ClientTls>,
 }
 
 impl Endpoint {
@@ -31,13 +36,23 @@ impl Endpoint {
             host: host.into(),
             port,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            tls: None,
         }
     }
 
     /// Connects: the stream every client runs on, watched for `--trace`.
     pub async fn connect(&self) -> Result<Monitored<Stream<TcpStream>>, NetError> {
         let (stream, addr) = connect_tcp(&self.host, self.port, self.connect_timeout).await?;
-        Ok(Monitored::new(Stream::Plain(stream), addr, None))
+        let stream = match &self.tls {
+            None => Stream::plain_client(stream),
+            Some(tls) => {
+                if tls.is_insecure() {
+                    warn!("{addr}: the server's certificate is not checked (--insecure)");
+                }
+                Stream::from(tls.connect(stream, &self.host).await?)
+            }
+        };
+        Ok(Monitored::new(stream, addr, None))
     }
 }
 

@@ -18,6 +18,9 @@ pub enum NetError {
     /// Every address of the target refused or failed.
     #[error("cannot connect to {addr}: {}", connect_cause(cause))]
     Connect { addr: SocketAddr, cause: io::Error },
+    /// The TLS handshake failed, or TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The bind or listen call failed.
     #[error("cannot listen on {addr}: {}", listen_cause(cause, addr))]
     Listen { addr: SocketAddr, cause: io::Error },

@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::{AccessList, Monitored, ReadReady};
+use super::{AccessList, Monitored, ReadReady, Stream};
+use crate::tls::ServerTls;
 
 /// Where connections come from: a TCP listener, and next TLS or a Unix socket.
 pub trait Listener: Send + 'static {
@@ -141,6 +142,9 @@ pub struct ServerOptions {
     pub send_buffer: Option<usize>,
     /// The peers served; others are closed as soon as they are accepted.
     pub access: AccessList,
+    /// TLS on every connection, its handshake made in the connection's own
+    /// task (within the handshake timeout) before the protocol sees a byte.
+    pub tls: Option<ServerTls>,
 }
 
 impl ServerOptions {
@@ -161,6 +165,7 @@ impl Default for ServerOptions {
             grace: Duration::from_secs(10),
             send_buffer: None,
             access: AccessList::default(),
+            tls: None,
         }
     }
 }
@@ -188,7 +193,7 @@ pub async fn serve<L, H, Fut, E>(
 ) -> io::Result<()>
 where
     L: IntoListener,
-    H: Fn(Monitored<<L::Listener as Listener>::Io>, ConnInfo) -> Fut + Send + Sync + 'static,
+    H: Fn(Monitored<Stream<<L::Listener as Listener>::Io>>, ConnInfo) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Display,
 {
@@ -239,12 +244,23 @@ where
             local,
             shutdown: soft.child_token(),
         };
-        let io = Monitored::new(io, peer, options.idle_timeout);
-        let handler = handler.clone();
+        let (handler, tls, idle) = (handler.clone(), options.tls.clone(), options.idle_timeout);
         let hard = hard.child_token();
         tracker.spawn(async move {
+            let connection = async {
+                let io = match tls {
+                    None => Stream::plain(io),
+                    Some(tls) => match tls.accept(io).await {
+                        Ok(tls) => Stream::from(tls),
+                        Err(err) => return Err(format!("TLS handshake failed: {err}")),
+                    },
+                };
+                let io = Monitored::new(io, peer, idle);
+                // Only an error is written out: a clean end costs nothing.
+                handler(io, info).await.map_err(|err| err.to_string())
+            };
             let ended = tokio::select! {
-                result = handler(io, info) => Some(result),
+                result = connection => Some(result),
                 () = hard.cancelled() => None,
             };
             // The slot is free before the line says so: whoever acts on
@@ -335,10 +351,10 @@ mod tests {
             listener,
             ServerOptions::default(),
             stop.clone().cancelled_owned(),
-            move |io: Monitored<TcpStream>, info: ConnInfo| {
+            move |io: Monitored<Stream<TcpStream>>, info: ConnInfo| {
                 let tx = tx.clone();
                 async move {
-                    let nodelay = io.get_ref().nodelay()?;
+                    let nodelay = io.get_ref().get_ref().nodelay()?;
                     let _ = tx.send((nodelay, info.local, info.peer));
                     Ok::<(), io::Error>(())
                 }

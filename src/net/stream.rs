@@ -4,7 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsStream;
@@ -13,38 +13,74 @@ use super::ReadReady;
 
 /// A connection's stream, plain or TLS.
 #[derive(Debug)]
-pub enum Stream<S> {
-    /// The transport itself.
+pub struct Stream<S> {
+    inner: Inner<S>,
+    /// A plain client's first read checks that the server did not answer in
+    /// TLS, so that forgetting `--tls` is named rather than seen as garbage.
+    check_first: bool,
+}
+
+#[derive(Debug)]
+enum Inner<S> {
     Plain(S),
-    /// TLS over it (a server's or a client's side).
     Tls(Box<TlsStream<S>>),
 }
 
 impl<S> Stream<S> {
+    /// The transport itself, as a server accepted it.
+    pub fn plain(io: S) -> Self {
+        Self {
+            inner: Inner::Plain(io),
+            check_first: false,
+        }
+    }
+
+    /// A client's plain transport, whose first bytes from the server are
+    /// checked for a TLS alert (a TLS server answering plain text).
+    pub fn plain_client(io: S) -> Self {
+        Self {
+            inner: Inner::Plain(io),
+            check_first: true,
+        }
+    }
+
     /// The transport under any TLS, for socket options and addresses.
     pub fn get_ref(&self) -> &S {
-        match self {
-            Stream::Plain(io) => io,
-            Stream::Tls(tls) => tls.get_ref().0,
+        match &self.inner {
+            Inner::Plain(io) => io,
+            Inner::Tls(tls) => tls.get_ref().0,
         }
     }
 
     /// Whether it is TLS.
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        matches!(self.inner, Inner::Tls(_))
+    }
+
+    fn tls(tls: TlsStream<S>) -> Self {
+        Self {
+            inner: Inner::Tls(Box::new(tls)),
+            check_first: false,
+        }
     }
 }
 
 impl<S> From<tokio_rustls::server::TlsStream<S>> for Stream<S> {
     fn from(tls: tokio_rustls::server::TlsStream<S>) -> Self {
-        Stream::Tls(Box::new(TlsStream::Server(tls)))
+        Stream::tls(TlsStream::Server(tls))
     }
 }
 
 impl<S> From<tokio_rustls::client::TlsStream<S>> for Stream<S> {
     fn from(tls: tokio_rustls::client::TlsStream<S>) -> Self {
-        Stream::Tls(Box::new(TlsStream::Client(tls)))
+        Stream::tls(TlsStream::Client(tls))
     }
+}
+
+/// A TLS alert record's first bytes (content type 21, version 3.x): what a
+/// TLS server sends a client that spoke plain text to it.
+fn is_tls_alert(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15, 0x03, 0..=0x04, ..])
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
@@ -53,9 +89,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_read(cx, buf),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        let this = self.get_mut();
+        match &mut this.inner {
+            Inner::Plain(io) if this.check_first => {
+                let before = buf.filled().len();
+                ready!(Pin::new(io).poll_read(cx, buf))?;
+                this.check_first = false;
+                if is_tls_alert(&buf.filled()[before..]) {
+                    buf.set_filled(before);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the server answered in TLS, not plain text (is it a TLS server? use --tls)",
+                    )));
+                }
+                Poll::Ready(Ok(()))
+            }
+            Inner::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Inner::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -66,9 +116,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_write(cx, buf),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().inner {
+            Inner::Plain(io) => Pin::new(io).poll_write(cx, buf),
+            Inner::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -77,30 +127,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().inner {
+            Inner::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Inner::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(io) => io.is_write_vectored(),
-            Stream::Tls(tls) => tls.is_write_vectored(),
+        match &self.inner {
+            Inner::Plain(io) => io.is_write_vectored(),
+            Inner::Tls(tls) => tls.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_flush(cx),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().inner {
+            Inner::Plain(io) => Pin::new(io).poll_flush(cx),
+            Inner::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_shutdown(cx),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().inner {
+            Inner::Plain(io) => Pin::new(io).poll_shutdown(cx),
+            Inner::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -111,9 +161,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
 /// trait allows (readiness may be spurious).
 impl<S: ReadReady> ReadReady for Stream<S> {
     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Stream::Plain(io) => io.poll_read_ready(cx),
-            Stream::Tls(tls) => {
+        match &mut self.inner {
+            Inner::Plain(io) => io.poll_read_ready(cx),
+            Inner::Tls(tls) => {
                 let (io, state) = match tls.as_mut() {
                     TlsStream::Server(tls) => {
                         let (io, conn) = tls.get_mut();

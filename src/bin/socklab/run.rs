@@ -98,7 +98,8 @@ pub async fn run(command: Command) -> Result<()> {
     }
 }
 
-/// Binds the user's address, prints `listening on`, and serves until a signal.
+/// Binds the user's address, prints `listening on` (and, with TLS, the
+/// certificate's pin under it), and serves until a signal.
 pub async fn serve<F, Fut>(
     args: &ServerArgs,
     default_port: u16,
@@ -112,14 +113,16 @@ where
     // Handlers first: a signal right after `listening on` must not kill us.
     let shutdown =
         crate::signal::shutdown_signal("no new connections, finishing the ones in flight");
-    let listener = bind(args, default_port).await?;
-    server(listener, args.config(default_idle), shutdown).await?;
-    Ok(())
-}
-
-/// Binds the user's address and prints `listening on ADDR`.
-pub async fn bind(args: &ServerArgs, default_port: u16) -> Result<TcpListener> {
     let listener = net::bind_tcp(&args.host, args.port.unwrap_or(default_port)).await?;
-    crate::signal::announce(listener.local_addr())?;
-    Ok(listener)
+    let addr = listener.local_addr()?;
+    let options = ServerOptions {
+        tls: args.tls.server_tls(addr)?,
+        ..args.config(default_idle)
+    };
+    crate::signal::announce(Ok(addr))?;
+    if let Some(tls) = &options.tls {
+        println!("{}", crate::cli::pin_line(tls));
+    }
+    server(listener, options, shutdown).await?;
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod http;
 mod parse;
 mod server;
 mod small;
+mod tls;
 mod udp;
 
 pub use app::*;
@@ -18,6 +19,7 @@ pub use diag::*;
 pub use http::*;
 pub use server::*;
 pub use small::*;
+pub use tls::*;
 pub use udp::*;
 
 use clap::{ArgAction, Parser, Subcommand};

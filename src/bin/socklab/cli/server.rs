@@ -7,6 +7,7 @@ use clap::Args;
 use socklab::net::{AccessList, Cidr, DEFAULT_CONNECT_TIMEOUT, Endpoint, ServerOptions};
 
 use super::parse::{HostArg, parse_duration};
+use super::{TlsClientArgs, TlsServerArgs};
 
 /// Where a server listens and the limits every server has.
 #[derive(Debug, Clone, Args)]
@@ -27,6 +28,8 @@ pub struct ServerArgs {
     pub grace: Duration,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub tls: TlsServerArgs,
 }
 
 impl ServerArgs {
@@ -73,15 +76,18 @@ pub struct Target {
     /// Give up connecting after this long
     #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
     pub connect_timeout: Duration,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 }
 
 impl Target {
     /// Where the client connects: the protocol's own port unless one was given.
-    pub fn endpoint(&self, default_port: u16) -> Endpoint {
-        Endpoint {
+    pub fn endpoint(&self, default_port: u16) -> anyhow::Result<Endpoint> {
+        Ok(Endpoint {
             connect_timeout: self.connect_timeout,
+            tls: self.tls.client_tls()?,
             ..Endpoint::new(&self.host, self.port.unwrap_or(default_port))
-        }
+        })
     }
 
     /// A target on `host:port` with the default connect timeout.
@@ -90,6 +96,7 @@ impl Target {
             host: host.to_string(),
             port: Some(port),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            tls: TlsClientArgs::default(),
         }
     }
 }

@@ -28,7 +28,7 @@ pub fn options(args: &ChatServerArgs) -> chat::Options {
 
 /// Runs `chat client` on the terminal (or whatever stdin and stdout are).
 pub async fn client(args: &ChatClientArgs) -> Result<()> {
-    let io = args.target.endpoint(chat::DEFAULT_PORT).connect().await?;
+    let io = args.target.endpoint(chat::DEFAULT_PORT)?.connect().await?;
     chat::session(
         io,
         tokio::io::stdin(),

@@ -39,7 +39,7 @@ pub fn sockets(args: &SocketsArgs) -> Result<()> {
 
 /// `stall client`: fill the queues, report, optionally hold.
 pub async fn stall_client(args: &StallClientArgs) -> Result<()> {
-    let target = args.target.endpoint(stall::DEFAULT_PORT);
+    let target = args.target.endpoint(stall::DEFAULT_PORT)?;
     let mut server = None;
     let (report, stream) = stall::client(&target, |event| match event {
         stall::Event::Connected { peer, local } => {

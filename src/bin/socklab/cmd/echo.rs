@@ -8,7 +8,7 @@ use socklab::net::{PREVIEW_LIMIT, escape_bytes};
 
 /// Runs `echo client`: one message, or the texts' multi-connection client.
 pub async fn client(args: &EchoClientArgs) -> Result<()> {
-    let server = args.target.endpoint(echo::DEFAULT_PORT);
+    let server = args.target.endpoint(echo::DEFAULT_PORT)?;
     let Some(conns) = args.conns else {
         let message = args.message.as_deref().unwrap_or(echo::DEFAULT_MESSAGE);
         let echoed = echo::client(&server, message.as_bytes()).await?;

@@ -8,7 +8,7 @@ use socklab::net::escape_bytes;
 
 /// Runs `fixed client`: the socket name as soon as it is known, then the reply.
 pub async fn client(target: &Target) -> Result<()> {
-    let io = target.endpoint(fixed::DEFAULT_PORT).connect().await?;
+    let io = target.endpoint(fixed::DEFAULT_PORT)?.connect().await?;
     let local = io
         .get_ref()
         .get_ref()

@@ -7,7 +7,7 @@ use socklab::hello::{self, Client};
 
 /// Runs `hello client`: prints the welcome, greets each name, sends `exit`.
 pub async fn client(args: &HelloClientArgs) -> Result<()> {
-    let mut client = Client::connect(&args.target.endpoint(hello::DEFAULT_PORT)).await?;
+    let mut client = Client::connect(&args.target.endpoint(hello::DEFAULT_PORT)?).await?;
     println!("{}", client.welcome().await?.trim_end());
     for name in &args.names {
         println!("{}", client.greet(name).await?.trim_end());

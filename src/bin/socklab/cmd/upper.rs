@@ -19,7 +19,7 @@ pub async fn client(args: &UpperClientArgs) -> Result<()> {
         stall_timeout: args.stall_timeout,
     };
     let total = transfer.total();
-    let server = args.target.endpoint(upper::DEFAULT_PORT);
+    let server = args.target.endpoint(upper::DEFAULT_PORT)?;
     println!(
         "Sending {total} bytes of data, {} repeated",
         escape_bytes(upper::MESSAGE, PREVIEW_LIMIT)
