@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::pki_types::UnixTime;
 use rustls::{AlertDescription, CertificateError};
 
+use super::info::SanError;
 use super::pin::{Pin, PinError};
 
 /// Why TLS could not be set up, or a handshake failed.
@@ -56,6 +57,9 @@ pub enum TlsError {
     /// A certificate cannot be parsed.
     #[error(transparent)]
     Pin(#[from] PinError),
+    /// A name asked for in the development certificate is not one.
+    #[error(transparent)]
+    San(#[from] SanError),
     /// No directory for the development certificate.
     #[error("no data directory for the development certificate (set SOCKLAB_DATA_DIR or HOME)")]
     NoDataDir,

@@ -149,8 +149,8 @@ impl DevStore {
             .copied()
             .chain(extra_sans.iter().map(String::as_str))
             .map(San::parse)
-            .filter(|san| !matches!(san, San::Ip(ip) if ip.is_unspecified()))
-            .collect();
+            .filter(|san| !matches!(san, Ok(San::Ip(ip)) if ip.is_unspecified()))
+            .collect::<Result<_, _>>()?;
         let stored = self.stored_leaf();
         if let Some((cert, info)) = &stored {
             let fresh = info.not_after > chrono::Utc::now() + RENEW_BEFORE;
@@ -366,14 +366,14 @@ mod tests {
         let wider = store.leaf(&["127.0.0.7".into()]).expect("wider");
         assert_ne!(wider.chain, first.chain, "a missing SAN re-issues");
         assert_eq!(wider.info.pin, first.info.pin, "with the same key");
-        assert!(wider.info.covers(&San::parse("127.0.0.7")));
+        assert!(wider.info.covers(&San::Ip([127, 0, 0, 7].into())));
 
         let renewed = store.renew(&[]).expect("renew");
         assert_ne!(renewed.info.pin, first.info.pin, "renew makes a new key");
-        assert!(
-            renewed.info.covers(&San::parse("127.0.0.7")),
-            "and keeps the SANs"
-        );
+        let kept = renewed.info.covers(&San::Ip([127, 0, 0, 7].into()));
+        assert!(kept, "and keeps the SANs");
+        let err = store.leaf(&["bad name!".into()]).expect_err("not a name");
+        assert!(matches!(err, TlsError::San(_)), "{err:?}");
         let mode = |name: &str| {
             let meta = fs::metadata(store.dir().join(name)).expect("metadata");
             meta.permissions().mode() & 0o777
