@@ -300,7 +300,23 @@ async fn a_stalled_handshake_times_out() {
     let server = dev_server(&store).with_handshake_timeout(Duration::from_millis(200));
     let (_ours, theirs) = duplex(64 * 1024);
     let err = within(server.accept(theirs)).await.expect_err("stalled");
-    assert!(matches!(err, TlsError::HandshakeTimeout(_)), "{err:?}");
+    assert!(matches!(err, TlsError::ClientStalled(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the client did not finish a TLS handshake within 200ms \
+         (a stalled peer, or a plain-text client waiting for an answer)"
+    );
+
+    // A client that stalls the server's side: no answer to its hello.
+    let client = ClientTls::new(&ClientOptions {
+        handshake_timeout: Duration::from_millis(200),
+        ..ClientOptions::default()
+    })
+    .expect("client");
+    let (ours, _theirs) = duplex(64 * 1024);
+    let err = within(client.connect(ours, "localhost"))
+        .await
+        .expect_err("stalled");
     assert_eq!(err.to_string(), "TLS handshake timed out after 200ms");
 }
 

@@ -77,9 +77,15 @@ pub enum TlsError {
     /// The host cannot be a TLS server name.
     #[error("{0:?} is not a valid TLS server name")]
     ServerName(String),
-    /// The handshake did not finish in time.
+    /// The server did not finish the handshake in time.
     #[error("TLS handshake timed out after {0:?}")]
     HandshakeTimeout(Duration),
+    /// The client did not finish the handshake in time: a stalling peer, or
+    /// a plain-text client that sent less than a record header and waits.
+    #[error(
+        "the client did not finish a TLS handshake within {0:?} (a stalled peer, or a plain-text client waiting for an answer)"
+    )]
+    ClientStalled(Duration),
     /// Our TLS server got bytes that are not a TLS record.
     #[error("the client sent plain text, not TLS (is it a TLS client? use --tls)")]
     PlainTextClient,

@@ -119,7 +119,7 @@ impl ServerTls {
         match tokio::time::timeout(self.handshake_timeout, acceptor.accept(io)).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(TlsError::from_handshake(err, Side::Server, "")),
-            Err(_) => Err(TlsError::HandshakeTimeout(self.handshake_timeout)),
+            Err(_) => Err(TlsError::ClientStalled(self.handshake_timeout)),
         }
     }
 }

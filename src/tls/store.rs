@@ -383,6 +383,46 @@ mod tests {
     }
 
     #[test]
+    fn a_leaf_near_its_end_is_reissued_on_the_same_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        let first = store.leaf(&[]).expect("first leaf");
+        // Replace the leaf by one, on the same key, that expires in 10 days.
+        let read = |path: PathBuf| fs::read_to_string(path).expect("stored PEM");
+        let ca_key = KeyPair::from_pem(&read(store.ca_key_path())).expect("CA key");
+        let ca = Issuer::from_ca_cert_pem(&read(store.ca_path()), ca_key).expect("CA");
+        let key = KeyPair::from_pem(&read(store.key_path())).expect("leaf key");
+        let sans = DEFAULT_SANS
+            .iter()
+            .map(|name| San::parse(name))
+            .collect::<Result<_, _>>();
+        let mut params = leaf_params(&sans.expect("SANs")).expect("params");
+        params.not_after = OffsetDateTime::now_utc() + Duration::from_secs(10 * 86_400);
+        let short = params.signed_by(&key, &ca).expect("short leaf");
+        fs::write(store.cert_path(), short.pem()).expect("write");
+
+        let renewed = store.leaf(&[]).expect("renewed");
+        assert_ne!(renewed.chain[0], *short.der(), "re-issued");
+        assert_eq!(renewed.info.pin, first.info.pin, "on the same key");
+        assert!(renewed.info.not_after > chrono::Utc::now() + Duration::from_secs(364 * 86_400));
+    }
+
+    #[test]
+    fn servers_starting_at_once_agree_on_one_ca_and_leaf() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        let leaves: Vec<DevCert> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..4).map(|_| scope.spawn(|| store.leaf(&[]))).collect();
+            runs.into_iter()
+                .map(|run| run.join().expect("no panic").expect("leaf"))
+                .collect()
+        });
+        assert!(leaves.iter().all(|leaf| leaf.chain == leaves[0].chain));
+        let stored = files::read_certs(&store.cert_path()).expect("stored leaf");
+        assert_eq!(stored, leaves[0].chain);
+    }
+
+    #[test]
     fn locate_prefers_the_override() {
         // Only reads the environment: SOCKLAB_DATA_DIR is set by no other test
         // in this binary.
