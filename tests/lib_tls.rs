@@ -357,6 +357,37 @@ async fn alpn_is_negotiated_when_both_offer_it() {
     );
 }
 
+#[tokio::test]
+async fn from_files_serves_a_pem_pair_and_refuses_a_key_that_does_not_match() {
+    let (_dir, store) = temp_store();
+    let leaf = store.leaf(&[]).expect("leaf");
+    let server =
+        ServerTls::from_files(&store.cert_path(), &store.key_path(), None).expect("server");
+    assert_eq!(*server.pin(), leaf.info.pin);
+    let summary = server.certificate().to_string();
+    assert!(
+        summary.starts_with("CN=localhost, O=socklab for localhost, 127.0.0.1, ::1 until "),
+        "{summary}"
+    );
+    assert!(
+        summary.ends_with(&format!("({})", leaf.info.pin)),
+        "{summary}"
+    );
+    let (accepted, connected) = handshake(&server, &trusting(&store), "127.0.0.1").await;
+    accepted.expect("server side");
+    connected.expect("client side");
+
+    let (_other_dir, other) = temp_store();
+    other.leaf(&[]).expect("other leaf");
+    let err =
+        ServerTls::from_files(&store.cert_path(), &other.key_path(), None).expect_err("mismatch");
+    assert!(matches!(err, TlsError::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with("cannot use the certificate: "),
+        "{err}"
+    );
+}
+
 #[test]
 fn missing_files_and_half_a_client_certificate_are_named() {
     let err = ServerTls::from_files(
