@@ -71,6 +71,14 @@ pub enum TlsError {
         /// What the system said.
         cause: io::Error,
     },
+    /// A stored development CA file is damaged.
+    #[error("damaged {}: {why} (delete it to make a new CA)", .path.display())]
+    DamagedStore {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// rcgen could not make a key or certificate.
     #[error("cannot make the development certificate: {0}")]
     Generate(#[from] rcgen::Error),

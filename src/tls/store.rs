@@ -202,18 +202,9 @@ impl DevStore {
 
     /// The CA as an issuer, its subject, and whether it was just made.
     fn load_or_make_ca(&self) -> Result<(Issuer<'static, KeyPair>, String, bool), TlsError> {
-        let stored = fs::read_to_string(self.ca_path())
-            .ok()
-            .zip(fs::read_to_string(self.ca_key_path()).ok());
-        if let Some((cert_pem, key_pem)) = stored
-            && let Ok(key) = KeyPair::from_pem(&key_pem)
-            && let Some(cert) = files::read_certs(&self.ca_path())
-                .ok()
-                .and_then(|c| c.into_iter().next())
-            && let Ok(info) = CertInfo::parse(&cert)
-            && let Ok(issuer) = Issuer::from_ca_cert_pem(&cert_pem, key)
-        {
-            return Ok((issuer, info.subject, false));
+        if self.ca_path().exists() || self.ca_key_path().exists() {
+            let (issuer, subject) = self.load_ca()?;
+            return Ok((issuer, subject, false));
         }
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let serial = random_serial()?;
@@ -243,6 +234,24 @@ impl DevStore {
         self.write(&self.ca_path(), &cert.pem(), 0o644)?;
         let subject = CertInfo::parse(cert.der())?.subject;
         Ok((Issuer::new(params, key), subject, true))
+    }
+
+    /// The stored CA as an issuer, and its subject. A damaged CA is an error,
+    /// not something to replace: clients may trust it.
+    fn load_ca(&self) -> Result<(Issuer<'static, KeyPair>, String), TlsError> {
+        let damaged = |path: PathBuf, why: String| TlsError::DamagedStore { path, why };
+        // read_certs fails rather than return an empty list: index 0 exists.
+        let cert = files::read_certs(&self.ca_path())?.swap_remove(0);
+        let key_path = self.ca_key_path();
+        let key_pem = fs::read_to_string(&key_path).map_err(|cause| TlsError::Read {
+            path: key_path.clone(),
+            cause,
+        })?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| damaged(key_path, e.to_string()))?;
+        let info = CertInfo::parse(&cert)?;
+        let issuer = Issuer::from_ca_cert_der(&cert, key)
+            .map_err(|e| damaged(self.ca_path(), e.to_string()))?;
+        Ok((issuer, info.subject))
     }
 
     /// Creates the directory (0700) and takes the store's lock.
@@ -420,6 +429,23 @@ mod tests {
         assert!(leaves.iter().all(|leaf| leaf.chain == leaves[0].chain));
         let stored = files::read_certs(&store.cert_path()).expect("stored leaf");
         assert_eq!(stored, leaves[0].chain);
+    }
+
+    #[test]
+    fn a_damaged_ca_is_an_error_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        store.ca().expect("CA");
+        fs::write(store.ca_key_path(), "not a key").expect("damage");
+        let err = store.leaf(&[]).expect_err("damaged");
+        assert!(matches!(err, TlsError::DamagedStore { .. }), "{err:?}");
+        assert!(
+            err.to_string().ends_with("(delete it to make a new CA)"),
+            "{err}"
+        );
+        fs::remove_file(store.ca_key_path()).expect("remove");
+        let err = store.ca().expect_err("half a CA");
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
     }
 
     #[test]
