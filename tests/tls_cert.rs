@@ -1,7 +1,8 @@
 //! SPEC §14's development certificate, checked by real peers: `socklab cert`
 //! with SOCKLAB_DATA_DIR in a temporary directory, read back by
 //! `openssl x509` and `openssl verify`; a ServerTls on loopback spoken to by
-//! `openssl s_client` (TLS 1.2 and 1.3) and `curl --cacert`.
+//! `openssl s_client` (TLS 1.2 and 1.3, and with a client certificate) and
+//! `curl --cacert`.
 
 mod common;
 
@@ -209,6 +210,40 @@ async fn openssl_s_client_verifies_and_talks_to_a_dev_server() {
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{version}: {stderr}");
         assert_eq!(stdout, "hello over tls\n", "{version}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssl_s_client_with_a_client_certificate_passes_mutual_tls() {
+    require("openssl");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = DevStore::new(dir.path());
+    let ca = store.ca().expect("CA");
+    let tls = ServerTls::development(&store, &[], Some(&ca)).expect("mTLS server");
+    let port = serve_one_line(tls, |line| line.to_string()).await;
+    for with_cert in [true, false] {
+        let (ca, cert, key) = (ca.clone(), store.cert_path(), store.key_path());
+        let connect = format!("127.0.0.1:{port}");
+        let out = tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new("openssl");
+            cmd.args(["s_client", "-connect", &connect, "-CAfile"])
+                .arg(&ca);
+            if with_cert {
+                cmd.arg("-cert").arg(&cert).arg("-key").arg(&key);
+            }
+            cmd.args(["-verify_return_error", "-quiet"]);
+            run_with_input(&mut cmd, b"mutual\n", TIMEOUT)
+        })
+        .await
+        .expect("s_client");
+        let (stdout, stderr) = text(&out);
+        match with_cert {
+            true => assert_eq!(stdout, "mutual\n", "{stderr}"),
+            false => assert!(
+                stdout.is_empty() && !out.status.success(),
+                "{stdout} {stderr}"
+            ),
+        }
     }
 }
 
