@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -36,6 +36,7 @@ use time::OffsetDateTime;
 use super::error::TlsError;
 use super::files;
 use super::info::{CertInfo, San};
+use super::pin::Pin;
 
 /// The environment variable that overrides the data directory (tests, CI).
 pub const DATA_DIR_ENV: &str = "SOCKLAB_DATA_DIR";
@@ -151,27 +152,34 @@ impl DevStore {
             .map(San::parse)
             .filter(|san| !matches!(san, Ok(San::Ip(ip)) if ip.is_unspecified()))
             .collect::<Result<_, _>>()?;
-        let stored = self.stored_leaf();
-        if let Some((cert, info)) = &stored {
+        // The stored key, unless a new one is asked for or it is unreadable.
+        let stored_key = fs::read_to_string(self.key_path())
+            .ok()
+            .and_then(|pem| KeyPair::from_pem(&pem).ok())
+            .filter(|_| !new_key);
+        if let Some((cert, info)) = self.stored_leaf() {
             let fresh = info.not_after > chrono::Utc::now() + RENEW_BEFORE;
             let covers = sans.iter().all(|san| info.covers(san));
-            if fresh && covers && info.issuer == ca_subject && !ca_is_new && !new_key {
-                let key = files::read_key(&self.key_path())?;
+            let ours = info.issuer == ca_subject && !ca_is_new;
+            // A key file replaced behind our back must not be paired with
+            // the old certificate.
+            let matched = stored_key
+                .as_ref()
+                .filter(|key| Pin::of_spki(&key.subject_public_key_info()) == info.pin);
+            if fresh
+                && covers
+                && ours
+                && let Some(key) = matched
+            {
                 return Ok(DevCert {
-                    chain: vec![cert.clone()],
-                    key,
-                    info: info.clone(),
+                    chain: vec![cert],
+                    key: pkcs8(key),
+                    info,
                 });
             }
             // A re-issue keeps the names the old leaf served.
             sans.extend(info.sans.iter().cloned());
         }
-        let stored_key = match new_key {
-            true => None,
-            false => fs::read_to_string(self.key_path())
-                .ok()
-                .and_then(|pem| KeyPair::from_pem(&pem).ok()),
-        };
         let key = match stored_key {
             Some(key) => key,
             None => {
@@ -185,7 +193,7 @@ impl DevStore {
         let info = CertInfo::parse(cert.der())?;
         Ok(DevCert {
             chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            key: pkcs8(&key),
             info,
         })
     }
@@ -301,6 +309,11 @@ impl DevStore {
         file.sync_all().map_err(failed)?;
         fs::rename(&temp, path).map_err(failed)
     }
+}
+
+/// An rcgen key as rustls takes it.
+fn pkcs8(key: &KeyPair) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
 }
 
 /// A leaf's parameters: `sans`, server and client use, one year.
@@ -429,6 +442,21 @@ mod tests {
         assert!(leaves.iter().all(|leaf| leaf.chain == leaves[0].chain));
         let stored = files::read_certs(&store.cert_path()).expect("stored leaf");
         assert_eq!(stored, leaves[0].chain);
+    }
+
+    #[test]
+    fn a_key_file_that_does_not_match_the_leaf_re_issues_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        let first = store.leaf(&[]).expect("first leaf");
+        let other = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+        fs::write(store.key_path(), other.serialize_pem()).expect("replace the key");
+        let leaf = store.leaf(&[]).expect("leaf");
+        assert_ne!(leaf.info.pin, first.info.pin);
+        assert_eq!(
+            leaf.info.pin,
+            Pin::of_spki(&other.subject_public_key_info())
+        );
     }
 
     #[test]
