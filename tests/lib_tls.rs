@@ -76,6 +76,26 @@ async fn dev_certificate_serves_names_and_addresses_and_carries_bytes() {
 }
 
 #[tokio::test]
+async fn a_returning_client_resumes_its_session() {
+    let (_dir, store) = temp_store();
+    let server = dev_server(&store);
+    let client = trusting(&store);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let (accepted, connected) = handshake(&server, &client, "localhost").await;
+        let (mut accepted, mut connected) = (accepted.expect("server"), connected.expect("client"));
+        // TLS 1.3 tickets travel after the handshake: one exchange delivers them.
+        within(accepted.write_all(b"x")).await.expect("write");
+        within(accepted.flush()).await.expect("flush");
+        let mut byte = [0u8; 1];
+        within(connected.read_exact(&mut byte)).await.expect("read");
+        kinds.push(connected.get_ref().1.handshake_kind());
+    }
+    use rustls::HandshakeKind::{Full, Resumed};
+    assert_eq!(kinds, [Some(Full), Some(Resumed)]);
+}
+
+#[tokio::test]
 async fn pin_alone_trusts_the_dev_server_and_a_wrong_pin_is_named() {
     let (_dir, store) = temp_store();
     let server = dev_server(&store);

@@ -75,9 +75,13 @@ impl ServerTls {
             }
             None => builder.with_no_client_auth(),
         };
-        let config = builder
+        let mut config = builder
             .with_single_cert(chain, key)
             .map_err(TlsError::Config)?;
+        // Stateless resumption (as nginx's default session tickets): a
+        // returning client skips the signature, and the server keeps no
+        // per-session state (rustls' default is a 256-entry locked cache).
+        config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsError::Config)?;
         Ok(ServerTls {
             config: Arc::new(config),
             certificate,
