@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, first installing the real peers the tests talk to
-# (nc, ncat, socat, curl, wrk, python3, ip, ping, the services database).
+# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, the services database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command -> Debian package that provides it
 declare -A needs=(
-  [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk
+  [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk [openssl]=openssl
   [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
 )
 missing=()

@@ -76,6 +76,26 @@ async fn dev_certificate_serves_names_and_addresses_and_carries_bytes() {
 }
 
 #[tokio::test]
+async fn a_returning_client_resumes_its_session() {
+    let (_dir, store) = temp_store();
+    let server = dev_server(&store);
+    let client = trusting(&store);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let (accepted, connected) = handshake(&server, &client, "localhost").await;
+        let (mut accepted, mut connected) = (accepted.expect("server"), connected.expect("client"));
+        // TLS 1.3 tickets travel after the handshake: one exchange delivers them.
+        within(accepted.write_all(b"x")).await.expect("write");
+        within(accepted.flush()).await.expect("flush");
+        let mut byte = [0u8; 1];
+        within(connected.read_exact(&mut byte)).await.expect("read");
+        kinds.push(connected.get_ref().1.handshake_kind());
+    }
+    use rustls::HandshakeKind::{Full, Resumed};
+    assert_eq!(kinds, [Some(Full), Some(Resumed)]);
+}
+
+#[tokio::test]
 async fn pin_alone_trusts_the_dev_server_and_a_wrong_pin_is_named() {
     let (_dir, store) = temp_store();
     let server = dev_server(&store);
@@ -300,7 +320,23 @@ async fn a_stalled_handshake_times_out() {
     let server = dev_server(&store).with_handshake_timeout(Duration::from_millis(200));
     let (_ours, theirs) = duplex(64 * 1024);
     let err = within(server.accept(theirs)).await.expect_err("stalled");
-    assert!(matches!(err, TlsError::HandshakeTimeout(_)), "{err:?}");
+    assert!(matches!(err, TlsError::ClientStalled(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the client did not finish a TLS handshake within 200ms \
+         (a stalled peer, or a plain-text client waiting for an answer)"
+    );
+
+    // A client that stalls the server's side: no answer to its hello.
+    let client = ClientTls::new(&ClientOptions {
+        handshake_timeout: Duration::from_millis(200),
+        ..ClientOptions::default()
+    })
+    .expect("client");
+    let (ours, _theirs) = duplex(64 * 1024);
+    let err = within(client.connect(ours, "localhost"))
+        .await
+        .expect_err("stalled");
     assert_eq!(err.to_string(), "TLS handshake timed out after 200ms");
 }
 
@@ -338,6 +374,37 @@ async fn alpn_is_negotiated_when_both_offer_it() {
     assert_eq!(
         connected.get_ref().1.alpn_protocol(),
         Some(&b"http/1.1"[..])
+    );
+}
+
+#[tokio::test]
+async fn from_files_serves_a_pem_pair_and_refuses_a_key_that_does_not_match() {
+    let (_dir, store) = temp_store();
+    let leaf = store.leaf(&[]).expect("leaf");
+    let server =
+        ServerTls::from_files(&store.cert_path(), &store.key_path(), None).expect("server");
+    assert_eq!(*server.pin(), leaf.info.pin);
+    let summary = server.certificate().to_string();
+    assert!(
+        summary.starts_with("CN=localhost, O=socklab for localhost, 127.0.0.1, ::1 until "),
+        "{summary}"
+    );
+    assert!(
+        summary.ends_with(&format!("({})", leaf.info.pin)),
+        "{summary}"
+    );
+    let (accepted, connected) = handshake(&server, &trusting(&store), "127.0.0.1").await;
+    accepted.expect("server side");
+    connected.expect("client side");
+
+    let (_other_dir, other) = temp_store();
+    other.leaf(&[]).expect("other leaf");
+    let err =
+        ServerTls::from_files(&store.cert_path(), &other.key_path(), None).expect_err("mismatch");
+    assert!(matches!(err, TlsError::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with("cannot use the certificate: "),
+        "{err}"
     );
 }
 

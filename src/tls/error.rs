@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::pki_types::UnixTime;
 use rustls::{AlertDescription, CertificateError};
 
+use super::info::SanError;
 use super::pin::{Pin, PinError};
 
 /// Why TLS could not be set up, or a handshake failed.
@@ -56,6 +57,9 @@ pub enum TlsError {
     /// A certificate cannot be parsed.
     #[error(transparent)]
     Pin(#[from] PinError),
+    /// A name asked for in the development certificate is not one.
+    #[error(transparent)]
+    San(#[from] SanError),
     /// No directory for the development certificate.
     #[error("no data directory for the development certificate (set SOCKLAB_DATA_DIR or HOME)")]
     NoDataDir,
@@ -67,15 +71,29 @@ pub enum TlsError {
         /// What the system said.
         cause: io::Error,
     },
+    /// A stored development CA file is damaged.
+    #[error("damaged {}: {why} (delete it to make a new CA)", .path.display())]
+    DamagedStore {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// rcgen could not make a key or certificate.
     #[error("cannot make the development certificate: {0}")]
     Generate(#[from] rcgen::Error),
     /// The host cannot be a TLS server name.
     #[error("{0:?} is not a valid TLS server name")]
     ServerName(String),
-    /// The handshake did not finish in time.
+    /// The server did not finish the handshake in time.
     #[error("TLS handshake timed out after {0:?}")]
     HandshakeTimeout(Duration),
+    /// The client did not finish the handshake in time: a stalling peer, or
+    /// a plain-text client that sent less than a record header and waits.
+    #[error(
+        "the client did not finish a TLS handshake within {0:?} (a stalled peer, or a plain-text client waiting for an answer)"
+    )]
+    ClientStalled(Duration),
     /// Our TLS server got bytes that are not a TLS record.
     #[error("the client sent plain text, not TLS (is it a TLS client? use --tls)")]
     PlainTextClient,

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, DnsName};
 use x509_parser::extensions::GeneralName;
 
 use super::pin::{Pin, PinError};
@@ -20,15 +20,21 @@ pub enum San {
     Ip(IpAddr),
 }
 
+/// A SAN that is neither an address nor a DNS name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither an IP address nor a DNS name")]
+pub struct SanError(pub String);
+
 impl San {
-    /// An IP address if `name` is one, else a (lowercased) DNS name; the
-    /// brackets of `[::1]` are dropped.
-    pub fn parse(name: &str) -> San {
+    /// An IP address if `name` is one (the brackets of `[::1]` dropped),
+    /// else a DNS name, lowercased.
+    pub fn parse(name: &str) -> Result<San, SanError> {
         let bare = name.trim_start_matches('[').trim_end_matches(']');
-        match bare.parse::<IpAddr>() {
-            Ok(ip) => San::Ip(ip),
-            Err(_) => San::Dns(name.to_ascii_lowercase()),
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(San::Ip(ip));
         }
+        let dns = DnsName::try_from(name).map_err(|_| SanError(name.to_string()))?;
+        Ok(San::Dns(dns.as_ref().to_ascii_lowercase()))
     }
 }
 
@@ -129,9 +135,17 @@ mod tests {
 
     #[test]
     fn san_parse_tells_names_from_addresses() {
-        assert_eq!(San::parse("LocalHost"), San::Dns("localhost".into()));
-        assert_eq!(San::parse("127.0.0.1"), San::Ip([127, 0, 0, 1].into()));
-        assert_eq!(San::parse("[::1]"), San::Ip("::1".parse().expect("v6")));
-        assert_eq!(San::parse("::1").to_string(), "::1");
+        assert_eq!(San::parse("LocalHost"), Ok(San::Dns("localhost".into())));
+        assert_eq!(San::parse("127.0.0.1"), Ok(San::Ip([127, 0, 0, 1].into())));
+        assert_eq!(San::parse("[::1]"), Ok(San::Ip("::1".parse().expect("v6"))));
+        assert_eq!(
+            San::parse("::1").map(|san| san.to_string()),
+            Ok("::1".into())
+        );
+        let err = San::parse("bad name!").expect_err("not a name");
+        assert_eq!(
+            err.to_string(),
+            "\"bad name!\" is neither an IP address nor a DNS name"
+        );
     }
 }

@@ -37,7 +37,7 @@ mod verify;
 pub use client::{ClientOptions, ClientTls};
 pub use error::TlsError;
 pub use files::{read_certs, read_key, read_roots};
-pub use info::{CertInfo, San};
+pub use info::{CertInfo, San, SanError};
 pub use pin::{Pin, PinError};
 pub use server::ServerTls;
 pub use store::{DATA_DIR_ENV, DEFAULT_SANS, DevCert, DevStore};

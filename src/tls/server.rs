@@ -75,9 +75,13 @@ impl ServerTls {
             }
             None => builder.with_no_client_auth(),
         };
-        let config = builder
+        let mut config = builder
             .with_single_cert(chain, key)
             .map_err(TlsError::Config)?;
+        // Stateless resumption (as nginx's default session tickets): a
+        // returning client skips the signature, and the server keeps no
+        // per-session state (rustls' default is a 256-entry locked cache).
+        config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsError::Config)?;
         Ok(ServerTls {
             config: Arc::new(config),
             certificate,
@@ -119,7 +123,7 @@ impl ServerTls {
         match tokio::time::timeout(self.handshake_timeout, acceptor.accept(io)).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(TlsError::from_handshake(err, Side::Server, "")),
-            Err(_) => Err(TlsError::HandshakeTimeout(self.handshake_timeout)),
+            Err(_) => Err(TlsError::ClientStalled(self.handshake_timeout)),
         }
     }
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -36,6 +36,7 @@ use time::OffsetDateTime;
 use super::error::TlsError;
 use super::files;
 use super::info::{CertInfo, San};
+use super::pin::Pin;
 
 /// The environment variable that overrides the data directory (tests, CI).
 pub const DATA_DIR_ENV: &str = "SOCKLAB_DATA_DIR";
@@ -149,29 +150,36 @@ impl DevStore {
             .copied()
             .chain(extra_sans.iter().map(String::as_str))
             .map(San::parse)
-            .filter(|san| !matches!(san, San::Ip(ip) if ip.is_unspecified()))
-            .collect();
-        let stored = self.stored_leaf();
-        if let Some((cert, info)) = &stored {
+            .filter(|san| !matches!(san, Ok(San::Ip(ip)) if ip.is_unspecified()))
+            .collect::<Result<_, _>>()?;
+        // The stored key, unless a new one is asked for or it is unreadable.
+        let stored_key = fs::read_to_string(self.key_path())
+            .ok()
+            .and_then(|pem| KeyPair::from_pem(&pem).ok())
+            .filter(|_| !new_key);
+        if let Some((cert, info)) = self.stored_leaf() {
             let fresh = info.not_after > chrono::Utc::now() + RENEW_BEFORE;
             let covers = sans.iter().all(|san| info.covers(san));
-            if fresh && covers && info.issuer == ca_subject && !ca_is_new && !new_key {
-                let key = files::read_key(&self.key_path())?;
+            let ours = info.issuer == ca_subject && !ca_is_new;
+            // A key file replaced behind our back must not be paired with
+            // the old certificate.
+            let matched = stored_key
+                .as_ref()
+                .filter(|key| Pin::of_spki(&key.subject_public_key_info()) == info.pin);
+            if fresh
+                && covers
+                && ours
+                && let Some(key) = matched
+            {
                 return Ok(DevCert {
-                    chain: vec![cert.clone()],
-                    key,
-                    info: info.clone(),
+                    chain: vec![cert],
+                    key: pkcs8(key),
+                    info,
                 });
             }
             // A re-issue keeps the names the old leaf served.
             sans.extend(info.sans.iter().cloned());
         }
-        let stored_key = match new_key {
-            true => None,
-            false => fs::read_to_string(self.key_path())
-                .ok()
-                .and_then(|pem| KeyPair::from_pem(&pem).ok()),
-        };
         let key = match stored_key {
             Some(key) => key,
             None => {
@@ -185,7 +193,7 @@ impl DevStore {
         let info = CertInfo::parse(cert.der())?;
         Ok(DevCert {
             chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            key: pkcs8(&key),
             info,
         })
     }
@@ -202,18 +210,9 @@ impl DevStore {
 
     /// The CA as an issuer, its subject, and whether it was just made.
     fn load_or_make_ca(&self) -> Result<(Issuer<'static, KeyPair>, String, bool), TlsError> {
-        let stored = fs::read_to_string(self.ca_path())
-            .ok()
-            .zip(fs::read_to_string(self.ca_key_path()).ok());
-        if let Some((cert_pem, key_pem)) = stored
-            && let Ok(key) = KeyPair::from_pem(&key_pem)
-            && let Some(cert) = files::read_certs(&self.ca_path())
-                .ok()
-                .and_then(|c| c.into_iter().next())
-            && let Ok(info) = CertInfo::parse(&cert)
-            && let Ok(issuer) = Issuer::from_ca_cert_pem(&cert_pem, key)
-        {
-            return Ok((issuer, info.subject, false));
+        if self.ca_path().exists() || self.ca_key_path().exists() {
+            let (issuer, subject) = self.load_ca()?;
+            return Ok((issuer, subject, false));
         }
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let serial = random_serial()?;
@@ -243,6 +242,24 @@ impl DevStore {
         self.write(&self.ca_path(), &cert.pem(), 0o644)?;
         let subject = CertInfo::parse(cert.der())?.subject;
         Ok((Issuer::new(params, key), subject, true))
+    }
+
+    /// The stored CA as an issuer, and its subject. A damaged CA is an error,
+    /// not something to replace: clients may trust it.
+    fn load_ca(&self) -> Result<(Issuer<'static, KeyPair>, String), TlsError> {
+        let damaged = |path: PathBuf, why: String| TlsError::DamagedStore { path, why };
+        // read_certs fails rather than return an empty list: index 0 exists.
+        let cert = files::read_certs(&self.ca_path())?.swap_remove(0);
+        let key_path = self.ca_key_path();
+        let key_pem = fs::read_to_string(&key_path).map_err(|cause| TlsError::Read {
+            path: key_path.clone(),
+            cause,
+        })?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| damaged(key_path, e.to_string()))?;
+        let info = CertInfo::parse(&cert)?;
+        let issuer = Issuer::from_ca_cert_der(&cert, key)
+            .map_err(|e| damaged(self.ca_path(), e.to_string()))?;
+        Ok((issuer, info.subject))
     }
 
     /// Creates the directory (0700) and takes the store's lock.
@@ -292,6 +309,11 @@ impl DevStore {
         file.sync_all().map_err(failed)?;
         fs::rename(&temp, path).map_err(failed)
     }
+}
+
+/// An rcgen key as rustls takes it.
+fn pkcs8(key: &KeyPair) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
 }
 
 /// A leaf's parameters: `sans`, server and client use, one year.
@@ -366,20 +388,92 @@ mod tests {
         let wider = store.leaf(&["127.0.0.7".into()]).expect("wider");
         assert_ne!(wider.chain, first.chain, "a missing SAN re-issues");
         assert_eq!(wider.info.pin, first.info.pin, "with the same key");
-        assert!(wider.info.covers(&San::parse("127.0.0.7")));
+        assert!(wider.info.covers(&San::Ip([127, 0, 0, 7].into())));
 
         let renewed = store.renew(&[]).expect("renew");
         assert_ne!(renewed.info.pin, first.info.pin, "renew makes a new key");
-        assert!(
-            renewed.info.covers(&San::parse("127.0.0.7")),
-            "and keeps the SANs"
-        );
+        let kept = renewed.info.covers(&San::Ip([127, 0, 0, 7].into()));
+        assert!(kept, "and keeps the SANs");
+        let err = store.leaf(&["bad name!".into()]).expect_err("not a name");
+        assert!(matches!(err, TlsError::San(_)), "{err:?}");
         let mode = |name: &str| {
             let meta = fs::metadata(store.dir().join(name)).expect("metadata");
             meta.permissions().mode() & 0o777
         };
         assert_eq!((mode("key.pem"), mode("ca-key.pem")), (0o600, 0o600));
         assert_eq!(mode("."), 0o700);
+    }
+
+    #[test]
+    fn a_leaf_near_its_end_is_reissued_on_the_same_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        let first = store.leaf(&[]).expect("first leaf");
+        // Replace the leaf by one, on the same key, that expires in 10 days.
+        let read = |path: PathBuf| fs::read_to_string(path).expect("stored PEM");
+        let ca_key = KeyPair::from_pem(&read(store.ca_key_path())).expect("CA key");
+        let ca = Issuer::from_ca_cert_pem(&read(store.ca_path()), ca_key).expect("CA");
+        let key = KeyPair::from_pem(&read(store.key_path())).expect("leaf key");
+        let sans = DEFAULT_SANS
+            .iter()
+            .map(|name| San::parse(name))
+            .collect::<Result<_, _>>();
+        let mut params = leaf_params(&sans.expect("SANs")).expect("params");
+        params.not_after = OffsetDateTime::now_utc() + Duration::from_secs(10 * 86_400);
+        let short = params.signed_by(&key, &ca).expect("short leaf");
+        fs::write(store.cert_path(), short.pem()).expect("write");
+
+        let renewed = store.leaf(&[]).expect("renewed");
+        assert_ne!(renewed.chain[0], *short.der(), "re-issued");
+        assert_eq!(renewed.info.pin, first.info.pin, "on the same key");
+        assert!(renewed.info.not_after > chrono::Utc::now() + Duration::from_secs(364 * 86_400));
+    }
+
+    #[test]
+    fn servers_starting_at_once_agree_on_one_ca_and_leaf() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        let leaves: Vec<DevCert> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..4).map(|_| scope.spawn(|| store.leaf(&[]))).collect();
+            runs.into_iter()
+                .map(|run| run.join().expect("no panic").expect("leaf"))
+                .collect()
+        });
+        assert!(leaves.iter().all(|leaf| leaf.chain == leaves[0].chain));
+        let stored = files::read_certs(&store.cert_path()).expect("stored leaf");
+        assert_eq!(stored, leaves[0].chain);
+    }
+
+    #[test]
+    fn a_key_file_that_does_not_match_the_leaf_re_issues_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        let first = store.leaf(&[]).expect("first leaf");
+        let other = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+        fs::write(store.key_path(), other.serialize_pem()).expect("replace the key");
+        let leaf = store.leaf(&[]).expect("leaf");
+        assert_ne!(leaf.info.pin, first.info.pin);
+        assert_eq!(
+            leaf.info.pin,
+            Pin::of_spki(&other.subject_public_key_info())
+        );
+    }
+
+    #[test]
+    fn a_damaged_ca_is_an_error_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DevStore::new(dir.path());
+        store.ca().expect("CA");
+        fs::write(store.ca_key_path(), "not a key").expect("damage");
+        let err = store.leaf(&[]).expect_err("damaged");
+        assert!(matches!(err, TlsError::DamagedStore { .. }), "{err:?}");
+        assert!(
+            err.to_string().ends_with("(delete it to make a new CA)"),
+            "{err}"
+        );
+        fs::remove_file(store.ca_key_path()).expect("remove");
+        let err = store.ca().expect_err("half a CA");
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod app;
 mod bench;
+mod cert;
 mod chat;
 mod diag;
 mod http;
@@ -14,6 +15,7 @@ mod udp;
 
 pub use app::*;
 pub use bench::*;
+pub use cert::*;
 pub use chat::*;
 pub use diag::*;
 pub use http::*;
@@ -89,6 +91,9 @@ pub enum Command {
     /// ICMP echo with round-trip statistics, like `ping`
     #[command(after_help = "Example: socklab ping -c 3 127.0.0.1")]
     Ping(PingArgs),
+    /// The development TLS certificate: show it, make a new one, or find its CA
+    #[command(subcommand)]
+    Cert(CertCmd),
 }
 
 #[cfg(test)]
