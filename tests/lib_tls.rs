@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, date_time_ymd};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use socklab::tls::{ClientOptions, ClientTls, DevStore, Pin, ServerTls, TlsError};
+use socklab::tls::{ClientOptions, ClientTls, DevStore, Pin, ServerTls, Side, TlsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 use tokio::time::timeout;
 
@@ -231,7 +231,7 @@ async fn client_certificate_is_required_with_a_client_ca() {
         Ok(mut stream) => {
             let mut byte = [0u8; 1];
             let err = within(stream.read(&mut byte)).await.expect_err("refused");
-            TlsError::from_io(&err).expect("a TLS error")
+            TlsError::from_io(&err, Side::Client).expect("a TLS error")
         }
     };
     assert!(

@@ -65,7 +65,9 @@ pub async fn serve(
     let limits = options.limits;
     let mut server = options.server;
     // HTTPS clients that ask (curl does) hear that this is HTTP/1.1.
-    server.tls = server.tls.map(|tls| tls.with_alpn(vec![b"http/1.1".to_vec()]));
+    server.tls = server
+        .tls
+        .map(|tls| tls.with_alpn(vec![b"http/1.1".to_vec()]));
     net::serve(listener, server, shutdown, move |io, conn| {
         let codec = ServerCodec::new(limits.clone(), answer.clone());
         async move { handle(io, conn, codec).await }

@@ -193,7 +193,10 @@ pub async fn serve<L, H, Fut, E>(
 ) -> io::Result<()>
 where
     L: IntoListener,
-    H: Fn(Monitored<Stream<<L::Listener as Listener>::Io>>, ConnInfo) -> Fut + Send + Sync + 'static,
+    H: Fn(Monitored<Stream<<L::Listener as Listener>::Io>>, ConnInfo) -> Fut
+        + Send
+        + Sync
+        + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Display,
 {

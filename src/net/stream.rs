@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsStream;
 
 use super::ReadReady;
+use crate::tls::{Side, TlsError};
 
 /// A connection's stream, plain or TLS.
 #[derive(Debug)]
@@ -105,7 +106,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
                 Poll::Ready(Ok(()))
             }
             Inner::Plain(io) => Pin::new(io).poll_read(cx, buf),
-            Inner::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Inner::Tls(tls) => {
+                let side = match tls.as_ref() {
+                    TlsStream::Server(_) => Side::Server,
+                    TlsStream::Client(_) => Side::Client,
+                };
+                Poll::Ready(match ready!(Pin::new(tls.as_mut()).poll_read(cx, buf)) {
+                    Ok(()) => Ok(()),
+                    // A peer that closes without a close_notify has ended, as
+                    // most TLS peers (ncat, browsers) take it: our protocols
+                    // frame their messages, so a cut one is still noticed.
+                    Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
+                    // Worded once for every protocol: under TLS 1.3 a refused
+                    // client certificate is only heard of on the first read.
+                    Err(err) => Err(match TlsError::from_io(&err, side) {
+                        Some(tls) => io::Error::new(err.kind(), tls),
+                        None => err,
+                    }),
+                })
+            }
         }
     }
 }

@@ -35,6 +35,9 @@ use super::{DEFAULT_HANDSHAKE_TIMEOUT, provider};
 pub struct ClientOptions {
     /// Trust only the CAs in this PEM file.
     pub cacert: Option<PathBuf>,
+    /// Without `cacert`, CA files trusted besides the system roots (the
+    /// development CA, so that our own servers verify the first time).
+    pub also_trust: Vec<PathBuf>,
     /// Trust the server whose key has this pin.
     pub pin: Option<Pin>,
     /// Skip verification.
@@ -53,6 +56,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             cacert: None,
+            also_trust: Vec::new(),
             pin: None,
             insecure: false,
             cert: None,
@@ -82,7 +86,14 @@ impl ClientTls {
         let roots = |path: &Option<PathBuf>| -> Result<Arc<RootCertStore>, TlsError> {
             Ok(Arc::new(match path {
                 Some(path) => files::read_roots(path)?,
-                None => RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                None => {
+                    let mut roots =
+                        RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                    for path in &options.also_trust {
+                        roots.roots.extend(files::read_roots(path)?.roots);
+                    }
+                    roots
+                }
             }))
         };
         let builder = match (options.pin, options.insecure) {

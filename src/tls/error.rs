@@ -182,7 +182,7 @@ pub enum TlsError {
 
 /// Which end of the connection we are, for wording the other end's mistakes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
+pub enum Side {
     /// We accepted; the peer is a client.
     Server,
     /// We connected to `host`; the peer is a server.
@@ -212,9 +212,9 @@ impl TlsError {
     /// under TLS 1.3 a server refuses a missing client certificate only after
     /// the client has finished its handshake, so the client's first read is
     /// where it hears of it.
-    pub fn from_io(err: &io::Error) -> Option<TlsError> {
+    pub fn from_io(err: &io::Error, side: Side) -> Option<TlsError> {
         let tls = err.get_ref()?.downcast_ref::<rustls::Error>()?;
-        Some(from_rustls(tls.clone(), Side::Client, ""))
+        Some(from_rustls(tls.clone(), side, ""))
     }
 }
 

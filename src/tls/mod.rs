@@ -35,7 +35,7 @@ mod store;
 mod verify;
 
 pub use client::{ClientOptions, ClientTls};
-pub use error::TlsError;
+pub use error::{Side, TlsError};
 pub use files::{read_certs, read_key, read_roots};
 pub use info::{CertInfo, San, SanError};
 pub use pin::{Pin, PinError};

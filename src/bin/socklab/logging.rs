@@ -13,7 +13,14 @@ pub fn init(verbose: u8, quiet: u8, trace: bool) {
         (_, 1) => "warn",
         _ => "error",
     };
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // rustls logs its side of a failed handshake, which our one line already
+    // names: its own words only with -vv or RUST_LOG.
+    let ours = if verbose >= 2 {
+        level.to_string()
+    } else {
+        format!("{level},rustls=error")
+    };
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(ours));
     if trace && let Ok(directive) = format!("{WIRE_TARGET}=trace").parse() {
         filter = filter.add_directive(directive);
     }

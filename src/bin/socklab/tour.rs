@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{
     AppClientArgs, AppCmd, Command, EchoClientArgs, EchoCmd, FixedCmd, HelloClientArgs, HelloCmd,
-    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, UdpClientArgs, UdpCmd,
-    UdpMtuArgs, UpperClientArgs, UpperCmd,
+    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs,
+    UdpClientArgs, UdpCmd, UdpMtuArgs, UpperClientArgs, UpperCmd,
 };
 use socklab::net::{self, ServerOptions};
 use socklab::{app, chat, diag, echo, fixed, hello, http, udp, upper};
@@ -120,6 +120,7 @@ pub async fn run() -> Result<()> {
                 json: false,
                 connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
                 timeout: Duration::from_secs(30),
+                tls: TlsClientArgs::default(),
             })),
         )
         .await?;

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::parse::{HostArg, parse_duration};
 use super::server::ServerArgs;
+use super::tls::TlsClientArgs;
 
 /// Roles of the app protocol.
 #[derive(Debug, Subcommand)]
@@ -54,4 +55,6 @@ pub struct AppClientArgs {
     /// Give up waiting for the answer after this long
     #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
     pub timeout: Duration,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 }

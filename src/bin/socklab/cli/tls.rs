@@ -84,8 +84,12 @@ impl TlsClientArgs {
         if !self.tls {
             return Ok(None);
         }
+        // Our own servers' development CA is trusted once it exists, so
+        // `--tls` alone verifies them; a --cacert replaces every root.
+        let dev_ca = DevStore::locate().map(|store| store.ca_path());
         let options = ClientOptions {
             cacert: self.cacert.clone(),
+            also_trust: dev_ca.into_iter().filter(|ca| ca.exists()).collect(),
             pin: self.pin,
             insecure: self.insecure,
             cert: self.cert.clone(),

@@ -25,6 +25,7 @@ pub async fn client(args: &AppClientArgs) -> Result<()> {
     let request = Message::request(&args.action, &args.value);
     let server = Endpoint {
         connect_timeout: args.connect_timeout,
+        tls: args.tls.client_tls()?,
         ..Endpoint::new(&args.host, args.port)
     };
     let answer = app::request(&server, args.timeout, &request).await?;
