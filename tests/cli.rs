@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, TIMEOUT, run_socklab, text};
+use common::{Server, TIMEOUT, run_socklab, socklab, text};
 
 #[test]
 fn tour_shows_every_pair_quickly() {
@@ -30,6 +30,44 @@ fn tour_shows_every_pair_quickly() {
             "tour lacks {expected:?}:\n{stdout}"
         );
     }
+}
+
+// Must show 1 of the TLS issue: every TCP pair of the tour over TLS, the
+// servers with a development certificate made on the spot and the clients
+// verifying it (nothing disables verification).
+#[test]
+fn tour_runs_every_tcp_pair_over_tls() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = common::run(
+        socklab()
+            .args(["tour", "--tls"])
+            .env("SOCKLAB_DATA_DIR", data.path()),
+        Duration::from_secs(60),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        " --tls\nReceived b'Hello, world'\n",
+        "received b'Message 1 from client.Message 2 from client.' from connection 2",
+        " --tls\nClient has been assigned socket name",
+        "The server said b'Farewell, client'",
+        "1048576 bytes received and verified",
+        " --tls\nWelcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n",
+        "search morpheus --tls\ngot result: Follow the white rabbit. 🐰",
+        "--tls --nick alice",
+        "* alice left",
+        "stall client 127.0.0.1",
+        "every byte written waits in a kernel queue",
+        "https://127.0.0.1:",
+        "Hello World",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "tour --tls lacks {expected:?}:\n{stdout}"
+        );
+    }
+    assert!(!stderr.contains("insecure"), "{stderr}");
+    assert!(data.path().join("ca.pem").exists());
 }
 
 #[test]

@@ -133,11 +133,24 @@ pub async fn client(
     let io = net::connect(&target.host, target.port, target.connect_timeout).await?;
     let peer = io.peer();
     let stream = io.into_inner();
+    // Under TLS the queues fill with records: rustls encrypts, and its
+    // records go to the kernel by the same non-blocking writes.
+    let (stream, mut tls) = match &target.tls {
+        None => (stream, None),
+        Some(tls) => {
+            let connected = tls.connect(stream, &target.host).await;
+            let (stream, session) = connected.map_err(NetError::from)?.into_inner();
+            (stream, Some(session))
+        }
+    };
     let local = stream
         .local_addr()
         .map_err(|err| StallError::Io("reading our address".to_owned(), err))?;
     on_event(Event::Connected { peer, local });
-    let written = fill(&stream, peer).await?;
+    let written = match &mut tls {
+        None => fill(&stream, peer).await?,
+        Some(session) => fill_tls(&stream, session, peer).await?,
+    };
     on_event(Event::Filled(written));
     let report = settle(&stream, local, peer, written).await?;
     Ok((report, stream))
@@ -160,6 +173,47 @@ async fn fill(stream: &TcpStream, peer: SocketAddr) -> Result<u64, StallError> {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(written),
             Err(err) => return Err(StallError::Io(format!("sending to {peer}"), err)),
         }
+    }
+}
+
+/// Writes TLS records until the socket would block; returns the bytes of
+/// records the kernel took (what its queues hold).
+async fn fill_tls(
+    stream: &TcpStream,
+    session: &mut rustls::ClientConnection,
+    peer: SocketAddr,
+) -> Result<u64, StallError> {
+    let chunk: Vec<u8> = PATTERN.iter().copied().cycle().take(CHUNK).collect();
+    let failed = |err| StallError::Io(format!("sending to {peer}"), err);
+    stream
+        .writable()
+        .await
+        .map_err(|err| StallError::Io("waiting to write".to_owned(), err))?;
+    let mut written = 0u64;
+    loop {
+        // Encrypt more only once the last records are out: rustls' own
+        // buffer stays one chunk at most.
+        if !session.wants_write() {
+            std::io::Write::write_all(&mut session.writer(), &chunk).map_err(failed)?;
+        }
+        match session.write_tls(&mut NonBlocking(stream)) {
+            Ok(n) => written += n as u64,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(written),
+            Err(err) => return Err(failed(err)),
+        }
+    }
+}
+
+/// A TCP stream's non-blocking writes as `std::io::Write`, for rustls.
+struct NonBlocking<'a>(&'a TcpStream);
+
+impl std::io::Write for NonBlocking<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

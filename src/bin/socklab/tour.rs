@@ -15,24 +15,34 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{
     AppClientArgs, AppCmd, Command, EchoClientArgs, EchoCmd, FixedCmd, HelloClientArgs, HelloCmd,
-    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs,
+    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs, TourArgs,
     UdpClientArgs, UdpCmd, UdpMtuArgs, UpperClientArgs, UpperCmd,
 };
 use socklab::net::{self, ServerOptions};
+use socklab::tls::{DevStore, ServerTls};
 use socklab::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
-/// Runs the tour.
-pub async fn run() -> Result<()> {
-    let mut tour = Tour::default();
+/// Runs the tour; with `--tls` every TCP pair speaks TLS, the servers with
+/// the development certificate and the clients verifying it.
+pub async fn run(args: &TourArgs) -> Result<()> {
+    let tls = match args.tls {
+        true => Some(ServerTls::development(&DevStore::locate()?, &[], None)?),
+        false => None,
+    };
+    let mut tour = Tour {
+        stop: CancellationToken::new(),
+        servers: Vec::new(),
+        tls,
+    };
     let addr = tour
         .start(|l, server, s| echo::serve(l, echo::Options { server }, s))
         .await?;
     tour.show(
         "echo",
         "every byte comes back (echo-server.py)",
-        &["echo", "client", &ip(addr), &port(addr)],
+        &tour.tcp(&["echo", "client", &ip(addr), &port(addr)]),
         Command::Echo(EchoCmd::Client(EchoClientArgs {
-            target: Target::new(&ip(addr), addr.port()),
+            target: tour.target(addr),
             message: None,
             conns: None,
         })),
@@ -41,9 +51,9 @@ pub async fn run() -> Result<()> {
     tour.show(
         "echo, two connections",
         "multiconn-client.py: two messages on each of two connections",
-        &["echo", "client", &ip(addr), &port(addr), "--conns", "2"],
+        &tour.tcp(&["echo", "client", &ip(addr), &port(addr), "--conns", "2"]),
         Command::Echo(EchoCmd::Client(EchoClientArgs {
-            target: Target::new(&ip(addr), addr.port()),
+            target: tour.target(addr),
             message: None,
             conns: Some(2),
         })),
@@ -56,8 +66,8 @@ pub async fn run() -> Result<()> {
     tour.show(
         "fixed",
         "exactly sixteen octets each way (tcp_sixteen.py)",
-        &["fixed", "client", &ip(addr), &port(addr)],
-        Command::Fixed(FixedCmd::Client(Target::new(&ip(addr), addr.port()))),
+        &tour.tcp(&["fixed", "client", &ip(addr), &port(addr)]),
+        Command::Fixed(FixedCmd::Client(tour.target(addr))),
     )
     .await?;
 
@@ -67,9 +77,9 @@ pub async fn run() -> Result<()> {
     tour.show(
         "upper",
         "a stream uppercased, sent and received at once (tcp_deadlock.py, without the deadlock)",
-        &["upper", "client", &ip(addr), &port(addr), "1048576"],
+        &tour.tcp(&["upper", "client", &ip(addr), &port(addr), "1048576"]),
         Command::Upper(UpperCmd::Client(UpperClientArgs {
-            target: Target::new(&ip(addr), addr.port()),
+            target: tour.target(addr),
             bytes: 1_048_576,
             lockstep: false,
             stall_timeout: Duration::from_secs(5),
@@ -83,9 +93,9 @@ pub async fn run() -> Result<()> {
     tour.show(
         "hello",
         "Welcome!, then Hello, NAME! per name, then exit",
-        &["hello", "client", &ip(addr), &port(addr)],
+        &tour.tcp(&["hello", "client", &ip(addr), &port(addr)]),
         Command::Hello(HelloCmd::Client(HelloClientArgs {
-            target: Target::new(&ip(addr), addr.port()),
+            target: tour.target(addr),
             names: ["Michael", "Tracy", "Sarah"].map(String::from).to_vec(),
         })),
     )
@@ -111,7 +121,7 @@ pub async fn run() -> Result<()> {
         tour.show(
             "app",
             about,
-            &["app", "client", &ip(addr), &port(addr), action, value],
+            &tour.tcp(&["app", "client", &ip(addr), &port(addr), action, value]),
             Command::App(AppCmd::Client(AppClientArgs {
                 host: ip(addr),
                 port: addr.port(),
@@ -120,7 +130,7 @@ pub async fn run() -> Result<()> {
                 json: false,
                 connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
                 timeout: Duration::from_secs(30),
-                tls: TlsClientArgs::default(),
+                tls: tour.client_tls(),
             })),
         )
         .await?;
@@ -139,11 +149,12 @@ pub async fn run() -> Result<()> {
         .await?;
     println!("\n== chat: every line goes to everyone, the sender included; /nick, /who, quit");
     println!(
-        "$ socklab chat client {} {} --nick alice    # and bob, the same way",
+        "$ socklab chat client {} {}{} --nick alice    # and bob, the same way",
         ip(addr),
-        port(addr)
+        port(addr),
+        if tour.tls.is_some() { " --tls" } else { "" }
     );
-    crate::cmd::chat::conversation(addr).await?;
+    crate::cmd::chat::conversation(&tour.target(addr).endpoint(chat::DEFAULT_PORT)?).await?;
 
     let addr = tour.start_udp(udp::Options::default()).await?;
     tour.show(
@@ -183,9 +194,9 @@ pub async fn run() -> Result<()> {
     tour.show(
         "stall",
         "a server that never reads: where the written bytes wait (app-server-test.py)",
-        &["stall", "client", &ip(addr), &port(addr)],
+        &tour.tcp(&["stall", "client", &ip(addr), &port(addr)]),
         Command::Stall(StallCmd::Client(StallClientArgs {
-            target: Target::new(&ip(addr), addr.port()),
+            target: tour.target(addr),
             hold: Duration::ZERO,
         })),
     )
@@ -200,15 +211,25 @@ pub async fn run() -> Result<()> {
             http::serve(l, options, s)
         })
         .await?;
+    let (url, cacert) = match &tour.tls {
+        Some(_) => (format!("https://{addr}/"), Some(DevStore::locate()?.ca()?)),
+        None => (format!("http://{addr}/"), None),
+    };
+    let shown_cacert = cacert.as_ref().map(|ca| ca.display().to_string());
+    let mut shown = vec!["http", "get"];
+    if let Some(ca) = &shown_cacert {
+        shown.extend(["--cacert", ca]);
+    }
+    shown.push(&url);
     tour.show(
         "http",
         "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",
-        &["http", "get", &format!("http://{addr}/")],
+        &shown,
         Command::Http(HttpCmd::Get(HttpGetArgs {
-            url: format!("http://{addr}/"),
+            url: url.clone(),
             output: None,
             raw: false,
-            cacert: None,
+            cacert,
             connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
             timeout: Duration::from_secs(30),
         })),
@@ -256,13 +277,39 @@ fn port(addr: SocketAddr) -> String {
 }
 
 /// The servers the tour started, stopped together at the end.
-#[derive(Default)]
 struct Tour {
     stop: CancellationToken,
     servers: Vec<JoinHandle<io::Result<()>>>,
+    /// With `--tls`: what every TCP server serves.
+    tls: Option<ServerTls>,
 }
 
 impl Tour {
+    /// A client's target for the server at `addr`, over TLS when the tour is.
+    fn target(&self, addr: SocketAddr) -> Target {
+        Target {
+            tls: self.client_tls(),
+            ..Target::new(&ip(addr), addr.port())
+        }
+    }
+
+    /// A client's TLS flags: `--tls` alone, which trusts the development CA.
+    fn client_tls(&self) -> TlsClientArgs {
+        TlsClientArgs {
+            tls: self.tls.is_some(),
+            ..TlsClientArgs::default()
+        }
+    }
+
+    /// A TCP client's command line as shown, `--tls` added when it applies.
+    fn tcp<'a>(&self, parts: &[&'a str]) -> Vec<&'a str> {
+        let mut line = parts.to_vec();
+        if self.tls.is_some() {
+            line.push("--tls");
+        }
+        line
+    }
+
     /// Starts a server on a free loopback port and returns its address.
     async fn start<F, Fut>(&mut self, server: F) -> Result<SocketAddr>
     where
@@ -277,7 +324,10 @@ impl Tour {
         let addr = listener
             .local_addr()
             .context("reading the listener's address")?;
-        let config = ServerOptions::default();
+        let config = ServerOptions {
+            tls: self.tls.clone(),
+            ..ServerOptions::default()
+        };
         self.servers.push(tokio::spawn(server(
             listener,
             config,

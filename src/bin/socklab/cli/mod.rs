@@ -77,8 +77,8 @@ pub enum Command {
     #[command(subcommand)]
     Chat(ChatCmd),
     /// Run every pair on loopback and show the exchanges
-    #[command(after_help = "Example: socklab tour")]
-    Tour,
+    #[command(after_help = "Example: socklab tour   (or socklab tour --tls)")]
+    Tour(TourArgs),
     /// Load generators that verify every answer (echo, http, udp, chat, app)
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -131,4 +131,12 @@ mod tests {
         assert_eq!(args.target.host, "::1");
         assert_eq!(args.target.port, Some(7));
     }
+}
+
+/// Options of `tour`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TourArgs {
+    /// Run every TCP pair over TLS (the development certificate, verified by the clients)
+    #[arg(long)]
+    pub tls: bool,
 }

@@ -4,7 +4,6 @@
 //! has answered, so the transcript is the same every time (but for the
 //! clock and the ports).
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::cli::{ChatClientArgs, ChatServerArgs};
 use socklab::chat;
-use socklab::net::{self, DEFAULT_CONNECT_TIMEOUT};
+use socklab::net::Endpoint;
 
 /// The server's options from the command line; the connection limits and
 /// the send buffer (an accept-loop option) are the caller's.
@@ -42,12 +41,12 @@ pub async fn client(args: &ChatClientArgs) -> Result<()> {
 /// How long any step may take before the tour gives up.
 const STEP: Duration = Duration::from_secs(5);
 
-/// Runs the conversation against the server at `addr` and prints what each
-/// client's screen showed.
-pub async fn conversation(addr: SocketAddr) -> Result<()> {
-    let mut alice = Scripted::join(addr, "alice").await?;
+/// Runs the conversation against the server at `server` and prints what
+/// each client's screen showed.
+pub async fn conversation(server: &Endpoint) -> Result<()> {
+    let mut alice = Scripted::join(server, "alice").await?;
     alice.wait_for("is now alice").await?;
-    let mut bob = Scripted::join(addr, "bob").await?;
+    let mut bob = Scripted::join(server, "bob").await?;
     alice.wait_for("is now bob").await?;
     alice.say("hi bob").await?;
     bob.wait_for("hi bob\n").await?;
@@ -78,8 +77,8 @@ struct Scripted {
 }
 
 impl Scripted {
-    async fn join(addr: SocketAddr, nick: &str) -> Result<Scripted> {
-        let io = net::connect(&addr.ip().to_string(), addr.port(), DEFAULT_CONNECT_TIMEOUT).await?;
+    async fn join(server: &Endpoint, nick: &str) -> Result<Scripted> {
+        let io = server.connect().await?;
         let (keyboard, input) = tokio::io::duplex(4096);
         let (output, mut display) = tokio::io::duplex(64 * 1024);
         let nick = nick.to_string();
