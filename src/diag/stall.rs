@@ -147,40 +147,17 @@ pub async fn client(
         .local_addr()
         .map_err(|err| StallError::Io("reading our address".to_owned(), err))?;
     on_event(Event::Connected { peer, local });
-    let written = match &mut tls {
-        None => fill(&stream, peer).await?,
-        Some(session) => fill_tls(&stream, session, peer).await?,
-    };
+    let written = fill(&stream, tls.as_mut(), peer).await?;
     on_event(Event::Filled(written));
     let report = settle(&stream, local, peer, written).await?;
     Ok((report, stream))
 }
 
-/// Writes until the socket would block; returns the bytes the kernel took.
-async fn fill(stream: &TcpStream, peer: SocketAddr) -> Result<u64, StallError> {
-    let chunk: Vec<u8> = PATTERN.iter().copied().cycle().take(CHUNK).collect();
-    stream
-        .writable()
-        .await
-        .map_err(|err| StallError::Io("waiting to write".to_owned(), err))?;
-    let mut written = 0u64;
-    loop {
-        match stream.try_write(&chunk) {
-            Ok(n) => {
-                net::trace_sent(peer, &chunk[..n]);
-                written += n as u64;
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(written),
-            Err(err) => return Err(StallError::Io(format!("sending to {peer}"), err)),
-        }
-    }
-}
-
-/// Writes TLS records until the socket would block; returns the bytes of
-/// records the kernel took (what its queues hold).
-async fn fill_tls(
+/// Writes until the socket would block, plain or (with `session`) as TLS
+/// records; returns the bytes the kernel took (what its queues hold).
+async fn fill(
     stream: &TcpStream,
-    session: &mut rustls::ClientConnection,
+    mut session: Option<&mut rustls::ClientConnection>,
     peer: SocketAddr,
 ) -> Result<u64, StallError> {
     let chunk: Vec<u8> = PATTERN.iter().copied().cycle().take(CHUNK).collect();
@@ -191,12 +168,18 @@ async fn fill_tls(
         .map_err(|err| StallError::Io("waiting to write".to_owned(), err))?;
     let mut written = 0u64;
     loop {
-        // Encrypt more only once the last records are out: rustls' own
-        // buffer stays one chunk at most.
-        if !session.wants_write() {
-            std::io::Write::write_all(&mut session.writer(), &chunk).map_err(failed)?;
-        }
-        match session.write_tls(&mut NonBlocking(stream)) {
+        let sent = match session.as_deref_mut() {
+            None => stream.try_write(&chunk).inspect(|&n| net::trace_sent(peer, &chunk[..n])),
+            Some(session) => {
+                // Encrypt more only once the last records are out: rustls'
+                // own buffer stays one chunk at most.
+                if !session.wants_write() {
+                    std::io::Write::write_all(&mut session.writer(), &chunk).map_err(failed)?;
+                }
+                session.write_tls(&mut NonBlocking(stream))
+            }
+        };
+        match sent {
             Ok(n) => written += n as u64,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(written),
             Err(err) => return Err(failed(err)),
