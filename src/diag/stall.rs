@@ -169,7 +169,9 @@ async fn fill(
     let mut written = 0u64;
     loop {
         let sent = match session.as_deref_mut() {
-            None => stream.try_write(&chunk).inspect(|&n| net::trace_sent(peer, &chunk[..n])),
+            None => stream
+                .try_write(&chunk)
+                .inspect(|&n| net::trace_sent(peer, &chunk[..n])),
             Some(session) => {
                 // Encrypt more only once the last records are out: rustls'
                 // own buffer stays one chunk at most.

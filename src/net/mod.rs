@@ -29,7 +29,9 @@ pub use connection::{
 pub use error::{NetError, describe};
 pub use fdlimit::raise_fd_limit;
 pub use listen::{DEFAULT_BACKLOG, bind_first, bind_tcp};
-pub use monitored::{Monitored, ReadReady, WIRE_TARGET, read_ready, trace_received, trace_sent};
+pub use monitored::{
+    Monitored, ReadReady, WIRE_TARGET, peek_first, read_ready, trace_received, trace_sent,
+};
 pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
 pub use runtime::single_threaded;

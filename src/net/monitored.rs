@@ -10,7 +10,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -124,16 +124,28 @@ pub trait ReadReady {
     /// Ready once input, end of stream or an error is waiting (possibly
     /// spuriously: the read that follows may still find nothing).
     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Ready as [`poll_read_ready`](Self::poll_read_ready), with the first
+    /// byte waiting, left in place; `None` at the end of the stream or where
+    /// the stream cannot look ahead.
+    fn poll_peek_first(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<u8>>> {
+        self.poll_read_ready(cx).map_ok(|()| None)
+    }
 }
 
 impl ReadReady for TcpStream {
     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_peek_first(cx).map_ok(drop)
+    }
+
+    fn poll_peek_first(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<u8>>> {
         // Readiness alone would not do: tokio assumes an accepted stream
         // readable until a read says otherwise. Peeking at one byte waits for
         // real input (or the end) and leaves it in the socket.
         let mut byte = [0u8; 1];
         let mut peek = ReadBuf::new(&mut byte);
-        self.poll_peek(cx, &mut peek).map_ok(drop)
+        ready!(self.poll_peek(cx, &mut peek))?;
+        Poll::Ready(Ok(peek.filled().first().copied()))
     }
 }
 
@@ -159,6 +171,12 @@ impl<S: ReadReady> ReadReady for Monitored<S> {
 /// Waits until `io` has input (or end of stream, or an error) without reading.
 pub async fn read_ready<S: ReadReady>(io: &mut S) -> io::Result<()> {
     std::future::poll_fn(|cx| io.poll_read_ready(cx)).await
+}
+
+/// Waits for `io`'s first byte and returns it without taking it (see
+/// [`ReadReady::poll_peek_first`]).
+pub async fn peek_first<S: ReadReady>(io: &mut S) -> io::Result<Option<u8>> {
+    std::future::poll_fn(|cx| io.poll_peek_first(cx)).await
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Monitored<S> {

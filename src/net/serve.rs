@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::{AccessList, Monitored, ReadReady, Stream};
-use crate::tls::ServerTls;
+use super::{AccessList, Monitored, ReadReady, Stream, peek_first};
+use crate::tls::{ServerTls, TlsError};
 
 /// Where connections come from: a TCP listener, and next TLS or a Unix socket.
 pub trait Listener: Send + 'static {
@@ -253,8 +253,8 @@ where
             let connection = async {
                 let io = match tls {
                     None => Stream::plain(io),
-                    Some(tls) => match tls.accept(io).await {
-                        Ok(tls) => Stream::from(tls),
+                    Some(tls) => match shake_hands(&tls, io).await {
+                        Ok(tls) => tls,
                         Err(err) => return Err(format!("TLS handshake failed: {err}")),
                     },
                 };
@@ -297,6 +297,27 @@ where
     }
     Ok(())
 }
+
+/// A TLS client's first byte starts a handshake record (22); any other is a
+/// plain-text client, named at once: rustls would wait for a whole 5-byte
+/// record header first, and someone typing `hi` into nc would wait out the
+/// handshake timeout.
+async fn shake_hands<S>(tls: &ServerTls, mut io: S) -> Result<Stream<S>, TlsError>
+where
+    S: AsyncRead + AsyncWrite + ReadReady + Unpin,
+{
+    let wait = tls.handshake_timeout();
+    match tokio::time::timeout(wait, peek_first(&mut io)).await {
+        Err(_) => return Err(TlsError::ClientStalled(wait)),
+        Ok(Ok(Some(first))) if first != HANDSHAKE_RECORD => return Err(TlsError::PlainTextClient),
+        // An end or an error is the handshake's to report.
+        Ok(_) => {}
+    }
+    Ok(Stream::from(tls.accept(io).await?))
+}
+
+/// The content type of a TLS handshake record.
+const HANDSHAKE_RECORD: u8 = 22;
 
 /// A socket keeps its kernel default when its send buffer cannot be set:
 /// that costs memory, not correctness.
@@ -370,6 +391,43 @@ mod tests {
             assert_eq!(local, addr);
             assert_eq!(peer, client.local_addr().expect("client address"));
         }
+        stop.cancel();
+        server.await.expect("serve task").expect("serve");
+    }
+
+    // "hi" typed into nc at a TLS server is three bytes: no whole TLS record
+    // header, so only the first byte can tell at once that it is plain text.
+    #[tokio::test]
+    async fn a_plain_text_client_of_a_tls_server_is_dropped_at_once() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::tls::DevStore::new(dir.path());
+        let tls = ServerTls::development(&store, &[], None)
+            .expect("development certificate")
+            .with_handshake_timeout(Duration::from_secs(60));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let stop = CancellationToken::new();
+        let options = ServerOptions {
+            tls: Some(tls),
+            ..ServerOptions::default()
+        };
+        let server = tokio::spawn(serve(
+            listener,
+            options,
+            stop.clone().cancelled_owned(),
+            |_io: Monitored<Stream<TcpStream>>, _info: ConnInfo| async {
+                Err::<(), _>(io::Error::other("the handler must not run"))
+            },
+        ));
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        client.write_all(b"hi\n").await.expect("write");
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
+            .await
+            .expect("closed long before the 60 s handshake timeout");
+        // Closed with our bytes unread: a reset, or a plain end.
+        assert!(closed.is_err() || rest.is_empty(), "{closed:?} {rest:?}");
         stop.cancel();
         server.await.expect("serve task").expect("serve");
     }

@@ -104,6 +104,11 @@ impl ServerTls {
         self
     }
 
+    /// How long a peer may take over its handshake.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
     /// The pin of the certificate served.
     pub fn pin(&self) -> &Pin {
         &self.certificate.pin
