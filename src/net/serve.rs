@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::SockRef;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -309,7 +309,11 @@ where
     let wait = tls.handshake_timeout();
     match tokio::time::timeout(wait, peek_first(&mut io)).await {
         Err(_) => return Err(TlsError::ClientStalled(wait)),
-        Ok(Ok(Some(first))) if first != HANDSHAKE_RECORD => return Err(TlsError::PlainTextClient),
+        Ok(Ok(Some(first))) if first != HANDSHAKE_RECORD => {
+            // The alert rustls would have sent: our plain clients name it.
+            let _ = io.write_all(&UNEXPECTED_MESSAGE_ALERT).await;
+            return Err(TlsError::PlainTextClient);
+        }
         // An end or an error is the handshake's to report.
         Ok(_) => {}
     }
@@ -318,6 +322,8 @@ where
 
 /// The content type of a TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 22;
+/// A TLS 1.2 record holding a fatal `unexpected_message` alert.
+const UNEXPECTED_MESSAGE_ALERT: [u8; 7] = [21, 3, 3, 0, 2, 2, 10];
 
 /// A socket keeps its kernel default when its send buffer cannot be set:
 /// that costs memory, not correctness.
@@ -426,8 +432,10 @@ mod tests {
         let closed = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
             .await
             .expect("closed long before the 60 s handshake timeout");
-        // Closed with our bytes unread: a reset, or a plain end.
-        assert!(closed.is_err() || rest.is_empty(), "{closed:?} {rest:?}");
+        // A fatal alert, then closed with our bytes unread (a reset, or an end).
+        if closed.is_ok() {
+            assert_eq!(rest, [21, 3, 3, 0, 2, 2, 10]);
+        }
         stop.cancel();
         server.await.expect("serve task").expect("serve");
     }
