@@ -153,3 +153,16 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(stdout, "\n");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn trust_flags_without_tls_are_one_line_and_exit_1() {
+    let pin = "sha256//QfcbGI3yZHI0+jMrRsZbygjsYnUsgi7kwXgToqhOsgQ=";
+    let out = run_socklab(&["echo", "client", "127.0.0.1", "9", "--pin", pin], TIMEOUT);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr,
+        "error: --cacert, --pin, --insecure, --cert and --key need --tls\n"
+    );
+}

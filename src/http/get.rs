@@ -18,13 +18,13 @@
 //! curl's `--fail-with-body`).
 
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+use tracing::warn;
 use url::{Position, Url};
 
 use super::response::{Head, Part, ResponseDecoder, ResponseError};
@@ -90,8 +90,8 @@ pub enum GetError {
 /// How to fetch.
 #[derive(Debug, Clone)]
 pub struct GetOptions {
-    /// Trust only the CA certificates in this PEM file (https).
-    pub cacert: Option<PathBuf>,
+    /// How https servers are verified (ALPN is always http/1.1).
+    pub tls: ClientOptions,
     /// Give up connecting after this long.
     pub connect_timeout: Duration,
     /// Give up when the server sends nothing for this long.
@@ -103,7 +103,7 @@ pub struct GetOptions {
 impl Default for GetOptions {
     fn default() -> Self {
         Self {
-            cacert: None,
+            tls: ClientOptions::default(),
             connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
             timeout: Duration::from_secs(30),
             raw: false,
@@ -248,10 +248,12 @@ pub async fn connect(target: &Target, options: &GetOptions) -> Result<Connected,
         return Ok(Connected::Plain(tcp));
     }
     let tls = ClientTls::new(&ClientOptions {
-        cacert: options.cacert.clone(),
         alpn: vec![b"http/1.1".to_vec()],
-        ..ClientOptions::default()
+        ..options.tls.clone()
     })?;
+    if tls.is_insecure() {
+        warn!("{peer}: the server's certificate is not checked (--insecure)");
+    }
     let stream = tls.connect(tcp, &target.host).await?;
     Ok(Connected::Tls(Box::new(stream)))
 }

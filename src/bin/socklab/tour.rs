@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{
     AppClientArgs, AppCmd, Command, EchoClientArgs, EchoCmd, FixedCmd, HelloClientArgs, HelloCmd,
-    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs, TourArgs,
+    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs, TourArgs, TrustArgs,
     UdpClientArgs, UdpCmd, UdpMtuArgs, UpperClientArgs, UpperCmd,
 };
 use socklab::net::{self, ServerOptions};
@@ -211,25 +211,18 @@ pub async fn run(args: &TourArgs) -> Result<()> {
             http::serve(l, options, s)
         })
         .await?;
-    let (url, cacert) = match &tour.tls {
-        Some(_) => (format!("https://{addr}/"), Some(DevStore::locate()?.ca()?)),
-        None => (format!("http://{addr}/"), None),
-    };
-    let shown_cacert = cacert.as_ref().map(|ca| ca.display().to_string());
-    let mut shown = vec!["http", "get"];
-    if let Some(ca) = &shown_cacert {
-        shown.extend(["--cacert", ca]);
-    }
-    shown.push(&url);
+    // Over TLS, http get trusts the development CA as every client does.
+    let scheme = if tour.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}/");
     tour.show(
         "http",
         "the minimal HTTP server, fetched by the raw-socket client (head on stderr, body on stdout)",
-        &shown,
+        &["http", "get", &url],
         Command::Http(HttpCmd::Get(HttpGetArgs {
             url: url.clone(),
             output: None,
             raw: false,
-            cacert,
+            trust: TrustArgs::default(),
             connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
             timeout: Duration::from_secs(30),
         })),

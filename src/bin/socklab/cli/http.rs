@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::parse::parse_duration;
 use super::server::ServerArgs;
+use super::tls::TrustArgs;
 
 /// Roles of the HTTP protocol.
 #[derive(Debug, Subcommand)]
@@ -53,9 +54,8 @@ pub struct HttpGetArgs {
     /// Show the exact bytes: the request on stderr, the undecoded response on stdout (or FILE)
     #[arg(long)]
     pub raw: bool,
-    /// Trust only the CA certificates in this PEM file (https)
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Give up connecting after this long
     #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
     pub connect_timeout: Duration,

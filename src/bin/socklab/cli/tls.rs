@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 
 use super::parse::parse_duration;
@@ -61,33 +61,51 @@ pub struct TlsClientArgs {
     /// Speak TLS; the server's certificate is verified (system roots and the development CA)
     #[arg(long)]
     pub tls: bool,
-    /// Trust only the CAs in FILE (PEM), as curl's --cacert
-    #[arg(long, value_name = "FILE", requires = "tls")]
-    pub cacert: Option<PathBuf>,
-    /// Trust exactly the server key with this pin (curl's --pinnedpubkey form)
-    #[arg(long, value_name = "sha256//BASE64", value_parser = clap::value_parser!(Pin), requires = "tls")]
-    pub pin: Option<Pin>,
-    /// Do not verify the server at all (warned on every connection)
-    #[arg(long, requires = "tls", conflicts_with_all = ["cacert", "pin"])]
-    pub insecure: bool,
-    /// Client certificate chain for a server that requires one (PEM)
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
-    pub cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM)
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 impl TlsClientArgs {
     /// The client's TLS, or `None` without `--tls`.
     pub fn client_tls(&self) -> Result<Option<ClientTls>> {
         if !self.tls {
+            if self.trust.any() {
+                bail!("--cacert, --pin, --insecure, --cert and --key need --tls");
+            }
             return Ok(None);
         }
+        Ok(Some(ClientTls::new(&self.trust.options())?))
+    }
+}
+
+/// How a TLS client trusts servers and shows itself (`--tls` clients, and
+/// `http get` for https URLs).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrustArgs {
+    /// Trust only the CAs in FILE (PEM), as curl's --cacert
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Trust exactly the server key with this pin (curl's --pinnedpubkey form)
+    #[arg(long, value_name = "sha256//BASE64", value_parser = clap::value_parser!(Pin))]
+    pub pin: Option<Pin>,
+    /// Do not verify the server at all (warned on every connection)
+    #[arg(long, conflicts_with_all = ["cacert", "pin"])]
+    pub insecure: bool,
+    /// Client certificate chain for a server that requires one (PEM)
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM)
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The client options these flags ask for.
+    pub fn options(&self) -> ClientOptions {
         // Our own servers' development CA is trusted once it exists, so
         // `--tls` alone verifies them; a --cacert replaces every root.
         let dev_ca = DevStore::locate().map(|store| store.ca_path());
-        let options = ClientOptions {
+        ClientOptions {
             cacert: self.cacert.clone(),
             also_trust: dev_ca.into_iter().filter(|ca| ca.exists()).collect(),
             pin: self.pin,
@@ -95,8 +113,11 @@ impl TlsClientArgs {
             cert: self.cert.clone(),
             key: self.key.clone(),
             ..ClientOptions::default()
-        };
-        Ok(Some(ClientTls::new(&options)?))
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.cacert.is_some() || self.pin.is_some() || self.insecure || self.cert.is_some()
     }
 }
 

@@ -40,7 +40,7 @@ pub async fn server(args: HttpServerArgs) -> Result<()> {
 pub async fn get(args: &HttpGetArgs) -> Result<()> {
     let target = http::Target::parse(&args.url)?;
     let options = http::GetOptions {
-        cacert: args.cacert.clone(),
+        tls: args.trust.options(),
         connect_timeout: args.connect_timeout,
         timeout: args.timeout,
         raw: args.raw,
