@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Server, TIMEOUT, require, socklab};
+use common::{Program, Server, TIMEOUT, require, socklab};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -205,99 +204,6 @@ async fn three_clients_share_one_ordered_room() {
     c.writer.shutdown().await.expect("half-close");
     c.expect_eof().await;
     a.expect(&format!("* {} left", c.name)).await;
-}
-
-/// A peer program with piped stdin and its stdout collected as it comes.
-struct Program {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Arc<Mutex<String>>,
-    label: &'static str,
-}
-
-impl Program {
-    fn spawn(label: &'static str, cmd: &mut Command) -> Program {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("spawn {label}: {err}"));
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let out = Arc::new(Mutex::new(String::new()));
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut buf) {
-                sink.lock()
-                    .expect("output lock")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Program {
-            stdin: child.stdin.take(),
-            child,
-            out,
-            label,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("write to stdin");
-        stdin.flush().expect("flush stdin");
-    }
-
-    fn output(&self) -> String {
-        self.out.lock().expect("output lock").clone()
-    }
-
-    /// Waits until the output contains `needle` `times` times.
-    fn wait_for_n(&self, needle: &str, times: usize) {
-        let until = Instant::now() + TIMEOUT;
-        while self.output().matches(needle).count() < times {
-            assert!(
-                Instant::now() < until,
-                "{}: no {needle:?} (x{times}) in {:?}",
-                self.label,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn wait_for(&self, needle: &str) {
-        self.wait_for_n(needle, 1);
-    }
-
-    fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    fn wait(&mut self) -> ExitStatus {
-        let until = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < until,
-                "{} did not exit; it printed {:?}",
-                self.label,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Program {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // Must show 2: nc, ncat (CRLF lines), the texts' ChatClient and ours in one room.

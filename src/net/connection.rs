@@ -328,7 +328,8 @@ where
     }
 
     /// Writes what is queued and closes: at once when the peer has sent
-    /// nothing unread (dropping the socket then sends a plain FIN), else
+    /// nothing unread (a FIN, after TLS's close_notify, without which
+    /// OpenSSL 3 peers report an unexpected EOF), else
     /// after a FIN and draining its input for at most [`LINGER_TIME`] and
     /// [`LINGER_BYTES`].
     pub async fn close(mut self) -> io::Result<()> {
@@ -337,7 +338,7 @@ where
             let mut probe = [0u8; 1];
             // One poll: Pending means nothing is waiting to be read.
             match self.io.read(&mut probe).now_or_never() {
-                None | Some(Ok(0)) => return Ok(()),
+                None | Some(Ok(0)) => return self.io.shutdown().await,
                 Some(_) => {}
             }
         } else if self.reading.eof {

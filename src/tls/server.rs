@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -19,6 +20,10 @@ use super::info::CertInfo;
 use super::pin::Pin;
 use super::store::DevStore;
 use super::{DEFAULT_HANDSHAKE_TIMEOUT, provider};
+
+/// A fatal handshake_failure alert in a TLS 1.2 record, as sent before any
+/// key is agreed: what a client that stalled its handshake is told.
+const HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28];
 
 /// A TLS server configuration; cheap to clone.
 #[derive(Debug, Clone)]
@@ -125,10 +130,20 @@ impl ServerTls {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let acceptor = TlsAcceptor::from(self.config.clone());
-        match tokio::time::timeout(self.handshake_timeout, acceptor.accept(io)).await {
+        let mut accept = acceptor.accept(io);
+        match tokio::time::timeout(self.handshake_timeout, &mut accept).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(TlsError::from_handshake(err, Side::Server, "")),
-            Err(_) => Err(TlsError::ClientStalled(self.handshake_timeout)),
+            Err(_) => {
+                // A plain-text client of a protocol where the server speaks
+                // first (hello, fixed) sends nothing and waits: a bare close
+                // would leave it guessing, an alert lets it name a TLS server.
+                // One poll only: the socket has sent nothing, so it is ready.
+                if let Some(io) = accept.get_mut() {
+                    let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).now_or_never();
+                }
+                Err(TlsError::ClientStalled(self.handshake_timeout))
+            }
         }
     }
 }

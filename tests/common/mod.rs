@@ -2,9 +2,9 @@
 //! with timeouts, and log capture. Every wait here is bounded.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -232,4 +232,111 @@ pub fn require(program: &str) {
         found,
         "{program} is not installed: run scripts/test.sh, which installs it"
     );
+}
+
+/// A peer program with piped stdin and its stdout collected as it comes.
+pub struct Program {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Mutex<String>>,
+    label: &'static str,
+}
+
+impl Program {
+    /// Starts `cmd` (`label` names it in failures).
+    pub fn spawn(label: &'static str, cmd: &mut Command) -> Program {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {label}: {err}"));
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                sink.lock()
+                    .expect("output lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Program {
+            stdin: child.stdin.take(),
+            child,
+            out,
+            label,
+        }
+    }
+
+    /// Writes `line` and a newline to its stdin.
+    pub fn send(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\n").as_bytes());
+    }
+
+    /// Writes `bytes` to its stdin as they are.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write to stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Everything it printed so far.
+    pub fn output(&self) -> String {
+        self.out.lock().expect("output lock").clone()
+    }
+
+    /// Waits until the output contains `needle` `times` times.
+    pub fn wait_for_n(&self, needle: &str, times: usize) {
+        let until = Instant::now() + TIMEOUT;
+        while self.output().matches(needle).count() < times {
+            assert!(
+                Instant::now() < until,
+                "{}: no {needle:?} (x{times}) in {:?}",
+                self.label,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the output contains `needle`.
+    pub fn wait_for(&self, needle: &str) {
+        self.wait_for_n(needle, 1);
+    }
+
+    /// Closes its stdin: the end of its input.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for it to exit, failing after [`TIMEOUT`].
+    pub fn wait(&mut self) -> ExitStatus {
+        let until = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < until,
+                "{} did not exit; it printed {:?}",
+                self.label,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
