@@ -589,6 +589,10 @@ fn wrong_pin_is_refused_and_the_right_one_accepted() {
             "error: certificate verify failed for 127.0.0.1: pin mismatch: expected {wrong}, got {pin}"
         ),
     );
+    echo.wait_for_log(
+        ": TLS handshake failed: the client refused the TLS handshake (certificate unknown)",
+        TIMEOUT,
+    );
     assert_serves(dir.path(), &echo.port(), &["--tls", "--pin", &pin]);
 }
 
@@ -624,6 +628,10 @@ fn expired_certificate_is_refused() {
     assert_fails(
         &out,
         "error: certificate verify failed for 127.0.0.1: expired on 2021-01-01 00:00:00 UTC",
+    );
+    echo.wait_for_log(
+        ": TLS handshake failed: the client refused the TLS handshake (certificate expired)",
+        TIMEOUT,
     );
     // A client that pins the key is not asking about dates: still served.
     let pin = pin_of(&cert).to_string();
@@ -662,6 +670,10 @@ fn certificate_for_another_name_is_refused() {
     assert_fails(
         &out,
         "error: certificate verify failed for 127.0.0.1: not valid for 127.0.0.1 (it is for: example.test)",
+    );
+    echo.wait_for_log(
+        ": TLS handshake failed: the client refused the TLS handshake (bad certificate)",
+        TIMEOUT,
     );
     let pin = pin_of(&cert).to_string();
     assert_serves(dir.path(), &echo.port(), &["--tls", "--pin", &pin]);

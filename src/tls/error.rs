@@ -170,7 +170,7 @@ pub enum TlsError {
     ServerRefused(AlertDescription),
     /// The client refused the handshake with an alert (often: our CA is not
     /// one it trusts).
-    #[error("the client refused the TLS handshake ({}; does it trust our CA? see `socklab cert ca`)", alert_words(.0))]
+    #[error("the client refused the TLS handshake ({}{})", alert_words(.0), trust_hint(.0))]
     ClientRefused(AlertDescription),
     /// Any other TLS failure.
     #[error("TLS handshake failed: {0}")]
@@ -344,11 +344,21 @@ fn bare_name(presented: &str) -> String {
     presented.to_string()
 }
 
+/// The hint for a client's unknown-CA alert; other alerts (a pin, a name,
+/// a date the client refused) are not about trusting our CA.
+fn trust_hint(alert: &AlertDescription) -> &'static str {
+    match alert {
+        AlertDescription::UnknownCA => "; does it trust our CA? see `socklab cert ca`",
+        _ => "",
+    }
+}
+
 /// An alert in words: rustls' names are CamelCase (`UnknownCA`).
 fn alert_words(alert: &AlertDescription) -> String {
     match alert {
         AlertDescription::UnknownCA => "unknown CA".to_string(),
         AlertDescription::BadCertificate => "bad certificate".to_string(),
+        AlertDescription::CertificateUnknown => "certificate unknown".to_string(),
         AlertDescription::CertificateExpired => "certificate expired".to_string(),
         AlertDescription::HandshakeFailure => "handshake failure".to_string(),
         AlertDescription::ProtocolVersion => "no TLS version in common".to_string(),
