@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use super::{AccessList, Monitored, ReadReady, Stream, peek_first};
-use crate::tls::{ServerTls, TlsError};
+use crate::tls::{ServerTls, TlsError, tell_stalled};
 
 /// Where connections come from: a TCP listener, and next TLS or a Unix socket.
 pub trait Listener: Send + 'static {
@@ -308,7 +308,10 @@ where
 {
     let wait = tls.handshake_timeout();
     match tokio::time::timeout(wait, peek_first(&mut io)).await {
-        Err(_) => return Err(TlsError::ClientStalled(wait)),
+        Err(_) => {
+            tell_stalled(&mut io);
+            return Err(TlsError::ClientStalled(wait));
+        }
         Ok(Ok(Some(first))) if first != HANDSHAKE_RECORD => {
             // The alert rustls would have sent: our plain clients name it.
             let _ = io.write_all(&UNEXPECTED_MESSAGE_ALERT).await;

@@ -40,6 +40,7 @@ pub use files::{read_certs, read_key, read_roots};
 pub use info::{CertInfo, San, SanError};
 pub use pin::{Pin, PinError};
 pub use server::ServerTls;
+pub(crate) use server::tell_stalled;
 pub use store::{DATA_DIR_ENV, DEFAULT_SANS, DevCert, DevStore};
 
 use std::sync::Arc;

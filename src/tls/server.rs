@@ -135,15 +135,20 @@ impl ServerTls {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(TlsError::from_handshake(err, Side::Server, "")),
             Err(_) => {
-                // A plain-text client of a protocol where the server speaks
-                // first (hello, fixed) sends nothing and waits: a bare close
-                // would leave it guessing, an alert lets it name a TLS server.
-                // One poll only: the socket has sent nothing, so it is ready.
                 if let Some(io) = accept.get_mut() {
-                    let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).now_or_never();
+                    tell_stalled(io);
                 }
                 Err(TlsError::ClientStalled(self.handshake_timeout))
             }
         }
     }
+}
+
+/// Tells a client that did not finish its handshake in time why it is
+/// dropped. A plain-text client of a protocol where the server speaks first
+/// (hello, fixed) sends nothing and waits: a bare close would leave it
+/// guessing, an alert lets it name a TLS server. One poll only: nothing was
+/// sent before, so the socket is ready.
+pub(crate) fn tell_stalled<S: AsyncWrite + Unpin>(io: &mut S) {
+    let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).now_or_never();
 }

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{
     AppClientArgs, AppCmd, Command, EchoClientArgs, EchoCmd, FixedCmd, HelloClientArgs, HelloCmd,
-    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs, TourArgs, TrustArgs,
-    UdpClientArgs, UdpCmd, UdpMtuArgs, UpperClientArgs, UpperCmd,
+    HttpCmd, HttpGetArgs, LookupArgs, StallClientArgs, StallCmd, Target, TlsClientArgs, TourArgs,
+    TrustArgs, UdpClientArgs, UdpCmd, UdpMtuArgs, UpperClientArgs, UpperCmd,
 };
 use socklab::net::{self, ServerOptions};
 use socklab::tls::{DevStore, ServerTls};
