@@ -307,7 +307,9 @@ where
     S: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
     let wait = tls.handshake_timeout();
-    match tokio::time::timeout(wait, peek_first(&mut io)).await {
+    // One deadline for the first byte and the handshake after it.
+    let deadline = tokio::time::Instant::now() + wait;
+    match tokio::time::timeout_at(deadline, peek_first(&mut io)).await {
         Err(_) => {
             tell_stalled(&mut io);
             return Err(TlsError::ClientStalled(wait));
@@ -320,7 +322,7 @@ where
         // An end or an error is the handshake's to report.
         Ok(_) => {}
     }
-    Ok(Stream::from(tls.accept(io).await?))
+    Ok(Stream::from(tls.accept_until(io, deadline).await?))
 }
 
 /// The content type of a TLS handshake record.

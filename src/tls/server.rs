@@ -11,6 +11,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -129,9 +130,19 @@ impl ServerTls {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        self.accept_until(io, Instant::now() + self.handshake_timeout)
+            .await
+    }
+
+    /// Shakes hands with the client on `io` unless `deadline` passes first
+    /// (a caller that already waited for the client's first byte).
+    pub async fn accept_until<S>(&self, io: S, deadline: Instant) -> Result<TlsStream<S>, TlsError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let acceptor = TlsAcceptor::from(self.config.clone());
         let mut accept = acceptor.accept(io);
-        match tokio::time::timeout(self.handshake_timeout, &mut accept).await {
+        match tokio::time::timeout_at(deadline, &mut accept).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(TlsError::from_handshake(err, Side::Server, "")),
             Err(_) => {
