@@ -95,6 +95,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Stall(StallCmd::Server(args)) => serve_plain!(&args, socklab::diag::stall),
         Command::Stall(StallCmd::Client(args)) => cmd::diag::stall_client(&args).await,
         Command::Ping(args) => cmd::diag::ping(&args).await,
+        Command::Capture(args) => cmd::capture::run(&args).await,
     }
 }
 

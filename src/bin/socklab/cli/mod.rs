@@ -3,6 +3,7 @@
 
 mod app;
 mod bench;
+mod capture;
 mod chat;
 mod diag;
 mod http;
@@ -13,6 +14,7 @@ mod udp;
 
 pub use app::*;
 pub use bench::*;
+pub use capture::*;
 pub use chat::*;
 pub use diag::*;
 pub use http::*;
@@ -87,6 +89,11 @@ pub enum Command {
     /// ICMP echo with round-trip statistics, like `ping`
     #[command(after_help = "Example: socklab ping -c 3 127.0.0.1")]
     Ping(PingArgs),
+    /// Show packets as tshark does (relative Seq/Ack, analysis), write or read pcap
+    #[command(
+        after_help = "Examples: socklab capture --port 65432\n          socklab capture --port 65432 -w echo.pcap --print\n          socklab capture -r echo.pcap"
+    )]
+    Capture(CaptureArgs),
 }
 
 #[cfg(test)]

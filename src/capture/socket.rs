@@ -1,0 +1,309 @@
+//! The packet socket: AF_PACKET on one interface, with the filter attached
+//! in the kernel, read without blocking through tokio's `AsyncFd`.
+//!
+//! Opened as libpcap opens one: with protocol 0 (so nothing is queued yet),
+//! then the filter, then `bind` with ETH_P_ALL, so no unfiltered frame slips
+//! in first. The kernel timestamps each frame (SO_TIMESTAMPNS). Memory is
+//! the socket's receive buffer (`SO_RCVBUF`, fixed) plus one frame buffer:
+//! when the reader falls behind, the kernel drops, and PACKET_STATISTICS
+//! counts it.
+
+use std::ffi::CString;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+
+use super::CaptureError;
+use super::bpf::{self, Insn};
+use super::decode::LinkType;
+use super::filter::Filter;
+
+/// ARPHRD_ETHER: an Ethernet interface.
+const ARPHRD_ETHER: u16 = 1;
+/// ARPHRD_LOOPBACK: `lo`, whose frames carry an Ethernet header with zero MACs.
+const ARPHRD_LOOPBACK: u16 = 772;
+/// getsockopt(SOL_PACKET) for `struct tpacket_stats`, reset by each read.
+const PACKET_STATISTICS: libc::c_int = 6;
+
+/// `struct tpacket_stats` (linux/if_packet.h).
+#[repr(C)]
+#[derive(Default)]
+struct TpacketStats {
+    packets: u32,
+    drops: u32,
+}
+
+/// What the kernel counted since the socket was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames that passed the filter.
+    pub received: u64,
+    /// Of those, frames dropped because the receive buffer was full.
+    pub dropped: u64,
+}
+
+/// One received frame, borrowed from the socket's buffer.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// Kernel receive time, since the Unix epoch.
+    pub timestamp: Duration,
+    /// Length on the wire (after the filter's snap length, as the kernel saw it).
+    pub len: u32,
+    /// The bytes kept.
+    pub data: &'a [u8],
+}
+
+/// A packet socket bound to one interface, filter attached.
+pub struct PacketSocket {
+    fd: AsyncFd<OwnedFd>,
+    link: LinkType,
+    buffer: Vec<u8>,
+    totals: Stats,
+}
+
+/// How to open the socket.
+#[derive(Debug, Clone)]
+pub struct SocketOptions {
+    /// Interface name.
+    pub interface: String,
+    /// What to keep.
+    pub filter: Filter,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+    /// Kernel receive buffer in bytes (what absorbs a burst).
+    pub buffer_size: usize,
+}
+
+impl PacketSocket {
+    /// Opens, filters and binds; needs root or CAP_NET_RAW. Call from a
+    /// tokio runtime (the socket registers with its reactor).
+    pub fn open(options: &SocketOptions) -> Result<Self, CaptureError> {
+        let name = CString::new(options.interface.as_str())
+            .map_err(|_| CaptureError::NoInterface(options.interface.clone()))?;
+        // SAFETY: a NUL-terminated name; the call only reads it.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if index == 0 {
+            return Err(CaptureError::NoInterface(options.interface.clone()));
+        }
+        let kind = link_kind(&options.interface)?;
+        let loopback = kind == ARPHRD_LOOPBACK;
+        if kind != ARPHRD_ETHER && !loopback {
+            return Err(CaptureError::UnsupportedLink {
+                interface: options.interface.clone(),
+                kind,
+            });
+        }
+        // SAFETY: plain socket(2); the result is checked before use.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            let err = io::Error::last_os_error();
+            return Err(match err.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => CaptureError::NotPermitted(err),
+                _ => CaptureError::Io("socket(AF_PACKET)", err),
+            });
+        }
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let size = libc::c_int::try_from(options.buffer_size).unwrap_or(libc::c_int::MAX);
+        // FORCE lets root go past net.core.rmem_max; without it, the plain option.
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size)
+                .map_err(|err| CaptureError::Io("SO_RCVBUF", err))?;
+        }
+        setsockopt(
+            &fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            &1 as &libc::c_int,
+        )
+        .map_err(|err| CaptureError::Io("SO_TIMESTAMPNS", err))?;
+        attach(
+            &fd,
+            &bpf::compile(&options.filter, loopback, options.snaplen),
+        )?;
+        bind(&fd, index)?;
+        // SAFETY: the OwnedFd keeps its descriptor open until dropped, which
+        // happens only when the AsyncFd is.
+        let fd = unsafe { AsyncFd::register(fd) }
+            .map_err(|err| CaptureError::Io("registering the socket", err.into_parts().1))?;
+        let mut socket = Self {
+            fd,
+            link: LinkType::Ethernet,
+            buffer: vec![0; options.snaplen.max(64) as usize],
+            totals: Stats::default(),
+        };
+        // Start the counters at zero: reading them resets them.
+        socket.stats();
+        socket.totals = Stats::default();
+        Ok(socket)
+    }
+
+    /// The link type of the frames (Ethernet, for every interface we open).
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    /// The next frame that passed the filter.
+    pub async fn recv(&mut self) -> Result<Frame<'_>, CaptureError> {
+        let (timestamp, len, kept) = loop {
+            let mut guard = self
+                .fd
+                .readable()
+                .await
+                .map_err(|err| CaptureError::Io("waiting for packets", err))?;
+            match guard.try_io(|fd| recv_frame(fd.get_ref(), &mut self.buffer)) {
+                Ok(Ok(got)) => break got,
+                Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(err)) => return Err(CaptureError::Io("receiving packets", err)),
+                Err(_would_block) => continue,
+            }
+        };
+        Ok(Frame {
+            timestamp,
+            len,
+            data: &self.buffer[..kept],
+        })
+    }
+
+    /// Frames received and dropped by the kernel so far.
+    pub fn stats(&mut self) -> Stats {
+        let mut stats = TpacketStats::default();
+        let mut size = size_of::<TpacketStats>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `size` bytes into `stats`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.get_ref().as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                (&raw mut stats).cast(),
+                &mut size,
+            )
+        };
+        if rc == 0 {
+            self.totals.received += u64::from(stats.packets);
+            self.totals.dropped += u64::from(stats.drops);
+        }
+        self.totals
+    }
+}
+
+/// The interface's ARPHRD type, from sysfs (the name was checked to exist).
+fn link_kind(interface: &str) -> Result<u16, CaptureError> {
+    let path = format!("/sys/class/net/{interface}/type");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| CaptureError::Io("reading the interface type", err))?;
+    text.trim().parse().map_err(|_| {
+        CaptureError::Io(
+            "reading the interface type",
+            io::Error::other(format!("{path}: {text:?}")),
+        )
+    })
+}
+
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` is a live `T` of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn attach(fd: &OwnedFd, program: &[Insn]) -> Result<(), CaptureError> {
+    let program = libc::sock_fprog {
+        len: u16::try_from(program.len()).unwrap_or(u16::MAX),
+        // `Insn` is `#[repr(C)]` with `sock_filter`'s layout; the kernel copies it.
+        filter: program.as_ptr().cast_mut().cast(),
+    };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)
+        .map_err(|err| CaptureError::Io("attaching the filter", err))
+}
+
+fn bind(fd: &OwnedFd, index: libc::c_uint) -> Result<(), CaptureError> {
+    // SAFETY: sockaddr_ll is plain data; zero is a valid value for every field.
+    let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    addr.sll_ifindex = libc::c_int::try_from(index).unwrap_or(0);
+    // SAFETY: `addr` is a sockaddr_ll of the size passed.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(CaptureError::Io(
+            "binding to the interface",
+            io::Error::last_os_error(),
+        ))
+    }
+}
+
+/// One recvmsg(2): the kernel timestamp, the length on the wire (MSG_TRUNC
+/// reports it even when the buffer was shorter) and the bytes kept.
+fn recv_frame(fd: &OwnedFd, buffer: &mut [u8]) -> io::Result<(Duration, u32, usize)> {
+    let mut iov = libc::iovec {
+        iov_base: buffer.as_mut_ptr().cast(),
+        iov_len: buffer.len(),
+    };
+    // u64s, so the control buffer is aligned for `cmsghdr`.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; zero is a valid value for every field.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of::<[u64; 8]>();
+    // SAFETY: every pointer in `msg` refers to a live buffer of the stated size.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = n as usize;
+    let mut timestamp = None;
+    // SAFETY: the CMSG_* walk stays inside `control`, as the kernel filled it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                timestamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    // Without the control message (it should not happen), the time of reading.
+    let timestamp = timestamp.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    });
+    Ok((
+        timestamp,
+        u32::try_from(len).unwrap_or(u32::MAX),
+        len.min(buffer.len()),
+    ))
+}
