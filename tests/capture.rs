@@ -496,3 +496,31 @@ fn reading_a_file_that_is_not_pcap_is_one_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_tour_shows_each_exchanges_packets() {
+    let output = run_socklab(&["tour", "--capture"], TIMEOUT);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let section = |title: &str| {
+        let start = stdout
+            .find(&format!("\n== {title}: "))
+            .unwrap_or_else(|| panic!("no {title} section"));
+        let rest = &stdout[start + 1..];
+        let end = rest.find("\n== ").unwrap_or(rest.len());
+        rest[..end].to_owned()
+    };
+    let echo = section("echo");
+    let packets: Vec<&str> = echo.lines().filter(|l| l.contains(" → ")).collect();
+    assert!(packets[0].contains("[SYN] Seq=0 "), "{echo}");
+    assert!(packets[1].contains("[SYN, ACK] Seq=0 Ack=1 "), "{echo}");
+    assert!(packets.iter().any(|l| l.contains("[FIN, ACK]")), "{echo}");
+    assert!(
+        section("stall").contains("[TCP ZeroWindow]"),
+        "{}",
+        section("stall")
+    );
+    assert!(section("udp").contains(" UDP "), "{}", section("udp"));
+    // No server of its own: nothing is captured for it.
+    assert!(!section("lookup").contains("-- its packets"));
+}

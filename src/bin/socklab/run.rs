@@ -89,7 +89,7 @@ pub async fn run(command: Command) -> Result<()> {
             .await
         }
         Command::Chat(ChatCmd::Client(args)) => crate::cmd::chat::client(&args).await,
-        Command::Tour => tour::run().await,
+        Command::Tour(args) => tour::run(args.capture).await,
         Command::Bench(command) => cmd::bench::run(command).await,
         Command::Sockets(args) => cmd::diag::sockets(&args),
         Command::Stall(StallCmd::Server(args)) => serve_plain!(&args, socklab::diag::stall),

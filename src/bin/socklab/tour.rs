@@ -21,9 +21,12 @@ use crate::cli::{
 use socklab::net::{self, ServerOptions};
 use socklab::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
-/// Runs the tour.
-pub async fn run() -> Result<()> {
-    let mut tour = Tour::default();
+/// Runs the tour; with `capture`, each exchange's packets follow it.
+pub async fn run(capture: bool) -> Result<()> {
+    let mut tour = Tour {
+        capture,
+        ..Tour::default()
+    };
     let addr = tour
         .start(|l, server, s| echo::serve(l, echo::Options { server }, s))
         .await?;
@@ -259,6 +262,9 @@ fn port(addr: SocketAddr) -> String {
 struct Tour {
     stop: CancellationToken,
     servers: Vec<JoinHandle<io::Result<()>>>,
+    /// `--capture`: show the packets of the last started server's port.
+    capture: bool,
+    port: u16,
 }
 
 impl Tour {
@@ -277,6 +283,7 @@ impl Tour {
             .local_addr()
             .context("reading the listener's address")?;
         let config = ServerOptions::default();
+        self.port = addr.port();
         self.servers.push(tokio::spawn(server(
             listener,
             config,
@@ -292,6 +299,7 @@ impl Tour {
             .local_addr()
             .context("reading the socket's address")?;
         let stop = self.stop.clone().cancelled_owned();
+        self.port = addr.port();
         self.servers
             .push(tokio::spawn(udp::run(socket, options, stop)));
         Ok(addr)
@@ -302,7 +310,20 @@ impl Tour {
     async fn show(&self, title: &str, about: &str, shown: &[&str], command: Command) -> Result<()> {
         println!("\n== {title}: {about}");
         println!("$ socklab {}", shown.join(" "));
-        Box::pin(crate::run::run(command)).await
+        // Captured: exchanges with the last started server, named by its port.
+        let port = self.port.to_string();
+        if !self.capture || !shown.iter().any(|arg| arg.contains(&port)) {
+            return Box::pin(crate::run::run(command)).await;
+        }
+        let capture = crate::cmd::capture::Background::start(self.port)?;
+        Box::pin(crate::run::run(command)).await?;
+        println!("\n-- its packets (socklab capture --port {port}):");
+        capture
+            .finish()
+            .await?
+            .iter()
+            .for_each(|line| println!("{line}"));
+        Ok(())
     }
 
     async fn stop(self) {

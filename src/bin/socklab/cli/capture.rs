@@ -61,3 +61,11 @@ pub struct CaptureArgs {
     #[arg(long, default_value_t = socklab::capture::DEFAULT_MAX_FLOWS, value_name = "N")]
     pub max_flows: usize,
 }
+
+/// Options of `tour`.
+#[derive(Debug, Clone, Args)]
+pub struct TourArgs {
+    /// Show each exchange's packets under it (needs root or CAP_NET_RAW)
+    #[arg(long)]
+    pub capture: bool,
+}

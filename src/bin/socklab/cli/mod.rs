@@ -75,8 +75,8 @@ pub enum Command {
     #[command(subcommand)]
     Chat(ChatCmd),
     /// Run every pair on loopback and show the exchanges
-    #[command(after_help = "Example: socklab tour")]
-    Tour,
+    #[command(after_help = "Examples: socklab tour\n          sudo socklab tour --capture")]
+    Tour(TourArgs),
     /// Load generators that verify every answer (echo, http, udp, chat, app)
     #[command(subcommand)]
     Bench(BenchCmd),

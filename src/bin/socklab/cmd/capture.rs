@@ -184,3 +184,70 @@ impl Printer {
         self.skipped
     }
 }
+
+/// Lines kept of one exchange in `tour --capture`; the rest are counted.
+const EXCHANGE_LINES: usize = 1000;
+/// An exchange's packets are all in once the port has been quiet this long
+/// after the client returned: the last ACKs trail it by microseconds, the
+/// stall demo's zero window by the sender's persist timer (about 200 ms).
+const QUIET: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// A capture of one port in the background, for `socklab tour --capture`.
+pub struct Background {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<Result<Vec<String>, capture::CaptureError>>,
+}
+
+impl Background {
+    /// Starts capturing `port` on `lo`; the filter is in place on return.
+    pub fn start(port: u16) -> Result<Self> {
+        let mut socket = PacketSocket::open(&SocketOptions {
+            interface: capture::DEFAULT_INTERFACE.into(),
+            filter: Filter {
+                port: Some(port),
+                ..Filter::default()
+            },
+            snaplen: capture::DEFAULT_SNAPLEN,
+            buffer_size: capture::DEFAULT_BUFFER_SIZE,
+        })?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let link = socket.link();
+            let mut dissector = Dissector::default();
+            let mut lines = Vec::new();
+            let mut more = 0u64;
+            loop {
+                let frame = if stopped.is_cancelled() {
+                    match tokio::time::timeout(QUIET, socket.recv()).await {
+                        Ok(frame) => frame?,
+                        Err(_quiet) => break,
+                    }
+                } else {
+                    tokio::select! {
+                        () = stopped.cancelled() => continue,
+                        frame = socket.recv() => frame?,
+                    }
+                };
+                let packet = capture::decode(link, frame.data, frame.timestamp, frame.len);
+                let line = dissector.line(&packet);
+                if lines.len() < EXCHANGE_LINES {
+                    lines.push(line.to_string());
+                } else {
+                    more += 1;
+                }
+            }
+            if more > 0 {
+                lines.push(format!("... and {more} more packets"));
+            }
+            Ok(lines)
+        });
+        Ok(Self { stop, task })
+    }
+
+    /// Waits for the port to go quiet and returns the lines captured.
+    pub async fn finish(self) -> Result<Vec<String>> {
+        self.stop.cancel();
+        Ok(self.task.await.context("the capture task")??)
+    }
+}
