@@ -524,3 +524,64 @@ fn the_tour_shows_each_exchanges_packets() {
     // No server of its own: nothing is captured for it.
     assert!(!section("lookup").contains("-- its packets"));
 }
+
+/// Peak resident memory of a process, in KiB (VmHWM).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn a_stdout_that_is_not_read_skips_lines_and_stays_small() {
+    let server = Server::start(&["echo", "server", "127.0.0.1", "0"]);
+    let port = server.port();
+    let mut child = socklab()
+        .args(["capture", "--port", &port, "--backlog", "16"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn capture");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("first line");
+    assert_eq!(first, "capturing on lo\n");
+    // Thousands of packets while nobody reads: the pipe (64 KiB) fills,
+    // then the printer's queue of 16, then lines are skipped.
+    let target = format!("127.0.0.1:{port}");
+    let bench = run_socklab(
+        &[
+            "bench", "echo", &target, "-c", "4", "-d", "1s", "--warmup", "0s",
+        ],
+        TIMEOUT,
+    );
+    assert!(bench.status.success(), "{:?}", text(&bench));
+    let peak = peak_rss_kib(child.id());
+    signal(&child, libc::SIGINT);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("the rest");
+    assert!(wait_child(&mut child, TIMEOUT).success());
+    let lines: Vec<&str> = rest.lines().collect();
+    let shown = lines.iter().filter(|l| l.contains(" → ")).count() as u64;
+    let number = |suffix: &str| -> u64 {
+        lines
+            .iter()
+            .find_map(|l| l.strip_suffix(suffix))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {suffix:?} in {:?}",
+                    &lines[lines.len().saturating_sub(5)..]
+                )
+            })
+    };
+    let captured = number(" packets captured");
+    let skipped = number(" lines not shown (stdout too slow)");
+    assert!(skipped > 0);
+    assert_eq!(shown + skipped, captured);
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+}

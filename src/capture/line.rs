@@ -237,3 +237,116 @@ fn icmp_info(v6: bool, kind: u8, code: u8, echo: Option<(u16, u16)>, ttl: u8) ->
         None => name.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+
+    fn tcp_packet(micros: u64, flags: u16, seq: u32, ack: u32, options: Vec<TcpOption>) -> Packet {
+        Packet {
+            timestamp: Duration::from_micros(micros),
+            len: 74,
+            net: Net::Ip {
+                src: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                dst: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                ttl: 64,
+                transport: Transport::Tcp(Tcp {
+                    src_port: 53942,
+                    dst_port: 65432,
+                    seq,
+                    ack,
+                    flags: Flags(flags),
+                    window: 65495,
+                    len: 0,
+                    options,
+                }),
+            },
+        }
+    }
+
+    #[test]
+    fn a_syn_reads_as_tshark_prints_it() {
+        let mut dissector = Dissector::default();
+        let syn = tcp_packet(
+            1_000_000,
+            Flags::SYN,
+            4242,
+            0,
+            vec![
+                TcpOption::Mss(65495),
+                TcpOption::SackPerm,
+                TcpOption::Timestamp(940533635, 0),
+                TcpOption::WindowScale(7),
+            ],
+        );
+        assert_eq!(
+            dissector.line(&syn).to_string(),
+            "  1  0.000000    127.0.0.1 → 127.0.0.1    TCP 74 53942 → 65432 [SYN] Seq=0 \
+             Win=65495 Len=0 MSS=65495 SACK_PERM TSval=940533635 TSecr=0 WS=128"
+        );
+        let odd = tcp_packet(1_000_057, 0, 4243, 0, vec![]);
+        let line = dissector.line(&odd);
+        assert_eq!(line.number, 2);
+        assert_eq!(line.time, Duration::from_micros(57));
+        assert!(line.to_string().starts_with("  2  0.000057 "), "{line}");
+        assert!(
+            line.info.contains("[<None>] Seq=1 Win=65495"),
+            "{}",
+            line.info
+        );
+    }
+
+    #[test]
+    fn udp_icmp_and_the_rest() {
+        let mut dissector = Dissector::default();
+        let ip = |transport| Packet {
+            timestamp: Duration::ZERO,
+            len: 98,
+            net: Net::Ip {
+                src: "::1".parse().expect("literal"),
+                dst: "::1".parse().expect("literal"),
+                ttl: 64,
+                transport,
+            },
+        };
+        let udp = dissector.line(&ip(Transport::Udp {
+            src_port: 5,
+            dst_port: 60000,
+            len: 14,
+        }));
+        assert_eq!(
+            (udp.protocol.as_str(), udp.info.as_str()),
+            ("UDP", "5 → 60000 Len=14")
+        );
+        assert_eq!(udp.src, "::1");
+        let ping = dissector.line(&ip(Transport::Icmp {
+            v6: true,
+            kind: 128,
+            code: 0,
+            echo: Some((42, 1)),
+        }));
+        assert_eq!(
+            ping.info,
+            "Echo (ping) request id=0x002a, seq=1, hop limit=64"
+        );
+        assert_eq!(
+            icmp_info(false, 8, 0, Some((1, 1)), 64),
+            "Echo (ping) request  id=0x0001, seq=1/256, ttl=64"
+        );
+        assert_eq!(
+            icmp_info(false, 3, 3, None, 64),
+            "Destination unreachable (Port unreachable)"
+        );
+        let bad = dissector.line(&Packet {
+            timestamp: Duration::ZERO,
+            len: 3,
+            net: Net::Malformed("cut short".into()),
+        });
+        assert_eq!(
+            (bad.src.as_str(), bad.info.as_str()),
+            ("-", "[Malformed Packet: cut short]")
+        );
+    }
+}

@@ -142,3 +142,79 @@ impl<R: Read> Iterator for PcapSource<R> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use etherparse::PacketBuilder;
+
+    use super::*;
+    use crate::capture::decode::{Net, Transport};
+
+    fn udp_frame(link: LinkType) -> Vec<u8> {
+        let mut frame = match link {
+            // AF_INET in host order: the null link's header.
+            LinkType::Null => 2u32.to_ne_bytes().to_vec(),
+            _ => Vec::new(),
+        };
+        let builder = PacketBuilder::ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64).udp(1, 2);
+        match link {
+            LinkType::Ethernet => PacketBuilder::ethernet2([0; 6], [0; 6])
+                .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
+                .udp(1, 2)
+                .write(&mut frame, b"hi")
+                .expect("build"),
+            _ => builder.write(&mut frame, b"hi").expect("build"),
+        }
+        frame
+    }
+
+    #[test]
+    fn what_we_write_reads_back_for_each_link_type() {
+        for link in [LinkType::Ethernet, LinkType::Null, LinkType::Raw] {
+            let frame = udp_frame(link);
+            let mut sink = PcapSink::new(Vec::new(), link, 65535).expect("header");
+            let at = Duration::new(1_700_000_000, 123_456_789);
+            sink.write(at, frame.len() as u32, &frame).expect("record");
+            sink.write(at + Duration::from_nanos(1), frame.len() as u32, &frame)
+                .expect("record");
+            let file = sink.into_inner();
+            let source = PcapSource::new(&file[..]).expect("opens");
+            assert_eq!(source.link(), link);
+            let packets: Vec<Packet> = source.map(|p| p.expect("record")).collect();
+            assert_eq!(packets.len(), 2);
+            assert_eq!(packets[0].timestamp, at, "nanoseconds survive");
+            assert_eq!(packets[0].len as usize, frame.len());
+            let Net::Ip { transport, .. } = &packets[1].net else {
+                panic!("{link:?}: {:?}", packets[1].net)
+            };
+            assert_eq!(
+                *transport,
+                Transport::Udp {
+                    src_port: 1,
+                    dst_port: 2,
+                    len: 2
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn broken_files_are_errors_not_panics() {
+        assert!(matches!(
+            PcapSource::new(&b"not a pcap file at all, no"[..]),
+            Err(PcapFileError::Format(_))
+        ));
+        let mut file = PcapSink::new(Vec::new(), LinkType::Ethernet, 100)
+            .expect("header")
+            .into_inner();
+        file[20] = 147; // a LINKTYPE we do not decode
+        assert!(matches!(
+            PcapSource::new(&file[..]),
+            Err(PcapFileError::LinkType(147))
+        ));
+        file[20] = 1;
+        file.extend_from_slice(&[0; 16][..10]); // a record header cut short
+        let mut source = PcapSource::new(&file[..]).expect("header is fine");
+        assert!(matches!(source.next(), Some(Err(PcapFileError::Format(_)))));
+    }
+}
