@@ -10,7 +10,7 @@
 //!       port: ldh [20] jset 0x1fff -> drop (a fragment has no ports);
 //!             ldxb 4*([14]&0xf); ldh [x+14] / ldh [x+16]
 //! v6:   host: 4 words at 22 / at 38  proto: ldb [20]   port: ldh [54] / [56]
-//! accept: ret SNAPLEN                drop: ret 0
+//! accept: ret 0xffffffff (all of it)  drop: ret 0
 //! ```
 //! IPv6 extension headers are not walked (tcpdump's `ip6 proto` does not
 //! either): a TCP segment behind one does not match `--port`.
@@ -51,9 +51,13 @@ const ETH_HEADER: u32 = 14;
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_IPV6: u32 = 0x86dd;
 
-/// Compiles `filter`; `skip_outgoing` (for loopback) keeps one copy of each
-/// packet; accepted frames are cut to `snaplen` bytes.
-pub fn compile(filter: &Filter, skip_outgoing: bool, snaplen: u32) -> Vec<Insn> {
+/// What an accepting program returns: keep the whole frame. The snap length
+/// is applied when reading it, so the kernel still reports the full length
+/// (and trimming here would not shrink the buffer space a frame takes).
+const ACCEPT: u32 = u32::MAX;
+
+/// Compiles `filter`; `skip_outgoing` (for loopback) keeps one copy of each packet.
+pub fn compile(filter: &Filter, skip_outgoing: bool) -> Vec<Insn> {
     let mut asm = Asm::default();
     let accept = asm.new_label();
     let drop = asm.new_label();
@@ -69,12 +73,12 @@ pub fn compile(filter: &Filter, skip_outgoing: bool, snaplen: u32) -> Vec<Insn> 
         asm.jump(JEQ_K, ETHERTYPE_IPV4, Jump::To(v4), Jump::Next);
         asm.jump(JEQ_K, ETHERTYPE_IPV6, Jump::To(v6), Jump::To(drop));
         asm.place(v4);
-        ip_section(&mut asm, filter, &V4, [accept, drop], snaplen);
+        ip_section(&mut asm, filter, &V4, [accept, drop]);
         asm.place(v6);
-        ip_section(&mut asm, filter, &V6, [accept, drop], snaplen);
+        ip_section(&mut asm, filter, &V6, [accept, drop]);
     }
     asm.place(accept);
-    asm.op(RET_K, snaplen);
+    asm.op(RET_K, ACCEPT);
     asm.place(drop);
     asm.op(RET_K, 0);
     asm.finish()
@@ -111,13 +115,7 @@ const V6: Layout = Layout {
 };
 
 /// The tests for one IP version; falls through to nothing (every path jumps).
-fn ip_section(
-    asm: &mut Asm,
-    filter: &Filter,
-    layout: &Layout,
-    [accept, drop]: [usize; 2],
-    snaplen: u32,
-) {
+fn ip_section(asm: &mut Asm, filter: &Filter, layout: &Layout, [accept, drop]: [usize; 2]) {
     if let Some(host) = filter.host {
         let words = match (host, layout.variable) {
             (IpAddr::V4(addr), true) => vec![u32::from(addr)],
@@ -148,7 +146,7 @@ fn ip_section(
     }
     let ports = asm.new_label();
     match (filter.proto, filter.port) {
-        (None, None) => asm.op(RET_K, snaplen),
+        (None, None) => asm.op(RET_K, ACCEPT),
         (Some(Proto::Icmp), Some(_)) => asm.op(RET_K, 0),
         (Some(proto), port) => {
             let number = match proto {

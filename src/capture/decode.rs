@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TransportSlice};
 
 /// How a frame begins: a pcap LINKTYPE, or what a packet socket delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,68 +209,101 @@ pub fn decode(link: LinkType, data: &[u8], timestamp: Duration, len: u32) -> Pac
     }
 }
 
+/// Linux cooked capture v1: 16 bytes, the EtherType in the last two.
+const SLL_HEADER: usize = 16;
+
 fn decode_net(link: LinkType, data: &[u8]) -> Net {
+    // Lax slicing: a frame cut to the snap length still shows its headers,
+    // with lengths taken from what the headers declare.
     let sliced = match link {
-        LinkType::Ethernet => SlicedPacket::from_ethernet(data),
-        LinkType::LinuxSll => SlicedPacket::from_linux_sll(data),
-        LinkType::Raw => SlicedPacket::from_ip(data),
+        LinkType::Ethernet => LaxSlicedPacket::from_ethernet(data).map_err(|e| e.to_string()),
+        LinkType::LinuxSll => match data.get(SLL_HEADER - 2..) {
+            Some([high, low, rest @ ..]) => Ok(LaxSlicedPacket::from_ether_type(
+                EtherType(u16::from_be_bytes([*high, *low])),
+                rest,
+            )),
+            _ => Err("Linux cooked header cut short".into()),
+        },
+        LinkType::Raw => LaxSlicedPacket::from_ip(data).map_err(|e| e.to_string()),
         LinkType::Null => match data.get(4..) {
             Some(ip) if matches!(ip.first().map(|b| b >> 4), Some(4 | 6)) => {
-                SlicedPacket::from_ip(ip)
+                LaxSlicedPacket::from_ip(ip).map_err(|e| e.to_string())
             }
             Some(_) => {
-                let family = data
-                    .get(..4)
-                    .map_or(0, |f| u32::from_ne_bytes([f[0], f[1], f[2], f[3]]) as u16);
-                return Net::Other { ethertype: family };
+                let family = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
+                return Net::Other {
+                    ethertype: u16::try_from(family).unwrap_or(u16::MAX),
+                };
             }
-            None => return Net::Malformed("null link header cut short".into()),
+            None => Err("null link header cut short".into()),
         },
     };
     let sliced = match sliced {
         Ok(sliced) => sliced,
-        Err(err) => return Net::Malformed(err.to_string()),
+        Err(why) => return Net::Malformed(why),
     };
-    let (src, dst, ttl, proto) = match &sliced.net {
-        Some(NetSlice::Ipv4(ip)) => {
+    let (src, dst, ttl, payload, declared) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
             let header = ip.header();
+            let declared =
+                usize::from(header.total_len()).saturating_sub(usize::from(header.ihl()) * 4);
             (
                 IpAddr::V4(header.source_addr()),
                 IpAddr::V4(header.destination_addr()),
                 header.ttl(),
-                ip.payload().ip_number.0,
+                ip.payload(),
+                declared,
             )
         }
-        Some(NetSlice::Ipv6(ip)) => {
+        Some(LaxNetSlice::Ipv6(ip)) => {
             let header = ip.header();
+            let declared =
+                usize::from(header.payload_length()).saturating_sub(ip.extensions().slice().len());
             (
                 IpAddr::V6(header.source_addr()),
                 IpAddr::V6(header.destination_addr()),
                 header.hop_limit(),
-                ip.payload().ip_number.0,
+                ip.payload(),
+                declared,
             )
         }
-        Some(NetSlice::Arp(_)) => return Net::Arp,
+        Some(LaxNetSlice::Arp(_)) => return Net::Arp,
         None => {
-            let ethertype = sliced.payload_ether_type().map_or(0, |t| t.0);
-            return Net::Other { ethertype };
+            return match (&sliced.stop_err, sliced.ether_payload()) {
+                (Some((err, _)), _) => Net::Malformed(err.to_string()),
+                (None, Some(payload)) => Net::Other {
+                    ethertype: payload.ether_type.0,
+                },
+                (None, None) => Net::Malformed("no network layer".into()),
+            };
         }
     };
+    // What the IP header says follows it: more than the frame holds when
+    // the frame was cut short.
+    let declared = if payload.incomplete {
+        declared
+    } else {
+        payload.payload.len()
+    };
+    let proto = payload.ip_number.0;
     let transport = match sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => Transport::Tcp(Tcp {
-            src_port: tcp.source_port(),
-            dst_port: tcp.destination_port(),
-            seq: tcp.sequence_number(),
-            ack: tcp.acknowledgment_number(),
-            flags: flags(&tcp),
-            window: tcp.window_size(),
-            len: tcp.payload().len() as u32,
-            options: tcp_options(&tcp),
-        }),
+        Some(TransportSlice::Tcp(tcp)) => {
+            let header_len = usize::from(tcp.data_offset()) * 4;
+            Transport::Tcp(Tcp {
+                src_port: tcp.source_port(),
+                dst_port: tcp.destination_port(),
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: flags(&tcp),
+                window: tcp.window_size(),
+                len: u32::try_from(declared.saturating_sub(header_len)).unwrap_or(u32::MAX),
+                options: tcp_options(&tcp),
+            })
+        }
         Some(TransportSlice::Udp(udp)) => Transport::Udp {
             src_port: udp.source_port(),
             dst_port: udp.destination_port(),
-            len: udp.payload().len() as u32,
+            len: u32::try_from(declared.saturating_sub(8)).unwrap_or(u32::MAX),
         },
         Some(TransportSlice::Icmpv4(icmp)) => {
             icmp_message(false, icmp.type_u8(), icmp.code_u8(), icmp.bytes5to8())
@@ -278,7 +311,12 @@ fn decode_net(link: LinkType, data: &[u8]) -> Net {
         Some(TransportSlice::Icmpv6(icmp)) => {
             icmp_message(true, icmp.type_u8(), icmp.code_u8(), icmp.bytes5to8())
         }
-        Some(TransportSlice::Igmp(_)) | None => Transport::Other { proto },
+        Some(TransportSlice::Igmp(_)) => Transport::Other { proto },
+        None => match &sliced.stop_err {
+            // A transport header cut short or broken (a later fragment has none).
+            Some((err, _)) if !payload.fragmented => return Net::Malformed(err.to_string()),
+            _ => Transport::Other { proto },
+        },
     };
     Net::Ip {
         src,
@@ -346,5 +384,118 @@ fn icmp_message(v6: bool, kind: u8, code: u8, rest: [u8; 4]) -> Transport {
         kind,
         code,
         echo,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use etherparse::PacketBuilder;
+
+    use super::*;
+
+    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([0; 6], [0; 6])
+            .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
+            .tcp(5000, 65432, 7, 512)
+            .syn()
+            .options(&[
+                TcpOptionElement::MaximumSegmentSize(65495),
+                TcpOptionElement::SelectiveAcknowledgementPermitted,
+                TcpOptionElement::Noop,
+                TcpOptionElement::WindowScale(7),
+            ])
+            .expect("options fit")
+            .write(&mut frame, payload)
+            .expect("build");
+        frame
+    }
+
+    fn tcp(net: &Net) -> &Tcp {
+        match net {
+            Net::Ip {
+                transport: Transport::Tcp(tcp),
+                ..
+            } => tcp,
+            other => panic!("not TCP: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_segment_decodes_with_its_options_in_order() {
+        let frame = tcp_frame(&[7; 100]);
+        let packet = decode(
+            LinkType::Ethernet,
+            &frame,
+            Duration::ZERO,
+            frame.len() as u32,
+        );
+        let segment = tcp(&packet.net);
+        assert_eq!(
+            (segment.src_port, segment.dst_port, segment.seq),
+            (5000, 65432, 7)
+        );
+        assert_eq!(segment.flags, Flags(Flags::SYN));
+        assert_eq!(segment.len, 100);
+        assert_eq!(
+            segment.options,
+            [
+                TcpOption::Mss(65495),
+                TcpOption::SackPerm,
+                TcpOption::WindowScale(7)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_frame_cut_to_the_snap_length_keeps_its_declared_lengths() {
+        let frame = tcp_frame(&[7; 100]);
+        let cut = &frame[..80];
+        let packet = decode(LinkType::Ethernet, cut, Duration::ZERO, frame.len() as u32);
+        assert_eq!(packet.len as usize, frame.len());
+        assert_eq!(tcp(&packet.net).len, 100);
+        // Cut inside the TCP header: there is no segment to show.
+        let packet = decode(LinkType::Ethernet, &frame[..40], Duration::ZERO, 40);
+        assert!(matches!(packet.net, Net::Malformed(_)), "{:?}", packet.net);
+    }
+
+    #[test]
+    fn linux_cooked_and_null_links_carry_ip() {
+        let mut ip = Vec::new();
+        PacketBuilder::ipv6([0; 16], [0; 16], 64)
+            .udp(1, 2)
+            .write(&mut ip, b"abc")
+            .expect("build");
+        let mut sll = vec![0u8; SLL_HEADER];
+        sll[14..].copy_from_slice(&0x86ddu16.to_be_bytes());
+        sll.extend_from_slice(&ip);
+        let mut null = 24u32.to_ne_bytes().to_vec(); // AF_INET6 on some BSDs
+        null.extend_from_slice(&ip);
+        for (link, frame) in [(LinkType::LinuxSll, sll), (LinkType::Null, null)] {
+            let packet = decode(link, &frame, Duration::ZERO, frame.len() as u32);
+            let Net::Ip { transport, .. } = packet.net else {
+                panic!("{link:?}: {:?}", packet.net)
+            };
+            assert_eq!(transport.ports(), Some((1, 2)), "{link:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_malformed_or_other_never_a_panic() {
+        for link in [
+            LinkType::Ethernet,
+            LinkType::Null,
+            LinkType::Raw,
+            LinkType::LinuxSll,
+        ] {
+            for len in 0..64 {
+                let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+                let packet = decode(link, &bytes, Duration::ZERO, len);
+                assert!(
+                    !matches!(packet.net, Net::Ip { .. }) || len >= 20,
+                    "{link:?} {len}"
+                );
+            }
+        }
     }
 }

@@ -50,9 +50,9 @@ pub struct Stats {
 pub struct Frame<'a> {
     /// Kernel receive time, since the Unix epoch.
     pub timestamp: Duration,
-    /// Length on the wire (after the filter's snap length, as the kernel saw it).
+    /// Length on the wire.
     pub len: u32,
-    /// The bytes kept.
+    /// The bytes kept: at most the snap length.
     pub data: &'a [u8],
 }
 
@@ -126,10 +126,7 @@ impl PacketSocket {
             &1 as &libc::c_int,
         )
         .map_err(|err| CaptureError::Io("SO_TIMESTAMPNS", err))?;
-        attach(
-            &fd,
-            &bpf::compile(&options.filter, loopback, options.snaplen),
-        )?;
+        attach(&fd, &bpf::compile(&options.filter, loopback))?;
         bind(&fd, index)?;
         // SAFETY: the OwnedFd keeps its descriptor open until dropped, which
         // happens only when the AsyncFd is.
