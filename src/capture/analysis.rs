@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use super::decode::{Flags, Tcp, TcpOption};
 
 /// Flows tracked by default: far more than a loopback exercise opens, small
-/// enough (about 100 bytes each) to stay a few MiB under a port scan.
+/// enough (about 200 bytes each, 3 MiB at the cap) to stay put under a port scan.
 pub const DEFAULT_MAX_FLOWS: usize = 16 * 1024;
 
 /// Something the analysis noticed about a segment.

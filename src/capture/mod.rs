@@ -8,9 +8,9 @@
 //!   1  0.000000    127.0.0.1 → 127.0.0.1    TCP 74 53942 → 65432 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 SACK_PERM TSval=1 TSecr=0 WS=128
 //! ```
 //! Nothing here prints: a caller gets frames, packets and lines, and shows
-//! them. Memory is bounded whatever the packet rate: one frame buffer, the
-//! kernel's fixed receive buffer (what overflows is counted as dropped), and
-//! a flow table with a cap.
+//! them. Memory is bounded whatever the packet rate: the fixed receive ring
+//! shared with the kernel (what overflows it is counted as dropped), and a
+//! flow table with a cap.
 
 mod analysis;
 mod bpf;
@@ -18,6 +18,7 @@ mod decode;
 mod filter;
 mod line;
 mod pcap;
+mod ring;
 mod socket;
 
 use std::io;
@@ -37,7 +38,7 @@ pub const DEFAULT_INTERFACE: &str = "lo";
 /// Bytes kept of each frame: all of any loopback frame (MTU 65536), as
 /// tcpdump's default of 262144.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
-/// The kernel receive buffer: about 4 s of a busy loopback's small frames
+/// The receive ring: four 1 MiB blocks, tens of thousands of small frames
 /// before the kernel drops (and counts) what a slow reader misses.
 pub const DEFAULT_BUFFER_SIZE: usize = 4 * 1024 * 1024;
 

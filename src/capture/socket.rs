@@ -2,11 +2,10 @@
 //! in the kernel, read without blocking through tokio's `AsyncFd`.
 //!
 //! Opened as libpcap opens one: with protocol 0 (so nothing is queued yet),
-//! then the filter, then `bind` with ETH_P_ALL, so no unfiltered frame slips
-//! in first. The kernel timestamps each frame (SO_TIMESTAMPNS). Memory is
-//! the socket's receive buffer (`SO_RCVBUF`, fixed) plus one frame buffer:
-//! when the reader falls behind, the kernel drops, and PACKET_STATISTICS
-//! counts it.
+//! then the receive ring (`ring.rs`), then the filter, then `bind` with
+//! ETH_P_ALL, so no unfiltered frame slips in first. Memory is the ring,
+//! fixed in size: when the reader falls behind, the kernel drops, and
+//! PACKET_STATISTICS counts it.
 
 use std::ffi::CString;
 use std::io;
@@ -20,20 +19,22 @@ use super::CaptureError;
 use super::bpf::{self, Insn};
 use super::decode::LinkType;
 use super::filter::Filter;
+use super::ring::Ring;
 
 /// ARPHRD_ETHER: an Ethernet interface.
 const ARPHRD_ETHER: u16 = 1;
 /// ARPHRD_LOOPBACK: `lo`, whose frames carry an Ethernet header with zero MACs.
 const ARPHRD_LOOPBACK: u16 = 772;
-/// getsockopt(SOL_PACKET) for `struct tpacket_stats`, reset by each read.
+/// getsockopt(SOL_PACKET) for `struct tpacket_stats_v3`, reset by each read.
 const PACKET_STATISTICS: libc::c_int = 6;
 
-/// `struct tpacket_stats` (linux/if_packet.h).
+/// `struct tpacket_stats_v3` (linux/if_packet.h).
 #[repr(C)]
 #[derive(Default)]
 struct TpacketStats {
     packets: u32,
     drops: u32,
+    freeze_q_cnt: u32,
 }
 
 /// What the kernel counted since the socket was opened.
@@ -58,9 +59,11 @@ pub struct Frame<'a> {
 
 /// A packet socket bound to one interface, filter attached.
 pub struct PacketSocket {
+    // Declared first so the mapping goes before the socket that backs it.
+    ring: Ring,
     fd: AsyncFd<OwnedFd>,
     link: LinkType,
-    buffer: Vec<u8>,
+    snaplen: usize,
     totals: Stats,
 }
 
@@ -73,7 +76,7 @@ pub struct SocketOptions {
     pub filter: Filter,
     /// Bytes kept of each frame.
     pub snaplen: u32,
-    /// Kernel receive buffer in bytes (what absorbs a burst).
+    /// The receive ring's size in bytes (what absorbs a burst).
     pub buffer_size: usize,
 }
 
@@ -113,19 +116,8 @@ impl PacketSocket {
         }
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let size = libc::c_int::try_from(options.buffer_size).unwrap_or(libc::c_int::MAX);
-        // FORCE lets root go past net.core.rmem_max; without it, the plain option.
-        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
-            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size)
-                .map_err(|err| CaptureError::Io("SO_RCVBUF", err))?;
-        }
-        setsockopt(
-            &fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            &1 as &libc::c_int,
-        )
-        .map_err(|err| CaptureError::Io("SO_TIMESTAMPNS", err))?;
+        let ring = Ring::new(&fd, options.buffer_size)
+            .map_err(|err| CaptureError::Io("mapping the receive ring", err))?;
         attach(&fd, &bpf::compile(&options.filter, loopback))?;
         bind(&fd, index)?;
         // SAFETY: the OwnedFd keeps its descriptor open until dropped, which
@@ -133,9 +125,10 @@ impl PacketSocket {
         let fd = unsafe { AsyncFd::register(fd) }
             .map_err(|err| CaptureError::Io("registering the socket", err.into_parts().1))?;
         let mut socket = Self {
+            ring,
             fd,
             link: LinkType::Ethernet,
-            buffer: vec![0; options.snaplen.max(64) as usize],
+            snaplen: options.snaplen as usize,
             totals: Stats::default(),
         };
         // Start the counters at zero: reading them resets them.
@@ -151,23 +144,23 @@ impl PacketSocket {
 
     /// The next frame that passed the filter.
     pub async fn recv(&mut self) -> Result<Frame<'_>, CaptureError> {
-        let (timestamp, len, kept) = loop {
+        while !self.ring.ready() {
             let mut guard = self
                 .fd
                 .readable()
                 .await
                 .map_err(|err| CaptureError::Io("waiting for packets", err))?;
-            match guard.try_io(|fd| recv_frame(fd.get_ref(), &mut self.buffer)) {
-                Ok(Ok(got)) => break got,
-                Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(err)) => return Err(CaptureError::Io("receiving packets", err)),
-                Err(_would_block) => continue,
-            }
-        };
+            // Cleared before the next look at the ring: a block handed over
+            // in between raised readiness already and is seen by that look.
+            guard.clear_ready();
+        }
+        let frame = self.ring.take().ok_or_else(|| {
+            CaptureError::Io("reading the receive ring", io::Error::other("no frame"))
+        })?;
         Ok(Frame {
-            timestamp,
-            len,
-            data: &self.buffer[..kept],
+            timestamp: frame.timestamp,
+            len: frame.len,
+            data: &frame.data[..frame.data.len().min(self.snaplen)],
         })
     }
 
@@ -206,7 +199,13 @@ fn link_kind(interface: &str) -> Result<u16, CaptureError> {
     })
 }
 
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+/// setsockopt(2) with a `T` value.
+pub(super) fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // SAFETY: `value` is a live `T` of the size passed.
     let rc = unsafe {
         libc::setsockopt(
@@ -256,51 +255,4 @@ fn bind(fd: &OwnedFd, index: libc::c_uint) -> Result<(), CaptureError> {
             io::Error::last_os_error(),
         ))
     }
-}
-
-/// One recvmsg(2): the kernel timestamp, the length on the wire (MSG_TRUNC
-/// reports it even when the buffer was shorter) and the bytes kept.
-fn recv_frame(fd: &OwnedFd, buffer: &mut [u8]) -> io::Result<(Duration, u32, usize)> {
-    let mut iov = libc::iovec {
-        iov_base: buffer.as_mut_ptr().cast(),
-        iov_len: buffer.len(),
-    };
-    // u64s, so the control buffer is aligned for `cmsghdr`.
-    let mut control = [0u64; 8];
-    // SAFETY: msghdr is plain data; zero is a valid value for every field.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of::<[u64; 8]>();
-    // SAFETY: every pointer in `msg` refers to a live buffer of the stated size.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let len = n as usize;
-    let mut timestamp = None;
-    // SAFETY: the CMSG_* walk stays inside `control`, as the kernel filled it.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-            {
-                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                timestamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    // Without the control message (it should not happen), the time of reading.
-    let timestamp = timestamp.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-    });
-    Ok((
-        timestamp,
-        u32::try_from(len).unwrap_or(u32::MAX),
-        len.min(buffer.len()),
-    ))
 }
