@@ -144,6 +144,9 @@ impl PacketSocket {
 
     /// The next frame that passed the filter.
     pub async fn recv(&mut self) -> Result<Frame<'_>, CaptureError> {
+        // A full ring never makes us wait: yield now and then all the same,
+        // so a busy capture leaves room for the runtime's other tasks.
+        tokio::task::consume_budget().await;
         while !self.ring.ready() {
             let mut guard = self
                 .fd

@@ -50,7 +50,7 @@ pub struct CaptureArgs {
     #[arg(long, default_value_t = socklab::capture::DEFAULT_SNAPLEN, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(64..=262_144))]
     pub snaplen: u32,
-    /// Kernel receive buffer: what absorbs a burst before the kernel drops
+    /// Receive ring shared with the kernel, in 1 MiB blocks (at least 2): what absorbs a burst before the kernel drops
     #[arg(long, default_value_t = socklab::capture::DEFAULT_BUFFER_SIZE, value_name = "BYTES")]
     pub buffer_size: usize,
     /// Lines waiting for a slow stdout; past this they are skipped and counted
