@@ -597,3 +597,48 @@ fn a_stdout_that_is_not_read_skips_lines_and_stays_small() {
     assert_eq!(shown + skipped, captured);
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+#[test]
+fn the_host_filter_runs_in_the_kernel() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let to = receiver.local_addr().expect("addr");
+    let capture = Capture::start(&["--host", "127.0.0.2", "--udp", "-c", "1"]);
+    // First a datagram the filter must refuse, then one it must keep: the
+    // one line shown is the second.
+    let plain = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    plain.send_to(b"refused", to).expect("send");
+    let other = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    other.send_to(b"kept", to).expect("send");
+    let packets = packet_lines(&capture.finish());
+    assert_eq!(packets.len(), 1);
+    assert!(
+        packets[0].contains(&format!(
+            "127.0.0.2 → 127.0.0.1    UDP 46 {} → {} Len=4",
+            other.local_addr().expect("addr").port(),
+            to.port()
+        )),
+        "{}",
+        packets[0]
+    );
+}
+
+#[test]
+fn a_duration_ends_the_capture() {
+    let (_keep, port) = common::refused_udp_port();
+    let output = run_socklab(
+        &[
+            "capture",
+            "--port",
+            &port.to_string(),
+            "--duration",
+            "200ms",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        "capturing on lo\n0 packets captured\n0 packets received by filter\n0 packets dropped by kernel\n"
+    );
+}
