@@ -602,7 +602,8 @@ fn a_stdout_that_is_not_read_skips_lines_and_stays_small() {
 fn the_host_filter_runs_in_the_kernel() {
     let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     let to = receiver.local_addr().expect("addr");
-    let capture = Capture::start(&["--host", "127.0.0.2", "--udp", "-c", "1"]);
+    let port = to.port().to_string();
+    let capture = Capture::start(&["--host", "127.0.0.2", "--udp", "--port", &port, "-c", "1"]);
     // First a datagram the filter must refuse, then one it must keep: the
     // one line shown is the second.
     let plain = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
