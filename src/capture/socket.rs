@@ -34,6 +34,7 @@ const PACKET_STATISTICS: libc::c_int = 6;
 struct TpacketStats {
     packets: u32,
     drops: u32,
+    /// Read only by the kernel's copy: it sizes the struct the kernel fills.
     freeze_q_cnt: u32,
 }
 
@@ -42,11 +43,11 @@ struct TpacketStats {
 pub struct Stats {
     /// Frames that passed the filter.
     pub received: u64,
-    /// Of those, frames dropped because the receive buffer was full.
+    /// Of those, frames dropped because the receive ring was full.
     pub dropped: u64,
 }
 
-/// One received frame, borrowed from the socket's buffer.
+/// One received frame, borrowed from the socket's receive ring.
 #[derive(Debug)]
 pub struct Frame<'a> {
     /// Kernel receive time, since the Unix epoch.
