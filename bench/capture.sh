@@ -26,7 +26,8 @@ for tool in socklab tcpdump; do
     pid=$!
     wait_for "capturing on" "$out/capture"
   else
-    tcpdump -i lo -w "$out/y.pcap" "tcp port $port" >"$out/capture" 2>&1 &
+    # -B in KiB: the same 4 MiB ring as ours (tcpdump's default is 2 MiB).
+    tcpdump -i lo -B 4096 -w "$out/y.pcap" "tcp port $port" >"$out/capture" 2>&1 &
     pid=$!
     wait_for "listening on" "$out/capture"
   fi
