@@ -199,6 +199,27 @@ mod tests {
     }
 
     #[test]
+    fn microsecond_files_read_as_tcpdump_writes_them() {
+        let header = PcapHeader {
+            ts_resolution: TsResolution::MicroSecond,
+            datalink: DataLink::ETHERNET,
+            ..PcapHeader::default()
+        };
+        let mut writer = PcapWriter::with_header(Vec::new(), header).expect("header");
+        let frame = udp_frame(LinkType::Ethernet);
+        let at = Duration::new(1_700_000_000, 123_456_000);
+        let packet = pcap_file::pcap::PcapPacket::new(at, frame.len() as u32, &frame);
+        writer.write_packet(&packet).expect("record");
+        let file = writer.into_writer();
+        let packets: Vec<Packet> = PcapSource::new(&file[..])
+            .expect("opens")
+            .map(|p| p.expect("record"))
+            .collect();
+        assert_eq!(packets.len(), 1);
+        assert_eq!(packets[0].timestamp, at);
+    }
+
+    #[test]
     fn broken_files_are_errors_not_panics() {
         assert!(matches!(
             PcapSource::new(&b"not a pcap file at all, no"[..]),
