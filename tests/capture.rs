@@ -537,6 +537,18 @@ fn the_tour_shows_each_exchanges_packets() {
     assert!(!section("lookup").contains("-- its packets"));
 }
 
+/// The number before `suffix` in the summary lines (`5 packets captured`).
+fn summary_number<S: AsRef<str>>(lines: &[S], suffix: &str) -> u64 {
+    lines
+        .iter()
+        .find_map(|l| l.as_ref().strip_suffix(suffix))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            let tail: Vec<&str> = lines.iter().rev().take(5).map(AsRef::as_ref).collect();
+            panic!("no {suffix:?} in the summary (last lines, newest first: {tail:?})")
+        })
+}
+
 /// Peak resident memory of a process, in KiB (VmHWM).
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -579,18 +591,7 @@ fn a_stdout_that_is_not_read_skips_lines_and_stays_small() {
     assert!(wait_child(&mut child, TIMEOUT).success());
     let lines: Vec<&str> = rest.lines().collect();
     let shown = lines.iter().filter(|l| l.contains(" → ")).count() as u64;
-    let number = |suffix: &str| -> u64 {
-        lines
-            .iter()
-            .find_map(|l| l.strip_suffix(suffix))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no {suffix:?} in {:?}",
-                    &lines[lines.len().saturating_sub(5)..]
-                )
-            })
-    };
+    let number = |suffix: &str| summary_number(&lines, suffix);
     let captured = number(" packets captured");
     let skipped = number(" lines not shown (stdout too slow)");
     assert!(skipped > 0);
@@ -642,4 +643,40 @@ fn a_duration_ends_the_capture() {
         stdout,
         "capturing on lo\n0 packets captured\n0 packets received by filter\n0 packets dropped by kernel\n"
     );
+}
+
+#[test]
+fn a_stopped_reader_makes_the_kernel_drop_and_count() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let to = receiver.local_addr().expect("addr");
+    let port = to.port().to_string();
+    // The smallest ring: two 1 MiB blocks, about 1,900 of these datagrams.
+    let capture = Capture::start(&[
+        "--udp",
+        "--port",
+        &port,
+        "--buffer-size",
+        "1",
+        "-w",
+        "/dev/null",
+    ]);
+    signal(&capture.child, libc::SIGSTOP);
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let sent = 5000u64;
+    for _ in 0..sent {
+        // Loopback delivers to the packet socket inside send: once these
+        // return, the ring is as full as it gets.
+        sender.send_to(&[0u8; 1000], to).expect("send");
+    }
+    signal(&capture.child, libc::SIGCONT);
+    let lines = capture.interrupt();
+    let number = |suffix: &str| summary_number(&lines, suffix);
+    let (captured, received, dropped) = (
+        number(" packets captured"),
+        number(" packets received by filter"),
+        number(" packets dropped by kernel"),
+    );
+    assert_eq!(received, sent, "{lines:?}");
+    assert!(dropped >= sent - 2500, "{lines:?}");
+    assert!(captured + dropped <= received, "{lines:?}");
 }
