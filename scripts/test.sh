@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, first installing the real peers the tests talk to
-# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, the services database).
+# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, tcpdump, setpriv, the
+# services database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk [openssl]=openssl
   [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
+  [tcpdump]=tcpdump [setpriv]=util-linux
 )
 missing=()
 for cmd in "${!needs[@]}"; do

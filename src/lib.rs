@@ -31,6 +31,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod capture;
 pub mod chat;
 pub mod diag;
 pub mod echo;

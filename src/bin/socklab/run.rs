@@ -96,6 +96,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Stall(StallCmd::Client(args)) => cmd::diag::stall_client(&args).await,
         Command::Ping(args) => cmd::diag::ping(&args).await,
         Command::Cert(command) => cmd::cert::run(&command),
+        Command::Capture(args) => cmd::capture::run(&args).await,
     }
 }
 

@@ -23,7 +23,8 @@ use socklab::tls::{DevStore, ServerTls};
 use socklab::{app, chat, diag, echo, fixed, hello, http, udp, upper};
 
 /// Runs the tour; with `--tls` every TCP pair speaks TLS, the servers with
-/// the development certificate and the clients verifying it.
+/// the development certificate and the clients verifying it; with
+/// `--capture`, each exchange's packets follow it.
 pub async fn run(args: &TourArgs) -> Result<()> {
     let tls = match args.tls {
         true => Some(ServerTls::development(&DevStore::locate()?, &[], None)?),
@@ -33,6 +34,8 @@ pub async fn run(args: &TourArgs) -> Result<()> {
         stop: CancellationToken::new(),
         servers: Vec::new(),
         tls,
+        capture: args.capture,
+        port: 0,
     };
     let addr = tour
         .start(|l, server, s| echo::serve(l, echo::Options { server }, s))
@@ -275,6 +278,9 @@ struct Tour {
     servers: Vec<JoinHandle<io::Result<()>>>,
     /// With `--tls`: what every TCP server serves.
     tls: Option<ServerTls>,
+    /// `--capture`: show the packets of the last started server's port.
+    capture: bool,
+    port: u16,
 }
 
 impl Tour {
@@ -321,6 +327,7 @@ impl Tour {
             tls: self.tls.clone(),
             ..ServerOptions::default()
         };
+        self.port = addr.port();
         self.servers.push(tokio::spawn(server(
             listener,
             config,
@@ -336,6 +343,7 @@ impl Tour {
             .local_addr()
             .context("reading the socket's address")?;
         let stop = self.stop.clone().cancelled_owned();
+        self.port = addr.port();
         self.servers
             .push(tokio::spawn(udp::run(socket, options, stop)));
         Ok(addr)
@@ -346,7 +354,20 @@ impl Tour {
     async fn show(&self, title: &str, about: &str, shown: &[&str], command: Command) -> Result<()> {
         println!("\n== {title}: {about}");
         println!("$ socklab {}", shown.join(" "));
-        Box::pin(crate::run::run(command)).await
+        // Captured: exchanges with the last started server, named by its port.
+        let port = self.port.to_string();
+        if !self.capture || !shown.iter().any(|arg| arg.contains(&port)) {
+            return Box::pin(crate::run::run(command)).await;
+        }
+        let capture = crate::cmd::capture::Background::start(self.port)?;
+        Box::pin(crate::run::run(command)).await?;
+        println!("\n-- its packets (socklab capture --port {port}):");
+        capture
+            .finish()
+            .await?
+            .iter()
+            .for_each(|line| println!("{line}"));
+        Ok(())
     }
 
     async fn stop(self) {

@@ -3,6 +3,7 @@
 
 mod app;
 mod bench;
+mod capture;
 mod cert;
 mod chat;
 mod diag;
@@ -15,6 +16,7 @@ mod udp;
 
 pub use app::*;
 pub use bench::*;
+pub use capture::*;
 pub use cert::*;
 pub use chat::*;
 pub use diag::*;
@@ -77,7 +79,9 @@ pub enum Command {
     #[command(subcommand)]
     Chat(ChatCmd),
     /// Run every pair on loopback and show the exchanges
-    #[command(after_help = "Example: socklab tour   (or socklab tour --tls)")]
+    #[command(
+        after_help = "Examples: socklab tour\n          socklab tour --tls\n          sudo socklab tour --capture"
+    )]
     Tour(TourArgs),
     /// Load generators that verify every answer (echo, http, udp, chat, app)
     #[command(subcommand)]
@@ -94,6 +98,11 @@ pub enum Command {
     /// The development TLS certificate: show it, make a new one, or find its CA
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Show packets as tshark does (relative Seq/Ack, analysis), write or read pcap
+    #[command(
+        after_help = "Examples: socklab capture --port 65432\n          socklab capture --port 65432 -w echo.pcap --print\n          socklab capture -r echo.pcap"
+    )]
+    Capture(CaptureArgs),
 }
 
 #[cfg(test)]
@@ -139,4 +148,7 @@ pub struct TourArgs {
     /// Run every TCP pair over TLS (the development certificate, verified by the clients)
     #[arg(long)]
     pub tls: bool,
+    /// Show each exchange's packets under it (needs root or CAP_NET_RAW)
+    #[arg(long)]
+    pub capture: bool,
 }

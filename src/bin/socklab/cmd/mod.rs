@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod capture;
 pub mod cert;
 pub mod chat;
 pub mod diag;
