@@ -83,8 +83,13 @@ where
     report
 }
 
-/// Asserts a clean run with answers counted, and returns how many.
+/// Asserts a clean TLS run with answers counted, and returns how many.
 fn clean(report: &Report) -> u64 {
+    assert!(
+        report.setup.protocol.ends_with(" --tls"),
+        "{}",
+        report.setup.protocol
+    );
     let tally = &report.tally;
     assert_eq!(
         tally.errors.total(),
@@ -278,6 +283,7 @@ fn bench_tls_through_the_binary_trusts_the_dev_ca() {
     assert!(output.status.success(), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON report");
     assert_eq!(report["errors"]["total"], 0, "{report}");
+    assert_eq!(report["protocol"], "echo --tls", "{report}");
     assert!(report["completed"].as_u64().expect("count") > 0, "{report}");
     // --insecure is warned once for the run, not once per connection.
     let output = bench(&["--tls", "--insecure"]);

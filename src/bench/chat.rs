@@ -108,9 +108,11 @@ pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
         },
     )
     .await;
-    let mut setup = setup(load, "chat", addr, "deliveries");
-    setup.protocol = format!("chat ({} senders)", args.senders);
-    Ok(Report { setup, tally })
+    let protocol = format!("chat ({} senders)", args.senders);
+    Ok(Report {
+        setup: setup(load, &protocol, addr, "deliveries"),
+        tally,
+    })
 }
 
 async fn client(

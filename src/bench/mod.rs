@@ -255,10 +255,14 @@ where
     total
 }
 
-/// The setup block of a report for `load`.
+/// The setup block of a report for `load` (its protocol marked `--tls`
+/// when the load ran over TLS).
 pub fn setup(load: &Load, protocol: &str, target: SocketAddr, unit: &'static str) -> Setup {
     Setup {
-        protocol: protocol.to_string(),
+        protocol: match load.tls {
+            Some(_) => format!("{protocol} --tls"),
+            None => protocol.to_string(),
+        },
         target: target.to_string(),
         unit,
         connections: load.conns,
