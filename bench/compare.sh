@@ -9,18 +9,19 @@
 #   bench/compare.sh                 # RUNS=3 DUR=3 WARM=1
 #   RUNS=5 DUR=5 bench/compare.sh
 #   ROWS="echo64 chat" bench/compare.sh
+#   ROWS="https tls-new tls-bulk tls-app-ka" bench/compare.sh   # the TLS rows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 DUR=${DUR:-3}
 WARM=${WARM:-1}
-ROWS=${ROWS:-"echo64 echo16k bulk rss app app-ka app-ka-p16 chat http udp"}
+ROWS=${ROWS:-"echo64 echo16k bulk rss app app-ka app-ka-p16 chat http udp https tls-new tls-bulk tls-app-ka"}
 
 # ---- tools -----------------------------------------------------------------
 declare -A needs=(
   [iperf3]=iperf3 [redis-server]=redis-server [redis-benchmark]=redis-tools
-  [nginx]=nginx-light [ncat]=ncat [wrk]=wrk [python3]=python3
+  [nginx]=nginx-light [ncat]=ncat [wrk]=wrk [python3]=python3 [openssl]=openssl
 )
 missing=()
 for cmd in "${!needs[@]}"; do
@@ -35,7 +36,10 @@ fi
 
 echo "building release binaries..." >&2
 cargo build --release -q
-(cd bench/anchors/tokio-echo && cargo build --release -q)
+# The tokio echo anchor only for the rows that use it (a cold build takes minutes).
+ECHO_ROWS=0
+for r in echo64 echo16k bulk rss; do [[ " $ROWS " == *" $r "* ]] && ECHO_ROWS=1; done
+[ "$ECHO_ROWS" = 1 ] && (cd bench/anchors/tokio-echo && cargo build --release -q)
 SL=$PWD/target/release/socklab
 ANCHOR_ECHO=$PWD/bench/anchors/tokio-echo/target/release/tokio-echo-anchor
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -91,7 +95,58 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 built() { "$SL" "$1" server --help >/dev/null 2>&1; }
 
+# start_nginx NAME PORT SERVER-DIRECTIVES: nginx answering "Hello World" to
+# every GET, as many workers as cores (tokio's default thread count).
+start_nginx() {
+  local dir=$TMP/$1
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    $3
+    location / { default_type text/plain; return 200 "Hello World"; }
+  }
+}
+EOF
+  start_port "$1" "$2" nginx -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf"
+}
+
 # ---- measuring -------------------------------------------------------------
+# cpu_us PID: user+system CPU time of PID and its children (nginx's
+# workers) so far, in µs; a server's cost, whatever the load generator's speed.
+cpu_us() {
+  local p total=0
+  for p in "$1" $(pgrep -P "$1"); do
+    total=$(awk -v t="$total" -v hz="$(getconf CLK_TCK)" '{print t + ($14+$15)*1e6/hz}' "/proc/$p/stat" 2>/dev/null || echo "$total")
+  done
+  echo "$total"
+}
+
+# costly PID FILE CMD...: runs CMD, which prints "RATE COUNT"; prints RATE
+# and appends PID's CPU µs per COUNT to FILE (for a row_from).
+costly() {
+  local pid=$1 file=$2 before after out; shift 2
+  before=$(cpu_us "$pid")
+  out=$("$@")
+  after=$(cpu_us "$pid")
+  if [[ $out == ERR* ]]; then echo ERR; echo ERR >>"$file"; return; fi
+  set -- $out
+  python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(round((a-b)/n, 1) if n else 'ERR')" "$before" "$after" "$2" >>"$file"
+  echo "$1"
+}
+
 # bench ARGS...: one socklab bench run, prints its `per_second` (or
 # `mb_per_s` when BENCH_KEY says so); ERR if it failed verification.
 bench() {
@@ -121,10 +176,12 @@ row() {
   echo "  $label: $anchor [${a[*]}] socklab [${b[*]}]" >&2
   TABLE+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$label" "$anchor" "$ma" "$mb" "$(ratio "$ma" "$mb")" "$target")")
 }
-skip() { TABLE+=("$(printf '| %s | %s | | | skipped (not built) | %s |' "$1" "$2" "$3")"); }
+# skip LABEL ANCHOR TARGET [WHY]
+skip() { TABLE+=("$(printf '| %s | %s | | | skipped (%s) | %s |' "$1" "$2" "${4:-not built}" "$3")"); }
 want() { [[ " $ROWS " == *" $1 "* ]]; }
 
 # ---- echo ------------------------------------------------------------------
+if [ "$ECHO_ROWS" = 1 ]; then
 start anchor-echo "$ANCHOR_ECHO" 127.0.0.1:0; AE=$ADDR; AE_PID=$PID
 start socklab-echo "$SL" -q echo server 127.0.0.1 0; SE=$ADDR; SE_PID=$PID
 
@@ -150,6 +207,7 @@ if want bulk; then
   stop "$IP_PID"
 fi
 stop "$AE_PID"; stop "$SE_PID"
+fi
 if want rss; then
   # A fresh server per run: memory freed by an earlier run would be reused.
   idle_rss() {
@@ -220,28 +278,7 @@ fi
 if want http; then
   if built http; then
     HPORT=$(free_port)
-    mkdir -p "$TMP/nginx/logs"
-    cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  server {
-    listen 127.0.0.1:$HPORT;
-    location / { default_type text/plain; return 200 "Hello World"; }
-  }
-}
-EOF
-    start_port nginx "$HPORT" nginx -p "$TMP/nginx" -e "$TMP/nginx/logs/error.log" -c "$TMP/nginx/nginx.conf"; NG=$ADDR; NG_PID=$PID
+    start_nginx nginx "$HPORT" "listen 127.0.0.1:$HPORT;"; NG=$ADDR; NG_PID=$PID
     start socklab-http "$SL" -q http server 127.0.0.1 0; SH=$ADDR; SH_PID=$PID
     wrk_rps() {
       wrk -t2 -c100 -d"${DUR}s" "http://$1/" 2>/dev/null | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' | grep . || echo ERR
@@ -267,6 +304,96 @@ if want udp; then
     stop "$PU_PID"; stop "$SU_PID"
   else
     skip "udp, 8 sockets request/response, replies/s" "python lucky server" "≥ 1.5"
+  fi
+fi
+
+# ---- tls -------------------------------------------------------------------
+# One development certificate (ECDSA P-256, SHA-256) in a scratch store,
+# served by nginx and by socklab alike; our clients trust its CA.
+TLS_ROWS=0
+for r in https tls-new tls-bulk tls-app-ka; do want "$r" && TLS_ROWS=1; done
+if [ "$TLS_ROWS" = 1 ]; then
+  export SOCKLAB_DATA_DIR=$TMP/socklab-data
+  "$SL" -q cert show >/dev/null
+  NGINX_TLS=1
+  nginx -V 2>&1 | grep -q -- --with-http_ssl_module || NGINX_TLS=0
+  # row_from LABEL ANCHOR FILE-A FILE-B TARGET: a row of the CPU costs that
+  # `costly` recorded during the row before it.
+  row_from() {
+    local ma mb
+    ma=$(median $(cat "$3")); mb=$(median $(cat "$4"))
+    echo "  $1: $2 [$(tr '\n' ' ' <"$3")] socklab [$(tr '\n' ' ' <"$4")]" >&2
+    TABLE+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$1" "$2" "$ma" "$mb" "$(ratio "$ma" "$mb")" "$5")")
+  }
+fi
+if want https || want tls-new; then
+  if [ "$NGINX_TLS" = 1 ] && built http; then
+    SPORT=$(free_port)
+    start_nginx nginx-tls "$SPORT" "listen 127.0.0.1:$SPORT ssl;
+    ssl_certificate $SOCKLAB_DATA_DIR/cert.pem;
+    ssl_certificate_key $SOCKLAB_DATA_DIR/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;"; NS=$ADDR; NS_PID=$PID
+    start socklab-https "$SL" -q http server 127.0.0.1 0 --tls; SS=$ADDR; SS_PID=$PID
+    if want https; then
+      wrk_tls() {
+        wrk -t2 -c100 -d"${DUR}s" "https://$1/" 2>/dev/null | python3 -c '
+import re, sys
+out = sys.stdin.read()
+rate, count = re.search(r"Requests/sec:\s*([0-9.]+)", out), re.search(r"(\d+) requests in", out)
+print(f"{rate[1]} {count[1]}" if rate and count else "ERR")'
+      }
+      : >"$TMP/cpu-a"; : >"$TMP/cpu-b"
+      A_CMD() { costly "$NS_PID" "$TMP/cpu-a" wrk_tls "$NS"; }
+      B_CMD() { costly "$SS_PID" "$TMP/cpu-b" wrk_tls "$SS"; }
+      row "https hello, wrk -t2 -c100 keep-alive, req/s" "nginx (TLS)" "≥ 1.0"
+      # Lower is better here: the ratio is still socklab / anchor.
+      row_from "https hello, server CPU µs per request" "nginx (TLS)" "$TMP/cpu-a" "$TMP/cpu-b" "≤ 1.0"
+    fi
+    if want tls-new; then
+      # Full handshakes one after another (no resumption: -new), timed on
+      # the wall clock; s_time's own rate is per second of its user CPU.
+      s_time() {
+        python3 -c '
+import re, subprocess, sys, time
+start = time.monotonic()
+out = subprocess.run(["openssl", "s_time", "-connect", sys.argv[1], "-new", "-time", sys.argv[2]],
+                     capture_output=True, text=True).stdout
+wall = time.monotonic() - start
+found = re.search(r"(\d+) connections in [0-9.]+s", out)
+print(f"{int(found[1]) / wall:.1f} {found[1]}" if found and int(found[1]) else "ERR")' "$1" "$DUR"
+      }
+      : >"$TMP/cpu-a"; : >"$TMP/cpu-b"
+      A_CMD() { costly "$NS_PID" "$TMP/cpu-a" s_time "$NS"; }
+      B_CMD() { costly "$SS_PID" "$TMP/cpu-b" s_time "$SS"; }
+      row "new TLS connections, openssl s_time -new, conn/s" "nginx (TLS)" "≥ 1.0"
+      row_from "new TLS connection, server CPU µs each" "nginx (TLS)" "$TMP/cpu-a" "$TMP/cpu-b" "≤ 1.0"
+    fi
+    stop "$NS_PID"; stop "$SS_PID"
+  else
+    why="nginx without ssl"; [ "$NGINX_TLS" = 1 ] && why="not built"
+    want https && skip "https hello, wrk -t2 -c100 keep-alive, req/s" "nginx (TLS)" "≥ 1.0" "$why"
+    want tls-new && skip "new TLS connections, openssl s_time -new, conn/s" "nginx (TLS)" "≥ 1.0" "$why"
+  fi
+fi
+# TLS against plain on the same server: the anchor column is socklab plain.
+if want tls-bulk; then
+  start socklab-echo-tls "$SL" -q echo server 127.0.0.1 0 --tls; TE=$ADDR; TE_PID=$PID
+  start socklab-echo "$SL" -q echo server 127.0.0.1 0; SE=$ADDR; SE_PID=$PID
+  A_CMD() { BENCH_KEY=mb_per_s bench echo "$SE" -c 1 --bulk; }
+  B_CMD() { BENCH_KEY=mb_per_s bench echo "$TE" -c 1 --bulk --tls; }
+  row "echo bulk, 1 conn, MB/s: TLS vs plain" "socklab plain" "report"
+  stop "$TE_PID"; stop "$SE_PID"
+fi
+if want tls-app-ka; then
+  if built app; then
+    start socklab-app-tls "$SL" -q app server 127.0.0.1 0 --tls; TA=$ADDR; TA_PID=$PID
+    start socklab-app "$SL" -q app server 127.0.0.1 0; SA=$ADDR; SA_PID=$PID
+    A_CMD() { bench app "$SA" -c 50 --keep-alive; }
+    B_CMD() { bench app "$TA" -c 50 --keep-alive --tls; }
+    row "app keep-alive, 50 conns, req/s: TLS vs plain" "socklab plain" "report"
+    stop "$TA_PID"; stop "$SA_PID"
+  else
+    skip "app keep-alive, 50 conns, req/s: TLS vs plain" "socklab plain" "report"
   fi
 fi
 

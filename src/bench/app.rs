@@ -150,7 +150,8 @@ pub struct AppOptions {
 /// Runs `bench app`.
 pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
     let load = &args.load;
-    let addr = target(load, DEFAULT_PORT).await?;
+    let dialer = target(load, DEFAULT_PORT).await?;
+    let addr = dialer.addr;
     let exchange = Arc::new(AppExchange::new(
         args.value.as_deref(),
         args.keep_alive,
@@ -158,11 +159,13 @@ pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
     )?);
     let shared = load.clone();
     let keep_alive = args.keep_alive;
-    let limit = load.connect_timeout;
     let tally = if keep_alive {
         run_workers(
             load,
-            move |_| driver::connect(addr, limit),
+            move |_| {
+                let dialer = dialer.clone();
+                async move { dialer.connect().await }
+            },
             move |index, stream, plan| {
                 let (exchange, load) = (exchange.clone(), shared.clone());
                 async move {
@@ -178,10 +181,10 @@ pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
             load,
             |_| async { Ok(()) },
             move |index, (), plan| {
-                let (exchange, load) = (exchange.clone(), shared.clone());
+                let (exchange, load, dialer) = (exchange.clone(), shared.clone(), dialer.clone());
                 async move {
                     let pacer = Pacer::new(&load, index, plan.start);
-                    driver::one_per_connection(&*exchange, addr, &load, pacer, plan).await
+                    driver::one_per_connection(&*exchange, &dialer, &load, pacer, plan).await
                 }
             },
         )

@@ -21,12 +21,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep, timeout_at};
 
-use super::driver;
+use super::driver::{Reader, Writer};
 use super::report::{Failure, Report, Tally};
 use super::{BenchError, Load};
 use super::{Plan, micros, run_workers, setup, target};
@@ -76,7 +74,8 @@ impl Default for ChatOptions {
 /// Runs `bench chat`.
 pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
     let load = &args.load;
-    let addr = target(load, DEFAULT_PORT).await?;
+    let dialer = target(load, DEFAULT_PORT).await?;
+    let addr = dialer.addr;
     if load.conns < 2 || args.senders == 0 || args.senders > load.conns {
         return Err(BenchError::ChatClients);
     }
@@ -97,21 +96,33 @@ pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
         sent: (0..args.senders).map(|_| AtomicU64::new(0)).collect(),
         finished: AtomicUsize::new(0),
     });
-    let limit = load.connect_timeout;
     let shared = load.clone();
     let tally = run_workers(
         load,
-        move |_| driver::connect(addr, limit),
-        move |index, stream, plan| client(room.clone(), shared.clone(), index, stream, plan),
+        move |_| {
+            let dialer = dialer.clone();
+            async move { dialer.connect_halves().await }
+        },
+        move |index, (reader, writer), plan| {
+            client(room.clone(), shared.clone(), index, reader, writer, plan)
+        },
     )
     .await;
-    let mut setup = setup(load, "chat", addr, "deliveries");
-    setup.protocol = format!("chat ({} senders)", args.senders);
-    Ok(Report { setup, tally })
+    let protocol = format!("chat ({} senders)", args.senders);
+    Ok(Report {
+        setup: setup(load, &protocol, addr, "deliveries"),
+        tally,
+    })
 }
 
-async fn client(room: Arc<Room>, load: Load, index: usize, stream: TcpStream, plan: Plan) -> Tally {
-    let (reader, writer) = stream.into_split();
+async fn client(
+    room: Arc<Room>,
+    load: Load,
+    index: usize,
+    reader: Reader,
+    writer: Writer,
+    plan: Plan,
+) -> Tally {
     // Dropping a write half sends FIN, which a chat server takes as leaving:
     // every client keeps its own until it has received everything.
     let (sending, _idle_writer) = if index < room.senders {
@@ -142,9 +153,9 @@ async fn send(
     room: &Room,
     load: &Load,
     sender: usize,
-    mut writer: OwnedWriteHalf,
+    mut writer: Writer,
     plan: Plan,
-) -> (Result<u64, String>, OwnedWriteHalf) {
+) -> (Result<u64, String>, Writer) {
     let result = send_lines(room, load, sender, &mut writer, plan).await;
     room.finished.fetch_add(1, Ordering::Release);
     (result, writer)
@@ -154,7 +165,7 @@ async fn send_lines(
     room: &Room,
     load: &Load,
     sender: usize,
-    writer: &mut OwnedWriteHalf,
+    writer: &mut Writer,
     plan: Plan,
 ) -> Result<u64, String> {
     let io_err = |err: std::io::Error| format!("sending: {}", crate::net::describe(&err));
@@ -170,6 +181,7 @@ async fn send_lines(
         }
         if sender == 0 {
             writer.write_all(SYNC).await.map_err(io_err)?;
+            writer.flush().await.map_err(io_err)?;
         }
         sleep(Duration::from_millis(if sender == 0 { 100 } else { 5 })).await;
     }
@@ -209,6 +221,8 @@ async fn send_lines(
             seq += 1;
         }
         writer.write_all(&out).await.map_err(io_err)?;
+        // TLS holds a record the socket would not take until flushed.
+        writer.flush().await.map_err(io_err)?;
         if plan.counts(now) {
             counted += out.len() as u64;
         }
@@ -223,7 +237,7 @@ async fn receive(
     room: &Room,
     load: &Load,
     index: usize,
-    mut reader: OwnedReadHalf,
+    mut reader: Reader,
     plan: Plan,
     tally: &mut Tally,
 ) -> Result<(), (Failure, String)> {

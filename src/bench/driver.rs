@@ -1,27 +1,35 @@
 //! The request/response engine shared by the echo, http and app benches: one
 //! task per connection, up to `--pipeline` requests in flight, answers matched
-//! to requests in order and verified by the protocol's [`Exchange`].
+//! to requests in order and verified by the protocol's [`Exchange`]; and the
+//! [`Dialer`], the one place a bench's connection is made (and, with
+//! `--tls`, wrapped).
 //!
-//! A connection's task writes and reads on the same socket without splitting
-//! it (readiness plus `try_read`/`try_write`), so a request costs no channel
-//! hop and a batch of answers is followed by one write of the next requests.
-//! Servers that answer once and close (the app protocol without keep-alive)
-//! get [`one_per_connection`] instead: connect, request, answer, close, repeat.
+//! A connection's task writes and reads on the same stream without splitting
+//! it (one poll of both directions), so a request costs no channel hop and a
+//! batch of answers is followed by one write of the next requests; the same
+//! loop drives a plain socket and TLS. Servers that answer once and close
+//! (the app protocol without keep-alive) get [`one_per_connection`] instead:
+//! connect (and shake hands), request, answer, close, repeat.
 
 use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
+use tracing::warn;
 
 use super::report::{Failure, Tally};
 use super::{BenchError, Load};
 use super::{Pacer, Plan, micros};
-use crate::net;
+use crate::net::{self, NetError, Stream};
+use crate::tls::ClientTls;
 
 /// A protocol's requests and the check of its answers.
 pub trait Exchange: Send + Sync + 'static {
@@ -37,23 +45,96 @@ pub trait Exchange: Send + Sync + 'static {
 /// Read buffer growth step; answers larger than this are read in several steps.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Connects to `addr` (TCP_NODELAY, the shared error wording).
-pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, BenchError> {
-    let io = net::connect(&addr.ip().to_string(), addr.port(), limit).await?;
-    Ok(io.into_inner())
+/// A bench's connection: plain, or TLS over it.
+pub type Conn = Stream<TcpStream>;
+/// The read half of a connection read and written from two tasks.
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a connection read and written from two tasks.
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// How a bench reaches its server: the address resolved once, the name the
+/// server's certificate is checked against, TLS if asked; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    /// The resolved server address.
+    pub addr: SocketAddr,
+    host: String,
+    tls: Option<ClientTls>,
+    limit: Duration,
+}
+
+impl Dialer {
+    /// Dials `addr`, reached as `host`, as `load` says (TLS, connect timeout).
+    pub fn new(addr: SocketAddr, host: String, load: &Load) -> Self {
+        if load.tls.as_ref().is_some_and(ClientTls::is_insecure) {
+            // Once per run, not per connection: a bench opens thousands.
+            warn!(
+                "{addr}: the server's certificate is not checked on any of this bench's connections (--insecure)"
+            );
+        }
+        Self {
+            addr,
+            host,
+            tls: load.tls.clone(),
+            limit: load.connect_timeout,
+        }
+    }
+
+    /// Connects (TCP_NODELAY, the shared error wording) and, with TLS,
+    /// shakes hands: the handshake is part of connecting, not of a request.
+    pub async fn connect(&self) -> Result<Conn, BenchError> {
+        let tcp = self.tcp().await?;
+        match &self.tls {
+            None => Ok(Stream::plain_client(tcp)),
+            Some(tls) => Ok(Stream::from(self.handshake(tls, tcp).await?)),
+        }
+    }
+
+    /// Connects as [`Dialer::connect`] does, for a bench that reads and
+    /// writes from two tasks. A plain socket splits without a lock, so
+    /// reading never waits for a write in progress; TLS state is one
+    /// session, so its halves share it.
+    pub async fn connect_halves(&self) -> Result<(Reader, Writer), BenchError> {
+        let tcp = self.tcp().await?;
+        match &self.tls {
+            None => {
+                let (reader, writer) = tcp.into_split();
+                Ok((Box::new(reader), Box::new(writer)))
+            }
+            Some(tls) => {
+                let conn = Stream::from(self.handshake(tls, tcp).await?);
+                let (reader, writer) = tokio::io::split(conn);
+                Ok((Box::new(reader), Box::new(writer)))
+            }
+        }
+    }
+
+    async fn tcp(&self) -> Result<TcpStream, BenchError> {
+        let io = net::connect(&self.addr.ip().to_string(), self.addr.port(), self.limit).await?;
+        Ok(io.into_inner())
+    }
+
+    async fn handshake(
+        &self,
+        tls: &ClientTls,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, BenchError> {
+        Ok(tls.connect(tcp, &self.host).await.map_err(NetError::from)?)
+    }
 }
 
 /// Runs one keep-alive connection until the plan's end, then waits for the
 /// answers still in flight.
 pub async fn keep_alive<E: Exchange>(
     exchange: &E,
-    stream: TcpStream,
+    mut stream: Conn,
     load: &Load,
     mut pacer: Pacer,
     plan: Plan,
 ) -> Tally {
     let mut tally = Tally::default();
-    if let Err((kind, why)) = converse(exchange, &stream, load, &mut pacer, plan, &mut tally).await
+    if let Err((kind, why)) =
+        converse(exchange, &mut stream, load, &mut pacer, plan, &mut tally).await
     {
         tally.fail(kind, why);
     }
@@ -68,9 +149,17 @@ struct InFlight {
     sent: Instant,
 }
 
-async fn converse<E: Exchange>(
+/// What woke a connection's loop.
+enum Woke {
+    /// `n` bytes were read (0: the server closed).
+    Read(usize),
+    /// The timer: a deadline or a due request.
+    Timer,
+}
+
+async fn converse<E: Exchange, S: AsyncRead + AsyncWrite + Unpin>(
     exchange: &E,
-    stream: &TcpStream,
+    stream: &mut S,
     load: &Load,
     pacer: &mut Pacer,
     plan: Plan,
@@ -82,6 +171,9 @@ async fn converse<E: Exchange>(
     let mut out = BytesMut::with_capacity(load.pipeline * (load.size + 256));
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut seq = 0u64;
+    // Written but maybe still held by TLS (which buffers records the socket
+    // would not take): flushed before the loop waits on anything else.
+    let mut unflushed = false;
     // One timer, moved only when something earlier comes up; when it fires
     // the loop re-checks every deadline.
     let timer = sleep_until(plan.end);
@@ -116,18 +208,6 @@ async fn converse<E: Exchange>(
                 ),
             ));
         }
-        while !out.is_empty() {
-            match stream.try_write(&out) {
-                Ok(n) => {
-                    if plan.counts(now) {
-                        tally.bytes_sent += n as u64;
-                    }
-                    out.advance(n);
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) => return Err(io_err("writing", err)),
-            }
-        }
         let mut wake = if issuing { plan.end } else { plan.drain_end };
         if let Some(oldest) = in_flight.front() {
             wake = wake.min(oldest.sent + load.timeout);
@@ -141,61 +221,92 @@ async fn converse<E: Exchange>(
         if wake < timer.deadline() || timer.is_elapsed() {
             timer.as_mut().reset(wake);
         }
-        tokio::select! {
-            biased;
-            ready = stream.readable() => {
-                ready.map_err(|err| io_err("waiting to read", err))?;
-                match read_some(stream, &mut input) {
-                    Ok(0) => return Err((
-                        Failure::Io,
-                        format!("the server closed the connection with {} request(s) unanswered", in_flight.len()),
-                    )),
-                    Ok(n) => {
-                        let at = Instant::now();
-                        if plan.counts(at) {
-                            tally.bytes_received += n as u64;
-                        }
-                        while let Some(front) = in_flight.front() {
-                            match exchange.answer(front.seq, &mut input) {
-                                Ok(true) => {
-                                    if plan.counts(at) {
-                                        tally.record(micros(front.due, at));
-                                    }
-                                    in_flight.pop_front();
-                                }
-                                Ok(false) => break,
-                                Err(why) => return Err((Failure::Verify, why)),
-                            }
-                        }
-                        if in_flight.is_empty() && !input.is_empty() {
-                            return Err((Failure::Verify, format!("{} unexpected byte(s) with no request in flight", input.len())));
-                        }
+        let counting = plan.counts(now);
+        // Writes as far as the stream takes, then waits for an answer or the
+        // timer; a blocked write is retried whenever the task wakes.
+        let woke = poll_fn(|cx| {
+            while !out.is_empty() {
+                match Pin::new(&mut *stream).poll_write(cx, &out) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io_err(
+                            "writing",
+                            io::ErrorKind::WriteZero.into(),
+                        )));
                     }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(err) => return Err(io_err("reading", err)),
+                    Poll::Ready(Ok(n)) => {
+                        if counting {
+                            tally.bytes_sent += n as u64;
+                        }
+                        out.advance(n);
+                        unflushed = true;
+                    }
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(io_err("writing", err))),
+                    Poll::Pending => break,
                 }
             }
-            ready = stream.writable(), if !out.is_empty() => {
-                ready.map_err(|err| io_err("waiting to write", err))?;
+            if out.is_empty() && unflushed {
+                match Pin::new(&mut *stream).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => unflushed = false,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(io_err("writing", err))),
+                    Poll::Pending => {}
+                }
             }
-            () = &mut timer => {}
+            if input.capacity() - input.len() < READ_CHUNK / 4 {
+                input.reserve(READ_CHUNK);
+            }
+            match pin!(stream.read_buf(&mut input)).poll(cx) {
+                Poll::Ready(Ok(n)) => return Poll::Ready(Ok(Woke::Read(n))),
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(io_err("reading", err))),
+                Poll::Pending => {}
+            }
+            timer.as_mut().poll(cx).map(|()| Ok(Woke::Timer))
+        })
+        .await?;
+        let Woke::Read(n) = woke else { continue };
+        if n == 0 {
+            return Err((
+                Failure::Io,
+                format!(
+                    "the server closed the connection with {} request(s) unanswered",
+                    in_flight.len()
+                ),
+            ));
+        }
+        let at = Instant::now();
+        if plan.counts(at) {
+            tally.bytes_received += n as u64;
+        }
+        while let Some(front) = in_flight.front() {
+            match exchange.answer(front.seq, &mut input) {
+                Ok(true) => {
+                    if plan.counts(at) {
+                        tally.record(micros(front.due, at));
+                    }
+                    in_flight.pop_front();
+                }
+                Ok(false) => break,
+                Err(why) => return Err((Failure::Verify, why)),
+            }
+        }
+        if in_flight.is_empty() && !input.is_empty() {
+            return Err((
+                Failure::Verify,
+                format!(
+                    "{} unexpected byte(s) with no request in flight",
+                    input.len()
+                ),
+            ));
         }
     }
 }
 
-/// Reads what the socket has without waiting, growing `input` as needed.
-fn read_some(stream: &TcpStream, input: &mut BytesMut) -> io::Result<usize> {
-    if input.capacity() - input.len() < READ_CHUNK / 4 {
-        input.reserve(READ_CHUNK);
-    }
-    stream.try_read_buf(input)
-}
 /// Runs one worker of a protocol whose server closes after each answer: a
-/// new connection per request, latency from before the connect, until the
-/// plan's end.
+/// new connection per request, latency from before the connect (a TLS
+/// handshake included, as wrk's with `Connection: close`), until the plan's
+/// end.
 pub async fn one_per_connection<E: Exchange>(
     exchange: &E,
-    addr: SocketAddr,
+    dialer: &Dialer,
     load: &Load,
     mut pacer: Pacer,
     plan: Plan,
@@ -205,7 +316,7 @@ pub async fn one_per_connection<E: Exchange>(
     while let Some(due) = pacer.next_before(plan.end).await {
         let result = tokio::time::timeout(
             load.timeout,
-            once(exchange, addr, load, seq, &plan, &mut tally),
+            once(exchange, dialer, load, seq, &plan, &mut tally),
         )
         .await;
         match result {
@@ -236,7 +347,7 @@ pub async fn one_per_connection<E: Exchange>(
 /// the server's close (so TIME_WAIT stays on the server, as the protocol has it).
 async fn once<E: Exchange>(
     exchange: &E,
-    addr: SocketAddr,
+    dialer: &Dialer,
     load: &Load,
     seq: u64,
     plan: &Plan,
@@ -244,7 +355,8 @@ async fn once<E: Exchange>(
 ) -> Result<(), (Failure, String)> {
     let io_err =
         |what: &str, err: io::Error| (Failure::Io, format!("{what}: {}", net::describe(&err)));
-    let mut stream = connect(addr, load.connect_timeout)
+    let mut stream = dialer
+        .connect()
         .await
         .map_err(|err| (Failure::Connect, err.to_string()))?;
     let mut out = BytesMut::with_capacity(load.size + 256);
@@ -253,6 +365,8 @@ async fn once<E: Exchange>(
         .write_all(&out)
         .await
         .map_err(|err| io_err("writing", err))?;
+    // TLS may hold the last record until flushed.
+    stream.flush().await.map_err(|err| io_err("writing", err))?;
     if plan.counts(Instant::now()) {
         tally.bytes_sent += out.len() as u64;
     }

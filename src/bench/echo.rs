@@ -12,10 +12,9 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
-use super::driver::{self, Exchange};
+use super::driver::{self, Exchange, Reader, Writer};
 use super::report::{Failure, Report, Tally};
 use super::{BenchError, Load};
 use super::{Pacer, Plan, run_workers, setup, target};
@@ -87,16 +86,23 @@ pub struct EchoOptions {
 /// Runs `bench echo`.
 pub async fn run(args: &EchoOptions) -> Result<Report, BenchError> {
     let load = &args.load;
-    let addr = target(load, DEFAULT_PORT).await?;
-    let limit = load.connect_timeout;
-    let open = move |_| driver::connect(addr, limit);
+    let dialer = target(load, DEFAULT_PORT).await?;
+    let addr = dialer.addr;
     let tally = if args.bulk {
         let pattern = pattern(BULK_CHUNK);
-        run_workers(load, open, move |_, stream, plan| {
-            bulk(stream, pattern.clone(), plan)
+        let open = move |_| {
+            let dialer = dialer.clone();
+            async move { dialer.connect_halves().await }
+        };
+        run_workers(load, open, move |_, (reader, writer), plan| {
+            bulk(reader, writer, pattern.clone(), plan)
         })
         .await
     } else {
+        let open = move |_| {
+            let dialer = dialer.clone();
+            async move { dialer.connect().await }
+        };
         let echo = std::sync::Arc::new(Echo {
             size: load.size,
             pattern: pattern(load.size),
@@ -125,8 +131,7 @@ pub async fn run(args: &EchoOptions) -> Result<Report, BenchError> {
 
 /// Streams the pattern out and checks it back in at the same time, on one
 /// connection; counts the bytes and the 64 KiB chunks echoed in the window.
-async fn bulk(stream: TcpStream, pattern: Bytes, plan: Plan) -> Tally {
-    let (mut reader, mut writer) = stream.into_split();
+async fn bulk(mut reader: Reader, mut writer: Writer, pattern: Bytes, plan: Plan) -> Tally {
     let sending = tokio::spawn(async move {
         let mut sent = 0u64;
         let mut counted = 0u64;
@@ -172,7 +177,7 @@ async fn bulk(stream: TcpStream, pattern: Bytes, plan: Plan) -> Tally {
 
 /// Reads the echo to EOF, comparing it with the pattern; returns the byte count.
 async fn pattern_check(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    reader: &mut Reader,
     tally: &mut Tally,
     plan: Plan,
 ) -> Result<u64, (Failure, String)> {

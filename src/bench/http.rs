@@ -86,7 +86,8 @@ impl Default for HttpOptions {
 /// Runs `bench http`.
 pub async fn run(args: &HttpOptions) -> Result<Report, BenchError> {
     let load = &args.load;
-    let addr = target(load, DEFAULT_PORT).await?;
+    let dialer = target(load, DEFAULT_PORT).await?;
+    let addr = dialer.addr;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: socklab-bench\r\n\r\n",
         args.path
@@ -94,11 +95,13 @@ pub async fn run(args: &HttpOptions) -> Result<Report, BenchError> {
     let get = Arc::new(Get {
         request: Bytes::from(request),
     });
-    let limit = load.connect_timeout;
     let shared = load.clone();
     let tally = run_workers(
         load,
-        move |_| driver::connect(addr, limit),
+        move |_| {
+            let dialer = dialer.clone();
+            async move { dialer.connect().await }
+        },
         move |index, stream, plan| {
             let (get, load) = (get.clone(), shared.clone());
             async move {

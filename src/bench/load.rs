@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::app::{ContentError, FrameError};
 use crate::net::{self, NetError};
+use crate::tls::ClientTls;
 
 /// The load every bench shares: where, how many, how long, how fast.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct Load {
     pub connect_timeout: Duration,
     /// Allow a target that is not a loopback or private address.
     pub allow_remote: bool,
+    /// TLS over every connection [default: plain]; udp ignores it.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for Load {
@@ -52,6 +55,7 @@ impl Default for Load {
             timeout: Duration::from_secs(5),
             connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
             allow_remote: false,
+            tls: None,
         }
     }
 }

@@ -37,6 +37,7 @@ pub use self::chat::{ChatOptions, run as chat};
 pub use self::echo::{EchoOptions, run as echo};
 pub use self::http::{HttpOptions, run as http};
 pub use self::udp::run as udp;
+pub use driver::Dialer;
 pub use load::{BenchError, Load};
 pub use report::{Failure, Report, Setup, Tally};
 
@@ -152,8 +153,8 @@ impl Pacer {
     }
 }
 
-/// The resolved target, checked against `--allow-remote`.
-pub async fn target(load: &Load, default_port: u16) -> Result<SocketAddr, BenchError> {
+/// The resolved target, checked against `--allow-remote`, and how to reach it.
+pub async fn target(load: &Load, default_port: u16) -> Result<Dialer, BenchError> {
     let (host, port) = net::split_host_port(&load.addr).map_err(BenchError::Address)?;
     let port = match (port, load.addr_port) {
         (Some(_), Some(_)) => return Err(BenchError::PortTwice(load.addr.clone())),
@@ -170,7 +171,7 @@ pub async fn target(load: &Load, default_port: u16) -> Result<SocketAddr, BenchE
     if load.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(BenchError::Rate);
     }
-    Ok(addr)
+    Ok(Dialer::new(addr, host, load))
 }
 
 /// Loopback, private (RFC 1918, ULA), link-local or unspecified (which
@@ -254,10 +255,14 @@ where
     total
 }
 
-/// The setup block of a report for `load`.
+/// The setup block of a report for `load` (its protocol marked `--tls`
+/// when the load ran over TLS).
 pub fn setup(load: &Load, protocol: &str, target: SocketAddr, unit: &'static str) -> Setup {
     Setup {
-        protocol: protocol.to_string(),
+        protocol: match load.tls {
+            Some(_) => format!("{protocol} --tls"),
+            None => protocol.to_string(),
+        },
         target: target.to_string(),
         unit,
         connections: load.conns,

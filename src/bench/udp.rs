@@ -23,7 +23,7 @@ const DEFAULT_PORT: u16 = 60000;
 
 /// Runs `bench udp`.
 pub async fn run(load: &Load) -> Result<Report, BenchError> {
-    let addr = target(load, DEFAULT_PORT).await?;
+    let addr = target(load, DEFAULT_PORT).await?.addr;
     if load.pipeline != 1 {
         return Err(BenchError::UdpPipeline);
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::parse::{HostArg, parse_duration};
+use super::tls::TlsClientArgs;
 
 /// Load generators, one per protocol.
 #[derive(Debug, Subcommand)]
@@ -76,6 +77,8 @@ pub struct LoadArgs {
 pub struct BenchEchoArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// Stream both ways at once on every connection and report MB/s
     #[arg(long, conflicts_with_all = ["pipeline", "rate"])]
     pub bulk: bool,
@@ -86,6 +89,8 @@ pub struct BenchEchoArgs {
 pub struct BenchHttpArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// Path to request
     #[arg(long, default_value = "/")]
     pub path: String,
@@ -96,6 +101,8 @@ pub struct BenchHttpArgs {
 pub struct BenchChatArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// How many of the clients send lines (the others only read)
     #[arg(long, default_value_t = 5, value_name = "S")]
     pub senders: usize,
@@ -106,6 +113,8 @@ pub struct BenchChatArgs {
 pub struct BenchAppArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// Send `"keep-alive": true` and reuse each connection [default: one connection per request]
     #[arg(long)]
     pub keep_alive: bool,

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::cli::{BenchCmd, LoadArgs};
+use crate::cli::{BenchCmd, LoadArgs, TlsClientArgs};
 use socklab::bench::{self, Load, Report};
 
 /// Runs one bench command and prints its report (`--json`: one object).
@@ -11,14 +11,14 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
     let (report, json) = match cmd {
         BenchCmd::Echo(args) => {
             let options = bench::EchoOptions {
-                load: load(&args.load),
+                load: tls_load(&args.load, &args.tls)?,
                 bulk: args.bulk,
             };
             (bench::echo(&options).await?, args.load.json)
         }
         BenchCmd::Http(args) => {
             let options = bench::HttpOptions {
-                load: load(&args.load),
+                load: tls_load(&args.load, &args.tls)?,
                 path: args.path,
             };
             (bench::http(&options).await?, args.load.json)
@@ -26,14 +26,14 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Udp(args) => (bench::udp(&load(&args)).await?, args.json),
         BenchCmd::Chat(args) => {
             let options = bench::ChatOptions {
-                load: load(&args.load),
+                load: tls_load(&args.load, &args.tls)?,
                 senders: args.senders,
             };
             (bench::chat(&options).await?, args.load.json)
         }
         BenchCmd::App(args) => {
             let options = bench::AppOptions {
-                load: load(&args.load),
+                load: tls_load(&args.load, &args.tls)?,
                 keep_alive: args.keep_alive,
                 value: args.value,
             };
@@ -58,7 +58,16 @@ fn load(args: &LoadArgs) -> Load {
         timeout: args.timeout,
         connect_timeout: args.connect_timeout,
         allow_remote: args.allow_remote,
+        tls: None,
     }
+}
+
+/// The load, over TLS with `--tls`.
+fn tls_load(args: &LoadArgs, tls: &TlsClientArgs) -> Result<Load> {
+    Ok(Load {
+        tls: tls.client_tls()?,
+        ..load(args)
+    })
 }
 
 /// Prints the report and turns counted failures into the command's error.
