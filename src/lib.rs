@@ -17,14 +17,14 @@
 //! let port = listener.local_addr()?.port();
 //! let stop = CancellationToken::new();
 //! let shutdown = stop.clone().cancelled_owned();
-//! let server = tokio::spawn(echo::serve(listener, echo::Options::default(), shutdown));
+//! let serving = tokio::spawn(echo::serve(listener, echo::Options::default(), shutdown));
 //!
-//! let timeout = net::DEFAULT_CONNECT_TIMEOUT;
-//! let echoed = echo::client("127.0.0.1", port, timeout, b"Hello, world").await?;
+//! let server_at = net::Endpoint::new("127.0.0.1", port); // .tls = Some(..) for TLS
+//! let echoed = echo::client(&server_at, b"Hello, world").await?;
 //! assert_eq!(echoed, b"Hello, world");
 //!
 //! stop.cancel(); // in-flight exchanges finish within the grace period
-//! server.await??;
+//! serving.await??;
 //! # Ok(())
 //! # }
 //! ```
