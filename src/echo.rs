@@ -7,7 +7,6 @@
 //! The client alone closes; the server finishes echoing after the peer's
 //! half-close and then closes its side.
 
-use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{
-    self, ConnInfo, Endpoint, IntoListener, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes,
-    read_ready,
+    self, ConnInfo, Endpoint, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes, read_ready,
 };
 
 /// The texts' port.
@@ -32,29 +30,7 @@ pub const MULTICONN_MESSAGES: [&str; 2] = ["Message 1 from client.", "Message 2 
 
 const BUFFER: usize = 256 * 1024;
 
-/// What an echo server is run with.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Limits and timeouts of the accept loop.
-    pub server: net::ServerOptions,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            server: net::ServerOptions::with_idle(DEFAULT_IDLE),
-        }
-    }
-}
-
-/// Serves echo on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: impl IntoListener,
-    options: Options,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    net::serve(listener, options.server, shutdown, handle).await
-}
+net::plain_server!("echo", DEFAULT_IDLE, handle);
 
 /// Serves one echo connection: every byte back until the peer closes.
 pub async fn handle<S>(mut io: S, conn: ConnInfo) -> io::Result<()>

@@ -7,7 +7,6 @@
 //! Either side that gets fewer than 16 bytes before EOF reports the texts'
 //! `recvall` error.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,9 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder};
 use tracing::info;
 
-use crate::net::{
-    self, ConnInfo, Connection, Endpoint, EofInFrame, IntoListener, NetError, escape_bytes,
-};
+use crate::net::{self, ConnInfo, Connection, Endpoint, EofInFrame, NetError, escape_bytes};
 
 /// The texts' port.
 pub const DEFAULT_PORT: u16 = 1060;
@@ -102,29 +99,7 @@ impl Encoder<&[u8]> for Codec {
     }
 }
 
-/// What a fixed server is run with.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Limits and timeouts of the accept loop.
-    pub server: net::ServerOptions,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            server: net::ServerOptions::with_idle(DEFAULT_IDLE),
-        }
-    }
-}
-
-/// Serves the 16-octet exchange on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: impl IntoListener,
-    options: Options,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    net::serve(listener, options.server, shutdown, handle).await
-}
+net::plain_server!("fixed", DEFAULT_IDLE, handle);
 
 /// Serves one 16-octet exchange.
 pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(io: S, conn: ConnInfo) -> Result<(), Error> {

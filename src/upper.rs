@@ -9,7 +9,6 @@
 //! reproduces the texts' client, and reports the deadlock instead of hanging.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -18,8 +17,7 @@ use tracing::info;
 
 use crate::echo::copy_back;
 use crate::net::{
-    self, ConnInfo, Endpoint, IntoListener, NetError, QueueSizes, ReadReady, escape_bytes,
-    queue_sizes,
+    self, ConnInfo, Endpoint, NetError, QueueSizes, ReadReady, escape_bytes, queue_sizes,
 };
 
 /// The texts' deadlock example used 1060; we take the next port.
@@ -35,29 +33,7 @@ const CHUNK: usize = 64 * 1024;
 /// How often the client's stall watcher looks at the counters.
 const TICK: Duration = Duration::from_millis(100);
 
-/// What an upper server is run with.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Limits and timeouts of the accept loop.
-    pub server: net::ServerOptions,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            server: net::ServerOptions::with_idle(DEFAULT_IDLE),
-        }
-    }
-}
-
-/// Serves upper on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: impl IntoListener,
-    options: Options,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    net::serve(listener, options.server, shutdown, handle).await
-}
+net::plain_server!("upper", DEFAULT_IDLE, handle);
 
 // A shutdown does not cut a stream short: the reply runs until the peer's
 // half-close has been answered in full (bounded by the server's grace period).

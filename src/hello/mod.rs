@@ -15,11 +15,10 @@ mod client;
 mod codec;
 mod server;
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use crate::net::{self, EofInFrame, IntoListener, NetError};
+use crate::net::{self, EofInFrame, NetError};
 
 pub use client::Client;
 pub use codec::{Answer, Message, MessageCodec};
@@ -75,26 +74,4 @@ impl From<io::Error> for Error {
     }
 }
 
-/// What a hello server is run with.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Limits and timeouts of the accept loop.
-    pub server: net::ServerOptions,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            server: net::ServerOptions::with_idle(DEFAULT_IDLE),
-        }
-    }
-}
-
-/// Serves hello on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: impl IntoListener,
-    options: Options,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    net::serve(listener, options.server, shutdown, handle).await
-}
+net::plain_server!("hello", DEFAULT_IDLE, handle);

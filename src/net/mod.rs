@@ -14,6 +14,7 @@ mod error;
 mod fdlimit;
 mod listen;
 mod monitored;
+mod plain;
 mod preview;
 mod queues;
 mod runtime;
@@ -32,6 +33,7 @@ pub use listen::{DEFAULT_BACKLOG, bind_first, bind_tcp};
 pub use monitored::{
     Monitored, ReadReady, WIRE_TARGET, peek_first, read_ready, trace_received, trace_sent,
 };
+pub(crate) use plain::plain_server;
 pub use preview::{PREVIEW_LIMIT, escape_bytes};
 pub use queues::{QueueSizes, queue_sizes};
 pub use runtime::single_threaded;

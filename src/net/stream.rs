@@ -53,11 +53,6 @@ impl<S> Stream<S> {
         }
     }
 
-    /// Whether it is TLS.
-    pub fn is_tls(&self) -> bool {
-        matches!(self.inner, Inner::Tls(_))
-    }
-
     fn tls(tls: TlsStream<S>) -> Self {
         Self {
             inner: Inner::Tls(Box::new(tls)),
