@@ -672,6 +672,31 @@ fn certificate_from_an_unknown_ca_is_refused() {
     assert_serves(theirs.path(), &echo.port(), &["--tls"]);
 }
 
+// --insecure trusts a server nothing vouches for, and says so on every
+// connection: two connections, two warnings.
+#[test]
+fn insecure_is_served_and_warned_on_every_connection() {
+    let (ours, theirs) = (data_dir(), data_dir());
+    let echo = server(
+        theirs.path(),
+        &["echo", "server", "127.0.0.1", "0", "--tls"],
+    );
+    let args = [
+        "echo",
+        "client",
+        "127.0.0.1",
+        &echo.port(),
+        "--tls",
+        "--insecure",
+    ];
+    let out = client(ours.path(), &[&args[..], &["--conns", "2"]].concat());
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("from connection 2"), "{stdout}");
+    let warned = stderr.matches("is not checked (--insecure)").count();
+    assert_eq!(warned, 2, "{stderr}");
+}
+
 /// A client leaf made by openssl from a request, signed with the
 /// development CA's key: returns its certificate and key files.
 fn openssl_client_leaf(dir: &Path) -> (PathBuf, PathBuf) {
