@@ -22,6 +22,7 @@ pub mod hub;
 pub mod lines;
 pub mod log;
 pub mod server;
+pub mod shared;
 
 use std::time::Duration;
 

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::hub::{Batch, Hub, MemberId, Outbox, notice};
+use super::hub::{Batch, Hub, MemberId, Outbox, here, notice};
 use super::lines::{Line, LineDecoder};
+use super::shared::{self, Shared};
 use super::{DEFAULT_IDLE, DEFAULT_MAX_LINE, DEFAULT_MAX_QUEUE, DEFAULT_SEND_BUFFER};
 use crate::net::{self, ConnInfo, Connection, EofInFrame, FrameReader, ServerOptions};
 
@@ -68,14 +69,36 @@ pub async fn serve(
 #[derive(Clone)]
 pub struct Room {
     hub: Hub,
+    shared: Option<Shared>,
     options: Options,
 }
 
 impl Room {
-    /// An empty room with these limits.
+    /// An empty room with these limits, on this node alone.
     pub fn new(options: Options) -> Self {
         let hub = Hub::new(options.max_queue);
-        Room { hub, options }
+        Room {
+            hub,
+            shared: None,
+            options,
+        }
+    }
+
+    /// This node's part of a room shared with other nodes through Redis
+    /// (see [`shared`]); it connects in the background.
+    pub fn shared(options: Options, redis: shared::Options) -> Result<Self, shared::Error> {
+        let (hub, shared) = Shared::start(options.max_queue, redis)?;
+        Ok(Room {
+            hub,
+            shared: Some(shared),
+            options,
+        })
+    }
+
+    /// Whether every node's lines reach this node's members (always, for
+    /// a room on one node).
+    pub fn is_whole(&self) -> bool {
+        self.shared.as_ref().is_none_or(Shared::is_up)
     }
 
     /// How many members are in the room.
@@ -90,21 +113,44 @@ impl Room {
 
     /// Serves the room on `listener` until `shutdown` resolves; the members
     /// are told `* server shutting down` and the connections end gracefully.
+    /// A shared room first waits (up to [`shared::STARTUP_WAIT`]) for Redis,
+    /// so that those who connect first are in the whole room, and at the
+    /// end sends its last lines and leaves.
     pub async fn serve(
         &self,
         listener: impl net::IntoListener,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        let hub = self.hub.clone();
-        let max_line = self.options.max_line.max(1);
-        net::serve(
+        if let Some(shared) = &self.shared
+            && !shared.wait_whole(shared::STARTUP_WAIT).await
+        {
+            warn!("Redis does not answer: serving the room local-only until it does");
+        }
+        let member = Member {
+            hub: self.hub.clone(),
+            shared: self.shared.clone(),
+            max_line: self.options.max_line.max(1),
+        };
+        let served = net::serve(
             listener,
             self.options.server.clone(),
             shutdown,
-            move |io, conn| handle(io, conn, hub.clone(), max_line),
+            move |io, conn| handle(io, conn, member.clone()),
         )
-        .await
+        .await;
+        if let Some(shared) = &self.shared {
+            shared.close(FAREWELL).await;
+        }
+        served
     }
+}
+
+/// What each connection's task needs of the room.
+#[derive(Clone)]
+struct Member {
+    hub: Hub,
+    shared: Option<Shared>,
+    max_line: usize,
 }
 
 /// How a member's reading side ended.
@@ -116,18 +162,22 @@ enum End {
     Shutdown,
 }
 
-async fn handle<S>(io: S, conn: ConnInfo, hub: Hub, max_line: usize) -> io::Result<()>
+async fn handle<S>(io: S, conn: ConnInfo, room: Member) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let connection = Connection::new(io, LineDecoder::new(max_line), conn.shutdown.clone())
+    let connection = Connection::new(io, LineDecoder::new(room.max_line), conn.shutdown.clone())
         .with_read_size(READ_SIZE);
     let (mut lines, mut writer) = connection.split();
+    let hub = &room.hub;
     let (id, outbox) = hub.join(conn.peer);
+    if room.shared.as_ref().is_some_and(|shared| !shared.is_up()) {
+        hub.tell(id, shared::LOCAL_ONLY);
+    }
     let writing = write_lines(&mut writer, &outbox);
     tokio::pin!(writing);
     let end = tokio::select! {
-        end = read_lines(&mut lines, &hub, id, max_line, &conn.shutdown) => end,
+        end = read_lines(&mut lines, &room, id, &conn.shutdown) => end,
         // The writer only stops on its own when the peer is gone or was
         // dropped for falling behind.
         written = &mut writing => {
@@ -155,11 +205,11 @@ where
 /// Turns the peer's lines into room events until it leaves or the server stops.
 async fn read_lines<R: AsyncRead + Unpin>(
     lines: &mut FrameReader<R, LineDecoder>,
-    hub: &Hub,
+    room: &Member,
     id: MemberId,
-    max_line: usize,
     shutdown: &CancellationToken,
 ) -> io::Result<End> {
+    let (hub, max_line) = (&room.hub, room.max_line);
     loop {
         // The reader stops for a shutdown only between lines; a member who
         // typed half a line must not hold the server up until the grace ends.
@@ -191,13 +241,34 @@ async fn read_lines<R: AsyncRead + Unpin>(
         let text = String::from_utf8_lossy(&bytes);
         match Command::parse(&text) {
             Command::Quit => return Ok(End::Left),
-            Command::Say => hub.say(id, &text),
+            Command::Say => {
+                if let Some(shared) = &room.shared {
+                    shared.ready_to_send().await;
+                }
+                hub.say(id, &text);
+            }
             Command::Nick(nick) => {
-                if let Err(err) = hub.rename(id, nick) {
-                    hub.tell(id, &err.to_string());
+                let renamed = match &room.shared {
+                    Some(shared) => shared
+                        .rename(hub, id, nick)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    None => hub.rename(id, nick).map_err(|e| e.to_string()),
+                };
+                if let Err(why) = renamed {
+                    hub.tell(id, &why);
                 }
             }
-            Command::Who => hub.who(id),
+            Command::Who => match &room.shared {
+                Some(shared) => match shared.who().await {
+                    Some(names) => hub.tell(id, &here(&names)),
+                    None => {
+                        hub.who(id);
+                        hub.tell(id, "that is this node only: Redis is unreachable");
+                    }
+                },
+                None => hub.who(id),
+            },
             Command::Unknown(command) => hub.tell(
                 id,
                 &format!("unknown command /{command} (try /nick NAME, /who or quit)"),

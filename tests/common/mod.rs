@@ -9,6 +9,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod redis;
+
 /// The longest any single step of a test may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -68,22 +68,28 @@ pub async fn run(command: Command) -> Result<()> {
         Command::App(AppCmd::Client(args)) => crate::cmd::app::client(&args).await,
         Command::Chat(ChatCmd::Server(args)) => {
             let options = crate::cmd::chat::options(&args);
+            let shared = crate::cmd::chat::shared(&args)?;
+            let room = |options| match shared {
+                Some(redis) => {
+                    // Under `listening on`, which scripts wait for first.
+                    println!(
+                        "room {} on {} as node {}",
+                        redis.room, redis.url, redis.node_id
+                    );
+                    chat::Room::shared(options, redis).map_err(std::io::Error::other)
+                }
+                None => Ok(chat::Room::new(options)),
+            };
             serve(
                 &args.server,
                 chat::DEFAULT_PORT,
                 chat::DEFAULT_IDLE,
-                |l, c, s| {
-                    chat::serve(
-                        l,
-                        chat::Options {
-                            server: ServerOptions {
-                                send_buffer: Some(args.send_buffer),
-                                ..c
-                            },
-                            ..options
-                        },
-                        s,
-                    )
+                |l, c, s| async move {
+                    let server = ServerOptions {
+                        send_buffer: Some(args.send_buffer),
+                        ..c
+                    };
+                    room(chat::Options { server, ..options })?.serve(l, s).await
                 },
             )
             .await

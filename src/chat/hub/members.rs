@@ -26,6 +26,7 @@ pub enum NickError {
 
 /// One member.
 pub(super) struct Member {
+    pub(super) id: MemberId,
     pub(super) addr: SocketAddr,
     nick: Option<String>,
 }
@@ -35,8 +36,13 @@ impl Member {
     pub(super) fn name(&self) -> String {
         match &self.nick {
             Some(nick) => nick.clone(),
-            None => format!("{} {}", self.addr.ip(), self.addr.port()),
+            None => self.address_name(),
         }
+    }
+
+    /// What it is called without a nickname.
+    fn address_name(&self) -> String {
+        format!("{} {}", self.addr.ip(), self.addr.port())
     }
 }
 
@@ -53,7 +59,11 @@ impl Members {
     pub(super) fn add(&mut self, addr: SocketAddr) -> (MemberId, &Member) {
         let id = self.next_id;
         self.next_id += 1;
-        let member = self.by_id.entry(id).or_insert(Member { addr, nick: None });
+        let member = self.by_id.entry(id).or_insert(Member {
+            id,
+            addr,
+            nick: None,
+        });
         (id, member)
     }
 
@@ -71,15 +81,22 @@ impl Members {
         self.by_id.get(&id)
     }
 
-    /// Gives `id` the nickname `nick`; returns the name it had, or `None`
-    /// when it is no longer in the room.
-    pub(super) fn rename(&mut self, id: MemberId, nick: &str) -> Result<Option<String>, NickError> {
+    /// Whether `id` may take the nickname `nick`: returns the name it has,
+    /// or `None` when it is no longer in the room.
+    pub(super) fn check(&self, id: MemberId, nick: &str) -> Result<Option<String>, NickError> {
         if !valid_nick(nick) {
             return Err(NickError::Invalid(nick.to_string()));
         }
         if self.nicks.contains(nick) {
             return Err(NickError::Taken(nick.to_string()));
         }
+        Ok(self.by_id.get(&id).map(Member::name))
+    }
+
+    /// Gives `id` the nickname `nick`; returns the name it had, or `None`
+    /// when it is no longer in the room.
+    pub(super) fn rename(&mut self, id: MemberId, nick: &str) -> Result<Option<String>, NickError> {
+        self.check(id, nick)?;
         let Some(member) = self.by_id.get_mut(&id) else {
             return Ok(None);
         };
@@ -89,6 +106,25 @@ impl Members {
         }
         self.nicks.insert(nick.to_string());
         Ok(Some(old))
+    }
+
+    /// Takes `id`'s nickname away: it goes by its address again.
+    pub(super) fn forget_nick(&mut self, id: MemberId) {
+        if let Some(nick) = self
+            .by_id
+            .get_mut(&id)
+            .and_then(|member| member.nick.take())
+        {
+            self.nicks.remove(&nick);
+        }
+    }
+
+    /// Every member's id, name, and the name it has without a nickname.
+    pub(super) fn roster(&self) -> Vec<(MemberId, String, String)> {
+        self.by_id
+            .iter()
+            .map(|(id, member)| (*id, member.name(), member.address_name()))
+            .collect()
     }
 
     /// Everyone's name, sorted.

@@ -31,10 +31,12 @@
 //! members the room has. A publish appends, then, with the lock released,
 //! wakes every waiting writer at once through one [`Notify`].
 //!
-//! Several server nodes can share one room through a [`Broker`] (Redis pub/sub,
-//! say): `publish` hands each line to the broker as well, and the broker's
-//! subscriber calls [`Hub::deliver`] with the lines other nodes published.
-//! Nicknames are unique per node.
+//! Several server nodes can share one room through a [`Broker`] (Redis, in
+//! [`super::shared`]): every line for the whole room goes to the broker,
+//! which either takes it, to put it in the room's one order and hand it back
+//! through [`Hub::deliver`] on every node, this one included, or gives it
+//! back to be delivered here at once (a room on one node, or one whose broker
+//! is unreachable).
 
 mod members;
 mod outbox;
@@ -59,19 +61,34 @@ use outbox::{Entry, Reader};
 /// not only payload.
 pub const LINE_OVERHEAD: usize = 64;
 
-/// How a room's lines travel between server nodes.
-pub trait Broker: Send + Sync + 'static {
-    /// Hands a line published on this node to the other nodes; must not block
-    /// (it is called with the room locked, which keeps one order everywhere).
-    fn publish(&self, line: &Bytes);
+/// What a line for the whole room is about, for a broker that keeps track of
+/// who is on which node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About<'a> {
+    /// A member's line, or a notice about no one's presence.
+    Line,
+    /// Member `id` joined, called by this name.
+    Joined(MemberId, &'a str),
+    /// Member `id`, called by this name, left or was dropped.
+    Left(MemberId, &'a str),
 }
 
-/// A room on this node alone: nothing to tell anyone else.
+/// How a room's lines travel between server nodes.
+pub trait Broker: Send + Sync + 'static {
+    /// Takes a line for everyone on every node, or gives it back for this
+    /// node to deliver now. Must not block: it is called with the room
+    /// locked, which is what keeps one order.
+    fn publish(&self, line: Bytes, about: About<'_>) -> Option<Bytes>;
+}
+
+/// A room on this node alone: every line is delivered here at once.
 #[derive(Debug, Default)]
 pub struct Solo;
 
 impl Broker for Solo {
-    fn publish(&self, _line: &Bytes) {}
+    fn publish(&self, line: Bytes, _about: About<'_>) -> Option<Bytes> {
+        Some(line)
+    }
 }
 
 /// A shared handle on one room; cheap to clone.
@@ -156,15 +173,16 @@ impl Hub {
                 kicked: kicked.clone(),
             };
             room.log.add_reader(id, reader);
-            self.broadcast(room, notice);
+            let name = member.name();
+            self.broadcast(room, notice, About::Joined(id, &name));
             id
         });
         (id, Outbox::new(self.inner.clone(), id, kicked))
     }
 
-    /// Removes a member; the others see `* NAME left` unless `quietly`.
-    /// Its outbox still gives the lines said before, then what
-    /// [`Outbox::close_with`] adds.
+    /// Removes a member; the others see `* NAME left`, on this node unless
+    /// `quietly` (everyone here is leaving). Its outbox still gives the
+    /// lines said before, then what [`Outbox::close_with`] adds.
     pub fn leave(&self, id: MemberId, quietly: bool) {
         self.update(|room| {
             let Some(member) = room.members.remove(id) else {
@@ -174,8 +192,13 @@ impl Hub {
             if let Some(reader) = room.log.reader_mut(id) {
                 reader.until.get_or_insert(end);
             }
-            if !quietly {
-                self.broadcast(room, notice(&format!("{} left", member.name())));
+            let name = member.name();
+            let line = notice(&format!("{name} left"));
+            if let Some(line) = self.inner.broker.publish(line, About::Left(id, &name))
+                && !quietly
+            {
+                let dropped = room.append(line, None, self.inner.max_queue);
+                self.announce_dropped(room, dropped);
             }
         });
     }
@@ -187,7 +210,7 @@ impl Hub {
                 return;
             };
             let line = message(&member.name(), text);
-            self.broadcast(room, line);
+            self.broadcast(room, line, About::Line);
         });
     }
 
@@ -195,7 +218,8 @@ impl Hub {
     pub fn rename(&self, id: MemberId, nick: &str) -> Result<(), NickError> {
         self.update(|room| {
             if let Some(old) = room.members.rename(id, nick)? {
-                self.broadcast(room, notice(&format!("{old} is now {nick}")));
+                let line = notice(&format!("{old} is now {nick}"));
+                self.broadcast(room, line, About::Line);
             }
             Ok(())
         })
@@ -204,8 +228,7 @@ impl Hub {
     /// Tells one member who is here.
     pub fn who(&self, id: MemberId) {
         self.update(|room| {
-            let names = room.members.names();
-            let line = notice(&format!("here ({}): {}", names.len(), names.join(", ")));
+            let line = notice(&here(&room.members.names()));
             self.tell_locked(room, id, line);
         });
     }
@@ -217,15 +240,66 @@ impl Hub {
 
     /// Sends an encoded line to every member on every node.
     pub fn publish(&self, line: Bytes) {
-        self.update(|room| self.broadcast(room, line));
+        self.update(|room| self.broadcast(room, line, About::Line));
     }
 
-    /// Delivers a line another node published to this node's members.
-    pub fn deliver(&self, line: Bytes) {
+    /// Delivers lines the broker put in the room's order to this node's
+    /// members.
+    pub fn deliver(&self, lines: impl IntoIterator<Item = Bytes>) {
         self.update(|room| {
-            let dropped = room.append(line, None, self.inner.max_queue);
-            self.announce_dropped(room, dropped);
+            for line in lines {
+                let dropped = room.append(line, None, self.inner.max_queue);
+                self.announce_dropped(room, dropped);
+            }
         });
+    }
+
+    /// Tells this node's members something about the room itself (that it
+    /// is split, say), without the broker.
+    pub fn announce_here(&self, text: &str) {
+        self.deliver([notice(text)]);
+    }
+
+    /// What the room calls member `id`, while it is in the room.
+    pub fn name(&self, id: MemberId) -> Option<String> {
+        self.inner
+            .room()
+            .members
+            .get(id)
+            .map(|member| member.name())
+    }
+
+    /// Checks that member `id` may take `nick` here, without taking it;
+    /// returns the name it has now (`None`: not in the room).
+    pub fn check_nick(&self, id: MemberId, nick: &str) -> Result<Option<String>, NickError> {
+        self.inner.room().members.check(id, nick)
+    }
+
+    /// Gives member `id` the nickname `nick` without announcing it (the
+    /// broker announced it to everyone); `None` takes its nickname away.
+    pub fn set_nick(&self, id: MemberId, nick: Option<&str>) -> Result<(), NickError> {
+        let mut room = self.inner.room();
+        match nick {
+            Some(nick) => room.members.rename(id, nick).map(drop),
+            None => {
+                room.members.forget_nick(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Everyone on this node: id, name, and name without a nickname, taken
+    /// after `then` ran with the room locked: a broker coming back uses it
+    /// to know exactly who joined before and who after it took lines again.
+    pub fn roster_after(&self, then: impl FnOnce()) -> Vec<(MemberId, String, String)> {
+        let room = self.inner.room();
+        then();
+        room.members.roster()
+    }
+
+    /// Bytes a member may fall behind by before it is dropped.
+    pub fn max_queue(&self) -> usize {
+        self.inner.max_queue
     }
 
     /// How many members this node has.
@@ -238,10 +312,11 @@ impl Hub {
         self.len() == 0
     }
 
-    fn broadcast(&self, room: &mut Room, line: Bytes) {
-        self.inner.broker.publish(&line);
-        let dropped = room.append(line, None, self.inner.max_queue);
-        self.announce_dropped(room, dropped);
+    fn broadcast(&self, room: &mut Room, line: Bytes, about: About<'_>) {
+        if let Some(line) = self.inner.broker.publish(line, about) {
+            let dropped = room.append(line, None, self.inner.max_queue);
+            self.announce_dropped(room, dropped);
+        }
     }
 
     fn tell_locked(&self, room: &mut Room, id: MemberId, line: Bytes) {
@@ -266,8 +341,13 @@ impl Hub {
                 "{name} was disconnected (too slow: more than {} bytes queued)",
                 self.inner.max_queue
             ));
-            self.inner.broker.publish(&line);
-            pending.extend(room.append(line, None, self.inner.max_queue));
+            if let Some(line) = self
+                .inner
+                .broker
+                .publish(line, About::Left(member.id, &name))
+            {
+                pending.extend(room.append(line, None, self.inner.max_queue));
+            }
         }
     }
 }
@@ -290,6 +370,11 @@ impl Room {
         }
         dropped
     }
+}
+
+/// The answer to `/who`, without its `* `: `here (N): A, B, ...`.
+pub fn here(names: &[String]) -> String {
+    format!("here ({}): {}", names.len(), names.join(", "))
 }
 
 /// A line the server says itself: `* TEXT\n`.

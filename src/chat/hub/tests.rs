@@ -284,8 +284,9 @@ proptest! {
 struct Relay(Arc<Mutex<Vec<Bytes>>>);
 
 impl Broker for Relay {
-    fn publish(&self, line: &Bytes) {
-        self.0.lock().expect("relay lock").push(line.clone());
+    fn publish(&self, line: Bytes, _about: About<'_>) -> Option<Bytes> {
+        self.0.lock().expect("relay lock").push(line);
+        None
     }
 }
 
@@ -295,12 +296,23 @@ async fn a_broker_carries_lines_to_another_node() {
     let here = Hub::with_broker(1 << 20, Relay(wire.clone()));
     let there = Hub::new(1 << 20);
     let (_, remote_box) = there.join(addr(9));
-    let (a, _) = here.join(addr(1));
+    let (a, local_box) = here.join(addr(1));
     here.say(a, "hello, other node");
-    for line in wire.lock().expect("relay lock").drain(..) {
-        there.deliver(line);
-    }
+    // The broker took the lines: nothing reaches anyone until it delivers.
+    assert_eq!(here.inner.room().log.end(), 0);
+    let lines: Vec<Bytes> = wire.lock().expect("relay lock").drain(..).collect();
+    here.deliver(lines.clone());
+    there.deliver(lines);
+    let mine = drain(&local_box).await;
+    assert!(
+        mine.starts_with(
+            "* 127.0.0.1 1 joined
+"
+        ),
+        "{mine}"
+    );
     let got = drain(&remote_box).await;
+    assert!(got.ends_with(&mine), "{got} / {mine}");
     assert!(
         got.starts_with("* 127.0.0.1 9 joined\n* 127.0.0.1 1 joined\n"),
         "{got}"

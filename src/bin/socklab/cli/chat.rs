@@ -1,7 +1,10 @@
 //! `socklab chat`: the room and the line client.
 
+use std::time::Duration;
+
 use clap::{Args, Subcommand};
 
+use super::parse::parse_duration;
 use super::server::{ServerArgs, Target};
 
 /// Roles of the chat protocol.
@@ -29,6 +32,32 @@ pub struct ChatServerArgs {
     /// Kernel send buffer (SO_SNDBUF) per client, in bytes
     #[arg(long, default_value_t = socklab::chat::DEFAULT_SEND_BUFFER, value_name = "BYTES")]
     pub send_buffer: usize,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+}
+
+/// Sharing one room among several chat servers through Redis.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "One room across several servers (Redis)")]
+pub struct RedisArgs {
+    /// Share the room with every server on this Redis: redis://HOST:PORT[/DB]
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// The room's name: servers with the same Redis and room share it
+    #[arg(long, default_value = socklab::chat::shared::DEFAULT_ROOM, value_name = "NAME", requires = "redis")]
+    pub room: String,
+    /// This server's name among the room's servers [default: node-RANDOM]
+    #[arg(long, value_name = "ID", requires = "redis")]
+    pub node_id: Option<String>,
+    /// How long a silent server's members stay listed before they are announced as left
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", requires = "redis")]
+    pub presence_ttl: Duration,
+    /// Lines Redis keeps for the room (how far behind a server may fall and still resume)
+    #[arg(long, default_value_t = socklab::chat::shared::DEFAULT_HISTORY, value_name = "LINES", requires = "redis")]
+    pub history: usize,
+    /// Bytes of lines on their way to Redis before senders wait
+    #[arg(long, default_value_t = socklab::chat::shared::DEFAULT_MAX_PENDING, value_name = "BYTES", requires = "redis")]
+    pub max_pending: usize,
 }
 
 /// Options of `chat client`.

@@ -25,6 +25,23 @@ pub fn options(args: &ChatServerArgs) -> chat::Options {
     }
 }
 
+/// The shared room's options, when `--redis` was given, checked.
+pub fn shared(args: &ChatServerArgs) -> Result<Option<chat::shared::Options>> {
+    let redis = &args.redis;
+    let Some(url) = redis.redis.as_deref() else {
+        return Ok(None);
+    };
+    let mut options = chat::shared::Options::new(url, &redis.room);
+    if let Some(id) = &redis.node_id {
+        options.node_id.clone_from(id);
+    }
+    options.presence_ttl = redis.presence_ttl;
+    options.history = redis.history;
+    options.max_pending = redis.max_pending;
+    options.check()?;
+    Ok(Some(options))
+}
+
 /// Runs `chat client` on the terminal (or whatever stdin and stdout are).
 pub async fn client(args: &ChatClientArgs) -> Result<()> {
     let io = args.target.endpoint(chat::DEFAULT_PORT)?.connect().await?;
