@@ -392,3 +392,60 @@ fn a_client_that_stops_reading_is_dropped_on_its_node_only() {
     }
     drop(stalled);
 }
+
+#[test]
+fn a_node_that_falls_behind_the_history_is_told_how_many_lines_it_missed() {
+    let redis = Redis::start(Persistence::None);
+    let short = ["--history", "100"];
+    let a = node(&redis, "history", "a", &short);
+    let b = node(&redis, "history", "b", &short);
+    let mut on_a = Peer::connect(a.addr, "on a");
+    let on_b = Peer::connect(b.addr, "on b");
+    on_a.wait_for(&format!("* {} joined", name_of(&on_b)));
+    common::signal(&b.child, libc::SIGSTOP);
+    // In steps node a keeps up with: only the stopped node falls behind.
+    const LINES: usize = 600;
+    for step in 0..LINES / 50 {
+        for i in step * 50..(step + 1) * 50 {
+            on_a.send(&format!("gap-{i}"));
+        }
+        on_a.wait_for_n("\ngap-", (step + 1) * 50);
+    }
+    assert!(!on_a.transcript().contains("may be missing"));
+    common::signal(&b.child, libc::SIGCONT);
+    on_b.wait_for(&format!("\ngap-{}\n", LINES - 1));
+    let transcript = on_b.transcript();
+    let missing: usize = transcript
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("* ")?;
+            let (count, tail) = rest.split_once(' ')?;
+            tail.contains("of the room may be missing here: Redis no longer had them")
+                .then(|| count.parse::<usize>().ok())?
+        })
+        .sum();
+    let got = said(&transcript, "gap-").len();
+    assert!(missing > 0, "no gap told: {transcript}");
+    assert_eq!(
+        got + missing,
+        LINES,
+        "{got} lines and {missing} told missing"
+    );
+}
+
+#[test]
+fn a_node_stopped_gracefully_says_goodbye_for_its_members() {
+    let redis = Redis::start(Persistence::None);
+    let a = node(&redis, "goodbye", "a", &[]);
+    let mut b = node(&redis, "goodbye", "b", &[]);
+    let on_a = Peer::connect(a.addr, "on a");
+    let mut on_b = Peer::connect(b.addr, "on b");
+    on_b.send("/nick leaving");
+    on_a.wait_for("is now leaving");
+    assert!(b.terminate(TIMEOUT).success());
+    on_a.wait_for("* leaving left\n");
+    // Its nickname is free again at once, not after the TTL.
+    let mut on_a = on_a;
+    on_a.send("/nick leaving");
+    on_a.wait_for(&format!("* {} is now leaving", name_of(&on_a)));
+}

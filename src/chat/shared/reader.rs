@@ -280,6 +280,33 @@ mod tests {
         assert_eq!(position, at("6-0", 1));
     }
 
+    proptest::proptest! {
+        /// Whatever numbers Redis hands back, every entry's line is
+        /// delivered once, and the gaps told add up to the numbers skipped.
+        #[test]
+        fn every_line_once_and_every_gap_counted(steps in proptest::collection::vec(1u64..5, 1..60)) {
+            let mut position = at("0-1", 1);
+            let mut n = 1;
+            let entries: Vec<StreamId> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| {
+                    n += step;
+                    entry(&format!("{i}-9"), n, &format!("line {i}\n"))
+                })
+                .collect();
+            let got = text(take(&mut position, entries.into_iter()));
+            let lines = got.lines().filter(|line| line.starts_with("line ")).count();
+            proptest::prop_assert_eq!(lines, steps.len());
+            let told: u64 = got
+                .lines()
+                .filter_map(|line| line.strip_prefix("* ")?.split(' ').next()?.parse::<u64>().ok())
+                .sum();
+            proptest::prop_assert_eq!(told, n - 1 - steps.len() as u64);
+            proptest::prop_assert_eq!(position.number, n);
+        }
+    }
+
     #[test]
     fn a_node_starting_on_an_empty_stream_reports_no_gap() {
         let mut position = at("0-0", 0);
