@@ -195,10 +195,7 @@ pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
     } else {
         "app"
     };
-    Ok(Report {
-        setup: setup(load, protocol, addr, "requests"),
-        tally,
-    })
+    Ok(Report::new(setup(load, protocol, addr, "requests"), tally))
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! `bench chat`: N clients in one room, the first S of them sending; every
-//! line must reach every other client, in each sender's order.
+//! line must reach every other client exactly once, in each sender's order,
+//! and every client must see the same order of all lines. The clients may be
+//! spread over several servers (the nodes of one room): client i connects to
+//! address i mod n of `ADDR,ADDR,...`.
 //!
 //! ```text
 //! sender s, line q     socklab-bench s q T ....\n   (T: µs since the start,
@@ -10,13 +13,21 @@
 //! Receivers look for the marker anywhere in a line, so every server's framing
 //! works, and ignore everything else (join/leave notices, date lines, their
 //! own lines). Before the load, client 0 repeats a `socklab-bench sync` line
-//! until every other client has seen one: then all of them are in the room.
+//! until every other client has seen one: then all of them are in the room,
+//! on every node (a line relayed through a broker may take a while to reach
+//! the other nodes: the wait is for readiness, bounded by `--timeout`).
+//!
+//! Every client folds the `(sender, seq)` of each line it receives into a
+//! running hash ([`super::order`]); the hashes must all be equal at the end.
+//! That needs a server that relays a client's own lines back to it (ours
+//! does); for one that does not (ChatServer, `ncat --chat`) the order check
+//! is reported as not applicable.
 //!
 //! Each sender keeps `--pipeline` lines in flight; a line is done when all
 //! N - 1 other clients have it, which frees its slot for the next line.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -25,9 +36,10 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::driver::{Reader, Writer};
+use super::order::{Digest, Order};
 use super::report::{Failure, Report, Tally};
 use super::{BenchError, Load};
-use super::{Plan, micros, run_workers, setup, target};
+use super::{Plan, micros, run_workers, setup, targets};
 
 /// The port of `socklab chat server`.
 const DEFAULT_PORT: u16 = 9998;
@@ -43,6 +55,16 @@ struct Room {
     window: usize,
     /// Clients other than client 0 that have seen the sync line.
     ready: AtomicUsize,
+    /// The server addresses, and per address the clients that have seen the
+    /// sync line and how many clients it has.
+    addrs: Vec<String>,
+    ready_at: Vec<AtomicUsize>,
+    clients_at: Vec<usize>,
+    /// Some client got one of its own lines back: every sender must get all
+    /// of its own, and the order of all lines is compared.
+    echoes: AtomicBool,
+    /// Per client, once it has received everything: its order digest.
+    digests: Mutex<Vec<Option<u64>>>,
     /// Per sender, per window slot: how many clients have the slot's line.
     slots: Vec<Vec<AtomicUsize>>,
     /// Per sender: frees a window slot.
@@ -74,8 +96,7 @@ impl Default for ChatOptions {
 /// Runs `bench chat`.
 pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
     let load = &args.load;
-    let dialer = target(load, DEFAULT_PORT).await?;
-    let addr = dialer.addr;
+    let dialers = targets(load, DEFAULT_PORT).await?;
     if load.conns < 2 || args.senders == 0 || args.senders > load.conns {
         return Err(BenchError::ChatClients);
     }
@@ -87,6 +108,13 @@ pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
         senders: args.senders,
         window: load.pipeline,
         ready: AtomicUsize::new(0),
+        addrs: dialers.iter().map(|d| d.addr.to_string()).collect(),
+        ready_at: dialers.iter().map(|_| AtomicUsize::new(0)).collect(),
+        clients_at: (0..dialers.len())
+            .map(|a| spread(load.conns, dialers.len(), a))
+            .collect(),
+        echoes: AtomicBool::new(false),
+        digests: Mutex::new(vec![None; load.conns]),
         slots: (0..args.senders)
             .map(|_| (0..load.pipeline).map(|_| AtomicUsize::new(0)).collect())
             .collect(),
@@ -97,22 +125,65 @@ pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
         finished: AtomicUsize::new(0),
     });
     let shared = load.clone();
-    let tally = run_workers(
+    let workers_room = room.clone();
+    let mut tally = run_workers(
         load,
-        move |_| {
-            let dialer = dialer.clone();
+        move |index| {
+            let dialer = dialers[index % dialers.len()].clone();
             async move { dialer.connect_halves().await }
         },
         move |index, (reader, writer), plan| {
-            client(room.clone(), shared.clone(), index, reader, writer, plan)
+            client(
+                workers_room.clone(),
+                shared.clone(),
+                index,
+                reader,
+                writer,
+                plan,
+            )
         },
     )
     .await;
+    let order = verdict(&room);
+    if order.failed() {
+        tally.fail(Failure::Verify, format!("order: {order}"));
+    }
     let protocol = format!("chat ({} senders)", args.senders);
+    // `targets` returns at least one address.
+    let first = room.addrs[0]
+        .parse()
+        .expect("a socket address prints and parses");
+    let mut setup = setup(load, &protocol, first, "deliveries");
+    setup.target = room.addrs.join(",");
+    setup.spread = room
+        .addrs
+        .iter()
+        .cloned()
+        .zip(room.clients_at.clone())
+        .collect();
     Ok(Report {
-        setup: setup(load, &protocol, addr, "deliveries"),
+        setup,
         tally,
+        order: Some(order),
     })
+}
+
+/// How many of `clients` go to address `a` of `n`, round-robin.
+fn spread(clients: usize, n: usize, a: usize) -> usize {
+    clients / n + usize::from(a < clients % n)
+}
+
+/// The order verdict over the clients that received everything.
+fn verdict(room: &Room) -> Order {
+    if !room.echoes.load(Ordering::Acquire) {
+        return Order::NotApplicable;
+    }
+    // A poisoned lock means a client task panicked, already counted as a failure.
+    let digests = match room.digests.lock() {
+        Ok(digests) => digests.iter().flatten().copied().collect::<Vec<_>>(),
+        Err(poisoned) => poisoned.get_ref().iter().flatten().copied().collect(),
+    };
+    Order::of(&digests)
 }
 
 async fn client(
@@ -174,10 +245,7 @@ async fn send_lines(
     // yet misses it) until every other client has seen one.
     while room.ready.load(Ordering::Acquire) < others {
         if Instant::now() >= plan.measure + load.timeout {
-            return Err(format!(
-                "only {} of {others} clients saw the sync line: not all joined the room",
-                room.ready.load(Ordering::Acquire)
-            ));
+            return Err(not_synced(room));
         }
         if sender == 0 {
             writer.write_all(SYNC).await.map_err(io_err)?;
@@ -231,8 +299,32 @@ async fn send_lines(
     }
 }
 
+/// Why the sync phase gave up: how many clients of each address saw the line.
+fn not_synced(room: &Room) -> String {
+    let others = room.clients - 1;
+    let mut why = format!(
+        "only {} of {others} clients saw the sync line: not all joined the room",
+        room.ready.load(Ordering::Acquire)
+    );
+    if room.addrs.len() > 1 {
+        let each: Vec<String> = (0..room.addrs.len())
+            .map(|a| {
+                // Client 0 (on the first address) sends the line.
+                let expected = room.clients_at[a] - usize::from(a == 0);
+                let seen = room.ready_at[a].load(Ordering::Acquire);
+                format!("{seen} of {expected} on {}", room.addrs[a])
+            })
+            .collect();
+        why.push_str(&format!(
+            " ({}; do these servers share one room?)",
+            each.join(", ")
+        ));
+    }
+    why
+}
+
 /// Reads relayed lines, checking every sender's sequence, until every line
-/// sent has arrived.
+/// sent has arrived; then leaves the client's order digest in the room.
 async fn receive(
     room: &Room,
     load: &Load,
@@ -242,11 +334,15 @@ async fn receive(
     tally: &mut Tally,
 ) -> Result<(), (Failure, String)> {
     let mut next = vec![0u64; room.senders];
+    let mut digest = Digest::default();
     let mut synced = false;
     let mut input = BytesMut::with_capacity(16 * 1024);
     loop {
         let now = Instant::now();
         if room.finished.load(Ordering::Acquire) == room.senders && caught_up(room, index, &next) {
+            if let Ok(mut digests) = room.digests.lock() {
+                digests[index] = Some(digest.value());
+            }
             return Ok(());
         }
         let wake = if now < plan.end {
@@ -256,7 +352,7 @@ async fn receive(
         };
         if now >= plan.drain_end {
             let missing: u64 = (0..room.senders)
-                .filter(|&s| s != index)
+                .filter(|&s| s != index || room.echoes.load(Ordering::Acquire))
                 .map(|s| room.sent[s].load(Ordering::Acquire).saturating_sub(next[s]))
                 .sum();
             return Err((
@@ -298,6 +394,7 @@ async fn receive(
                 if !synced && index != 0 {
                     synced = true;
                     room.ready.fetch_add(1, Ordering::AcqRel);
+                    room.ready_at[index % room.addrs.len()].fetch_add(1, Ordering::AcqRel);
                 }
                 continue;
             }
@@ -316,10 +413,13 @@ async fn receive(
                     format!("client {index} got a line from unknown sender {sender}"),
                 ));
             }
-            if sender == index {
-                continue;
+            if seq < next[sender] {
+                return Err((
+                    Failure::Verify,
+                    format!("client {index} got line {seq} of sender {sender} twice"),
+                ));
             }
-            if seq != next[sender] {
+            if seq > next[sender] {
                 return Err((
                     Failure::Verify,
                     format!(
@@ -329,6 +429,12 @@ async fn receive(
                 ));
             }
             next[sender] += 1;
+            digest.push(sender, seq);
+            if sender == index {
+                // Our own line back: in the order, not a delivery to count.
+                room.echoes.store(true, Ordering::Release);
+                continue;
+            }
             if counting {
                 tally.record(micros(plan.start + Duration::from_micros(t), at));
             }
@@ -349,8 +455,12 @@ async fn receive(
     }
 }
 
+/// Whether client `index` has every line sent (its own too, once the server
+/// is seen to send clients their own lines).
 fn caught_up(room: &Room, index: usize, next: &[u64]) -> bool {
-    (0..room.senders).all(|s| s == index || next[s] >= room.sent[s].load(Ordering::Acquire))
+    let own_too = room.echoes.load(Ordering::Acquire);
+    (0..room.senders)
+        .all(|s| (s == index && !own_too) || next[s] >= room.sent[s].load(Ordering::Acquire))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -383,5 +493,13 @@ mod tests {
         assert_eq!(parse(&ncat[at + MARKER.len()..]), Some((2, 7, 1234)));
         assert_eq!(find(b"2024/01/02 03:04:05 127.0.0.1 5000\n", MARKER), None);
         assert_eq!(parse(b"two 7 1234"), None);
+    }
+
+    #[test]
+    fn clients_spread_round_robin() {
+        let counts: Vec<usize> = (0..3).map(|a| spread(10, 3, a)).collect();
+        assert_eq!(counts, [4, 3, 3]);
+        assert_eq!(counts.iter().sum::<usize>(), 10);
+        assert_eq!(spread(2, 3, 2), 0);
     }
 }

@@ -126,7 +126,7 @@ pub async fn run(args: &EchoOptions) -> Result<Report, BenchError> {
     if args.bulk {
         setup.size = BULK_CHUNK;
     }
-    Ok(Report { setup, tally })
+    Ok(Report::new(setup, tally))
 }
 
 /// Streams the pattern out and checks it back in at the same time, on one

@@ -111,10 +111,7 @@ pub async fn run(args: &HttpOptions) -> Result<Report, BenchError> {
         },
     )
     .await;
-    Ok(Report {
-        setup: setup(load, "http", addr, "requests"),
-        tally,
-    })
+    Ok(Report::new(setup(load, "http", addr, "requests"), tally))
 }
 
 #[cfg(test)]

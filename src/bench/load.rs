@@ -12,7 +12,8 @@ use crate::tls::ClientTls;
 /// The load every bench shares: where, how many, how long, how fast.
 #[derive(Debug, Clone)]
 pub struct Load {
-    /// Server address: `HOST:PORT`, `[V6]:PORT`, or `HOST` (then `addr_port`, or the protocol's port).
+    /// Server address: `HOST:PORT`, `[V6]:PORT`, or `HOST` (then `addr_port`, or the protocol's port);
+    /// bench chat takes a comma-separated list and spreads its clients over it.
     pub addr: String,
     /// Server port, when `addr` is a HOST alone.
     pub addr_port: Option<u16>,
@@ -76,6 +77,9 @@ pub enum BenchError {
          (pass --allow-remote for a server you are allowed to load)"
     )]
     Remote(SocketAddr),
+    /// A list of addresses for a bench of one server.
+    #[error("{0:?}: this bench loads one server; only bench chat takes a list of addresses")]
+    OneAddress(String),
     /// No connections or no requests in flight.
     #[error("--conns and --pipeline must be at least 1")]
     NoLoad,

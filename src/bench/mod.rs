@@ -21,6 +21,7 @@ mod driver;
 mod echo;
 mod http;
 mod load;
+mod order;
 pub mod report;
 mod udp;
 
@@ -39,7 +40,7 @@ pub use self::http::{HttpOptions, run as http};
 pub use self::udp::run as udp;
 pub use driver::Dialer;
 pub use load::{BenchError, Load};
-pub use report::{Failure, Report, Setup, Tally};
+pub use report::{Failure, Order, Report, Setup, Tally};
 
 use crate::net;
 
@@ -153,25 +154,42 @@ impl Pacer {
     }
 }
 
-/// The resolved target, checked against `--allow-remote`, and how to reach it.
+/// The resolved target, checked against `--allow-remote`, and how to reach it
+/// (a bench of one server: a list of addresses is refused).
 pub async fn target(load: &Load, default_port: u16) -> Result<Dialer, BenchError> {
-    let (host, port) = net::split_host_port(&load.addr).map_err(BenchError::Address)?;
-    let port = match (port, load.addr_port) {
-        (Some(_), Some(_)) => return Err(BenchError::PortTwice(load.addr.clone())),
-        (port, second) => port.or(second).unwrap_or(default_port),
-    };
-    let addrs = net::resolve(&host, port).await?;
-    let addr = addrs[0];
-    if !load.allow_remote && !is_local(addr.ip()) {
-        return Err(BenchError::Remote(addr));
+    let mut all = targets(load, default_port).await?;
+    if all.len() > 1 {
+        return Err(BenchError::OneAddress(load.addr.clone()));
     }
+    // `targets` returns at least one dialer or an error.
+    Ok(all.remove(0))
+}
+
+/// Every target of a comma-separated `load.addr` (`HOST:PORT,HOST,...`, each
+/// item with its own port or `load.addr_port` or `default_port`), resolved
+/// and checked against `--allow-remote`, in the order given.
+pub async fn targets(load: &Load, default_port: u16) -> Result<Vec<Dialer>, BenchError> {
     if load.conns == 0 || load.pipeline == 0 {
         return Err(BenchError::NoLoad);
     }
     if load.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(BenchError::Rate);
     }
-    Ok(Dialer::new(addr, host, load))
+    let mut dialers = Vec::new();
+    for item in load.addr.split(',') {
+        let (host, port) = net::split_host_port(item.trim()).map_err(BenchError::Address)?;
+        let port = match (port, load.addr_port) {
+            (Some(_), Some(_)) => return Err(BenchError::PortTwice(item.to_string())),
+            (port, second) => port.or(second).unwrap_or(default_port),
+        };
+        let addrs = net::resolve(&host, port).await?;
+        let addr = addrs[0];
+        if !load.allow_remote && !is_local(addr.ip()) {
+            return Err(BenchError::Remote(addr));
+        }
+        dialers.push(Dialer::new(addr, host, load));
+    }
+    Ok(dialers)
 }
 
 /// Loopback, private (RFC 1918, ULA), link-local or unspecified (which
@@ -264,6 +282,7 @@ pub fn setup(load: &Load, protocol: &str, target: SocketAddr, unit: &'static str
             None => protocol.to_string(),
         },
         target: target.to_string(),
+        spread: vec![(target.to_string(), load.conns)],
         unit,
         connections: load.conns,
         pipeline: load.pipeline,

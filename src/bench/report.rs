@@ -3,10 +3,10 @@
 //! object (`--json`).
 //!
 //! ```text
-//! JSON keys: protocol target unit connections pipeline size rate duration_s
-//! warmup_s completed per_second bytes_sent bytes_received mb_per_s
+//! JSON keys: protocol target targets[{addr clients}] unit connections
+//! pipeline size rate duration_s warmup_s completed per_second bytes_sent bytes_received mb_per_s
 //! latency_ms{avg min p50 p95 p99 p99_9 max} errors{connect io verify timeout
-//! total} lost first_error
+//! total} lost first_error order (chat: "same for all N clients", ...; else null)
 //! ```
 
 use std::fmt::Write as _;
@@ -14,6 +14,8 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::json;
+
+pub use super::order::Order;
 
 /// Latencies are recorded in microseconds up to this (one minute).
 const MAX_LATENCY_US: u64 = 60_000_000;
@@ -128,8 +130,10 @@ impl Tally {
 pub struct Setup {
     /// `echo`, `http`, `udp`, `chat`, `app` (with a mode suffix such as `echo-bulk`).
     pub protocol: String,
-    /// The address benchmarked.
+    /// The address benchmarked (comma-separated when several).
     pub target: String,
+    /// Each address and how many of the connections went to it.
+    pub spread: Vec<(String, usize)>,
     /// What one completed answer is called: `round trips`, `requests`, …
     pub unit: &'static str,
     /// Connections (sockets, clients).
@@ -153,9 +157,20 @@ pub struct Report {
     pub setup: Setup,
     /// Everything counted, merged over the workers.
     pub tally: Tally,
+    /// Whether every client saw the same order of lines (chat only).
+    pub order: Option<Order>,
 }
 
 impl Report {
+    /// The report of a run that checks no order across connections.
+    pub fn new(setup: Setup, tally: Tally) -> Self {
+        Self {
+            setup,
+            tally,
+            order: None,
+        }
+    }
+
     /// Answers per second over the measured window.
     pub fn per_second(&self) -> f64 {
         self.tally.completed as f64 / self.setup.duration_s.max(1e-9)
@@ -195,6 +210,7 @@ impl Report {
         json!({
             "protocol": s.protocol,
             "target": s.target,
+            "targets": s.spread.iter().map(|(addr, n)| json!({"addr": addr, "clients": n})).collect::<Vec<_>>(),
             "unit": s.unit,
             "connections": s.connections,
             "pipeline": s.pipeline,
@@ -211,6 +227,7 @@ impl Report {
             "errors": errors,
             "lost": t.lost,
             "first_error": t.first_error,
+            "order": self.order.map(|o| o.to_string()),
         })
     }
 
@@ -235,6 +252,14 @@ impl Report {
             "  {} parallel connections, {} bytes payload, pipeline {}, {loop_kind}",
             s.connections, s.size, s.pipeline
         );
+        if s.spread.len() > 1 {
+            let each: Vec<String> = s
+                .spread
+                .iter()
+                .map(|(addr, n)| format!("{n} on {addr}"))
+                .collect();
+            let _ = writeln!(out, "  connections per address: {}", each.join(", "));
+        }
         let _ = writeln!(out, "\nSummary:");
         let _ = writeln!(
             out,
@@ -281,6 +306,9 @@ impl Report {
             e.verify,
             e.timeout
         );
+        if let Some(order) = &self.order {
+            let _ = writeln!(out, "Order: {order}");
+        }
         if let Some(first) = &t.first_error {
             let _ = writeln!(out, "First error: {first}");
         }
@@ -313,6 +341,7 @@ mod tests {
             setup: Setup {
                 protocol: "echo".into(),
                 target: "127.0.0.1:1".into(),
+                spread: vec![("127.0.0.1:1".into(), 2)],
                 unit: "round trips",
                 connections: 2,
                 pipeline: 1,
@@ -322,6 +351,7 @@ mod tests {
                 warmup_s: 0.0,
             },
             tally,
+            order: None,
         }
     }
 

@@ -42,10 +42,7 @@ pub async fn run(load: &Load) -> Result<Report, BenchError> {
         .await
     })
     .await?;
-    Ok(Report {
-        setup: setup(load, "udp", addr, "replies"),
-        tally,
-    })
+    Ok(Report::new(setup(load, "udp", addr, "replies"), tally))
 }
 
 /// A UDP socket connected to the server, so only its replies are accepted.

@@ -19,8 +19,10 @@ pub enum BenchCmd {
     /// Lucky-number requests over N connected UDP sockets; timeouts count as losses
     #[command(after_help = "Example: socklab bench udp 127.0.0.1:60000 --conns 8")]
     Udp(LoadArgs),
-    /// N clients in one room, S of them sending; every line must reach every other client
-    #[command(after_help = "Example: socklab bench chat 127.0.0.1:9998 --conns 500 --senders 5")]
+    /// N clients in one room, S of them sending; every line must reach every client once, in one order
+    #[command(
+        after_help = "Example: socklab bench chat 127.0.0.1:9998 --conns 500 --senders 5\n         socklab bench chat 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003 --conns 900"
+    )]
     Chat(BenchChatArgs),
     /// Search requests of the framed app protocol, every result checked
     #[command(after_help = "Example: socklab bench app 127.0.0.1:65433 --keep-alive --pipeline 16")]
@@ -30,8 +32,9 @@ pub enum BenchCmd {
 /// The load every bench shares: where, how many, how long, how fast.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then PORT, or the protocol's port)
-    #[arg(value_parser = HostArg::Addr)]
+    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then PORT, or the protocol's port);
+    /// bench chat takes a comma-separated list and spreads its clients over it round-robin
+    #[arg(value_parser = HostArg::Addrs)]
     pub addr: String,
     /// Server port, when ADDR is a HOST alone
     #[arg(value_name = "PORT")]

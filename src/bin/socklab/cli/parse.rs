@@ -8,16 +8,17 @@ use clap::error::ErrorKind;
 
 use socklab::net;
 
-/// A HOST argument (`Host`), or a one-argument address whose host part
-/// is checked (`Addr`: `HOST:PORT`, `[V6]:PORT`, `HOST`), refused as a usage
-/// error (exit 2) that shows the command's argument order when
+/// A HOST argument (`Host`), or an address argument whose host parts are
+/// checked (`Addrs`: `HOST:PORT`, `[V6]:PORT`, `HOST`, or a comma-separated
+/// list of them), refused as a usage error (exit 2) that shows the command's argument order when
 /// [`net::check_host`] refuses the host.
 #[derive(Debug, Clone, Copy)]
 pub enum HostArg {
     /// The argument is a host.
     Host,
-    /// The argument is an address that may carry a port.
-    Addr,
+    /// The argument is a comma-separated list of addresses (often one), each
+    /// of which may carry a port.
+    Addrs,
 }
 
 impl TypedValueParser for HostArg {
@@ -30,21 +31,27 @@ impl TypedValueParser for HostArg {
         value: &OsStr,
     ) -> Result<String, clap::Error> {
         let text = utf8(cmd, value)?;
-        let host = match self {
-            HostArg::Host => text.to_string(),
-            HostArg::Addr => {
-                net::split_host_port(text)
-                    .map_err(|why| {
-                        clap::Error::raw(
-                            ErrorKind::ValueValidation,
-                            format!("invalid address: {why}\n"),
-                        )
-                        .with_cmd(cmd)
-                    })?
-                    .0
-            }
+        let items: Vec<&str> = match self {
+            HostArg::Addrs => text.split(',').map(str::trim).collect(),
+            HostArg::Host => vec![text],
         };
-        net::check_host(&host).map_err(|err| not_a_host(cmd, err))?;
+        for item in items {
+            let host = match self {
+                HostArg::Host => item.to_string(),
+                HostArg::Addrs => {
+                    net::split_host_port(item)
+                        .map_err(|why| {
+                            clap::Error::raw(
+                                ErrorKind::ValueValidation,
+                                format!("invalid address: {why}\n"),
+                            )
+                            .with_cmd(cmd)
+                        })?
+                        .0
+                }
+            };
+            net::check_host(&host).map_err(|err| not_a_host(cmd, err))?;
+        }
         Ok(text.to_string())
     }
 }
