@@ -449,3 +449,74 @@ fn a_node_stopped_gracefully_says_goodbye_for_its_members() {
     on_a.send("/nick leaving");
     on_a.wait_for(&format!("* {} is now leaving", name_of(&on_a)));
 }
+
+/// `room.lua` run by hand, as a node whose reply was lost would run it again.
+fn room_script(redis: &Redis, incarnation: &str, batch: &str, ops: &[&str]) -> String {
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/chat/shared/room.lua"
+    ))
+    .expect("room.lua");
+    let keys = [
+        "lines", "count", "nodes", "nicks", "applied", "results", "reaped",
+    ]
+    .map(|key| format!("socklab:chat:{{t}}:{key}"));
+    let port = redis.port.to_string();
+    let mut cmd = std::process::Command::new("redis-cli");
+    cmd.args(["-p", &port, "EVAL", &script, "7"])
+        .args(&keys)
+        .args([
+            "socklab:chat:{t}:",
+            "n1",
+            incarnation,
+            batch,
+            "1000",
+            "10000",
+        ])
+        .args(ops);
+    let out = common::run(&mut cmd, TIMEOUT);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_batch_sent_twice_is_applied_once_with_the_same_answers() {
+    require("redis-cli");
+    let redis = Redis::start(Persistence::None);
+    let first = room_script(
+        &redis,
+        "run1",
+        "1",
+        &["L", "hello\n", "N", "0", "127.0.0.1 1", "ann", "x"],
+    );
+    let again = room_script(
+        &redis,
+        "run1",
+        "1",
+        &["L", "hello\n", "N", "0", "127.0.0.1 1", "ann", "x"],
+    );
+    assert_eq!(first, again);
+    assert!(first.contains('1'), "the rename was granted: {first:?}");
+    let xlen = common::run(
+        std::process::Command::new("redis-cli").args([
+            "-p",
+            &redis.port.to_string(),
+            "XLEN",
+            "socklab:chat:{t}:lines",
+        ]),
+        TIMEOUT,
+    );
+    assert_eq!(String::from_utf8_lossy(&xlen.stdout).trim(), "2");
+    // The same number from a new run of the node is a new batch.
+    room_script(&redis, "run2", "1", &["L", "again\n"]);
+    let xlen = common::run(
+        std::process::Command::new("redis-cli").args([
+            "-p",
+            &redis.port.to_string(),
+            "XLEN",
+            "socklab:chat:{t}:lines",
+        ]),
+        TIMEOUT,
+    );
+    assert_eq!(String::from_utf8_lossy(&xlen.stdout).trim(), "3");
+}

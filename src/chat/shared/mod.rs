@@ -72,7 +72,7 @@ pub const WHOLE_AGAIN: &str = "the room is whole again";
 /// Where and how a node joins the room.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `redis://HOST:PORT[/DB]` (or `rediss://`, `redis+unix://`).
+    /// `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH`.
     pub url: String,
     /// The room: nodes with the same room and Redis share it.
     pub room: String,

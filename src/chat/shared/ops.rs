@@ -260,7 +260,8 @@ impl Batch {
 pub(super) struct Node {
     pub(super) id: String,
     /// Tells this run of the node from an earlier one with the same id, so
-    /// its batch numbers start afresh.
+    /// its batch numbers start afresh (no `:` in it: the script splits on
+    /// the last one).
     pub(super) incarnation: String,
     pub(super) history: usize,
     pub(super) ttl_ms: u64,

@@ -2,7 +2,7 @@
 --
 -- KEYS: 1 the room's stream of lines, 2 its line counter, 3 the nodes and
 -- their presence deadlines (a sorted set), 4 the nicknames and who holds
--- them, 5 each node incarnation's last applied batch, 6 that batch's results,
+-- them, 5 each node's incarnation and last applied batch, 6 its results,
 -- 7 the nodes declared dead whose members were announced as left.
 -- ARGV: 1 key prefix (members of node N are in PREFIX..'node:'..N),
 -- 2 node id, 3 incarnation, 4 batch number, 5 stream length, 6 presence
@@ -17,11 +17,14 @@ local stream, counter, nodes, nicks, applied, results, reaped =
 local prefix, node, incarnation = ARGV[1], ARGV[2], ARGV[3]
 local batch, maxlen, ttl = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 
-local done = redis.call('HGET', applied, incarnation)
-if done and tonumber(done) >= batch then
-  local cached = redis.call('HGET', results, incarnation)
-  if cached then return cjson.decode(cached) end
-  return {}
+local done = redis.call('HGET', applied, node)
+if done then
+  local run, number = string.match(done, '^(.*):(%d+)$')
+  if run == incarnation and tonumber(number) >= batch then
+    local cached = redis.call('HGET', results, node)
+    if cached then return cjson.decode(cached) end
+    return {}
+  end
 end
 
 local members = prefix .. 'node:' .. node
@@ -72,6 +75,8 @@ local function reap()
     end
     redis.call('DEL', key)
     redis.call('ZREM', nodes, other)
+    redis.call('HDEL', applied, other)
+    redis.call('HDEL', results, other)
     redis.call('SADD', reaped, other)
   end
 end
@@ -169,12 +174,12 @@ while i <= #ARGV do
 end
 
 if leaving then
-  redis.call('HDEL', applied, incarnation)
-  redis.call('HDEL', results, incarnation)
+  redis.call('HDEL', applied, node)
+  redis.call('HDEL', results, node)
   return out
 end
 -- A dead node's members stay listed until a live node reaps them.
 redis.call('PEXPIRE', members, ttl * 10)
-redis.call('HSET', applied, incarnation, batch)
-redis.call('HSET', results, incarnation, cjson.encode(out))
+redis.call('HSET', applied, node, incarnation .. ':' .. batch)
+redis.call('HSET', results, node, cjson.encode(out))
 return out
