@@ -13,21 +13,26 @@
 # Measured per run: deliveries/s, p50/p99 latency (from the load's JSON), the
 # CPU time (utime + stime, /proc/PID/stat) of every node and of redis-server
 # before and after the load, each per delivery in µs, the verification
-# result, and the clients each node really had (its established connections,
-# counted with ss in the middle of the window). Prints one line per run and a
-# markdown table of medians.
+# result, and the clients each node really had (its established connections
+# at the busiest moment), and the load generator's own
+# CPU (cores, from /usr/bin/time: near 1 means the load set the pace, not
+# the servers). Prints one line per run and a markdown table of medians.
 #
-# CPU per delivery = CPU over the whole load (connects and sync included) /
-# (deliveries/s x (WARMUP + DUR)): one method for every row, since neither
-# load reports deliveries outside its window. The socket.io load also
-# samples the CPU over its window alone; that figure is shown per run as
-# "window" for comparison.
+# CPU per delivery, one method for every row (neither load reports its
+# deliveries outside its measured window): a sampler reads the ticks of the
+# nodes and of redis-server every 50 ms; the CPU over the DUR seconds that
+# end TAIL (0.3) s before the load exits (its drain of the lines in flight)
+# divided by deliveries/s x DUR. The before/after figure over the whole load
+# (connects, join notices, sync, warm-up included) / (deliveries/s x
+# (WARMUP + DUR)) is shown too; the socket.io load's own in-window figure is
+# in each run's line as load_window_us, a check of the sampler's window.
 #
 # If this socklab has no `chat server --redis` yet, its --redis rows say so
 # and are skipped; the solo row runs on any socklab.
 #
 # Usage: SOCKLAB=target/release/socklab [RUNS=3] [DUR=10] [WARMUP=1]
-#        [SENDERS=5] [PIPELINE=1] [SIZE=64] bash bench/chat_redis.sh
+#        [SENDERS=5] [PIPELINE=1] [SIZE=64] [TAIL=0.3] [KEEP=1: keep the work dir]
+#        [ROWS="socklab-3 socklab-1 socket.io-3 socket.io-1 solo"] bash bench/chat_redis.sh
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,13 +44,15 @@ WARMUP=${WARMUP:-1}
 SENDERS=${SENDERS:-5}
 PIPELINE=${PIPELINE:-1}
 SIZE=${SIZE:-64}
+TAIL=${TAIL:-0.3}
+ROWS=${ROWS:-socklab-3 socklab-1 socket.io-3 socket.io-1 solo}
 TMP=$(mktemp -d)
 PIDS=()
 
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
+  if [ -n "${KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
@@ -77,6 +84,47 @@ cpu_ticks() {
     total=$((total + fields[11] + fields[12]))
   done
   echo "$total"
+}
+
+# In the background until killed: every 50 ms, the time and the summed
+# ticks of the nodes and of redis-server, one line each, into $1; every
+# 0.5 s, the established connections on each node's port (ss); the most
+# frequent counts (the plateau of the window) go into $1.spread.
+# $2 = the nodes' ports (comma-separated), $3 = redis-server's PID, then the
+# nodes' PIDs.
+sample() {
+  python3 - "$@" <<'EOF' &
+import collections, subprocess, sys, time
+out, ports, redis = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], int(sys.argv[3])
+pids = [int(p) for p in sys.argv[4:]]
+def ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+def established():
+    # ss (sock_diag): /proc/net/tcp repeats lines while sockets come and go.
+    filter = " or ".join(f"sport = :{p}" for p in ports)
+    lines = subprocess.run(["ss", "-Htn", "state", "established", f"( {filter} )"],
+                           capture_output=True, text=True).stdout.splitlines()
+    count = dict.fromkeys(ports, 0)
+    for line in lines:
+        port = int(line.split()[2].rsplit(":", 1)[1])
+        if port in count:
+            count[port] += 1
+    return "/".join(str(count[p]) for p in ports)
+seen, tick = collections.Counter(), 0
+with open(out, "w") as f:
+    while True:
+        nodes = sum(ticks(p) for p in pids)
+        print(f"{time.time():.3f} {nodes} {ticks(redis)}", file=f, flush=True)
+        if tick % 10 == 0:
+            # The most frequent spread: the plateau of the measured window.
+            seen[established()] += 1
+            with open(out + ".spread", "w") as g:
+                print(seen.most_common(1)[0][0], file=g)
+        tick += 1
+        time.sleep(0.05)
+EOF
 }
 
 # Starts a server (the command line), waits for its `listening on ADDR`
@@ -120,18 +168,6 @@ REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 HAS_REDIS=no
 "$SOCKLAB" chat server --help 2>/dev/null | grep -q -- '--redis' && HAS_REDIS=yes
 
-# The clients each node has, counted in the middle of the measured window.
-count_clients() { # $1 = output file, then the node addresses
-  local out=$1 addr port counts=()
-  shift
-  sleep "$(python3 -c "print($WARMUP + $DUR / 2)")"
-  for addr in "$@"; do
-    port=${addr##*:}
-    counts+=("$(ss -Htn state established "( sport = :$port )" | wc -l)")
-  done
-  (IFS=/; echo "${counts[*]}") > "$out"
-}
-
 # One row, one run: $1 = system (socklab, socklab-solo, socket.io),
 # $2 = nodes, $3 = clients in all, $4 = run number. Appends to $TMP/runs.
 run_row() {
@@ -152,32 +188,57 @@ run_row() {
   done
   local list
   list=$(IFS=,; echo "${addrs[*]}")
-  count_clients "$TMP/spread" "${addrs[@]}" &
-  local counter=$!
-  local cpu0 redis0 cpu1 redis1 status=0
+  local cpu0 redis0 cpu1 redis1 status=0 sampler exited
+  rm -f "$TMP/samples" "$TMP/samples.spread"
+  sample "$TMP/samples" "$(for a in "${addrs[@]}"; do printf '%s,' "${a##*:}"; done | sed 's/,$//')" \
+    "$REDIS_PID" "${pids[@]}"
+  sampler=$!
   cpu0=$(cpu_ticks "${pids[@]}")
   redis0=$(cpu_ticks "$REDIS_PID")
   case $system in
     socket.io)
-      timeout $((DUR + WARMUP + 120)) node "$SIO/load.js" "$list" -c "$clients" --senders "$SENDERS" \
-        -P "$PIPELINE" -s "$SIZE" -d "$DUR" --warmup "$WARMUP" \
-        --pids "$(IFS=,; echo "${pids[*]}")" --redis-pid "$REDIS_PID" > "$TMP/load.json" 2> "$TMP/load.err" || status=$?
+      /usr/bin/time -f '%e %U %S' -o "$TMP/time" timeout $((DUR + WARMUP + 120)) \
+        node "$SIO/load.js" "$list" -c "$clients" --senders "$SENDERS" -P "$PIPELINE" -s "$SIZE" \
+        -d "$DUR" --warmup "$WARMUP" --pids "$(IFS=,; echo "${pids[*]}")" --redis-pid "$REDIS_PID" \
+        > "$TMP/load.json" 2> "$TMP/load.err" || status=$?
       ;;
     *)
-      timeout $((DUR + WARMUP + 120)) "$SOCKLAB" bench chat "$list" -c "$clients" --senders "$SENDERS" \
-        -P "$PIPELINE" -s "$SIZE" -d "$DUR" --warmup "$WARMUP" --json > "$TMP/load.json" 2> "$TMP/load.err" || status=$?
+      /usr/bin/time -f '%e %U %S' -o "$TMP/time" timeout $((DUR + WARMUP + 120)) \
+        "$SOCKLAB" bench chat "$list" -c "$clients" --senders "$SENDERS" -P "$PIPELINE" -s "$SIZE" \
+        -d "$DUR" --warmup "$WARMUP" --json > "$TMP/load.json" 2> "$TMP/load.err" || status=$?
       ;;
   esac
+  exited=$(date +%s.%N)
   cpu1=$(cpu_ticks "${pids[@]}")
   redis1=$(cpu_ticks "$REDIS_PID")
-  wait "$counter" 2>/dev/null || true
+  kill "$sampler"
+  wait "$sampler" 2>/dev/null || true
   stop_servers "${pids[@]}"
   python3 - "$TMP/load.json" "$TMP/load.err" "$status" "$((cpu1 - cpu0))" "$((redis1 - redis0))" \
-    "$(getconf CLK_TCK)" "$WARMUP" "$DUR" "$(cat "$TMP/spread" 2>/dev/null || echo '?')" <<'EOF' |
+    "$(getconf CLK_TCK)" "$WARMUP" "$DUR" "$(cat "$TMP/samples.spread" 2>/dev/null || echo '?')" \
+    "$(tail -1 "$TMP/time")" "$TMP/samples" "$exited" "$TAIL" <<'EOF' |
 import json, sys
-path, err, status, cpu, redis, tck, warmup, dur, spread = sys.argv[1:]
+path, err, status, cpu, redis, tck, warmup, dur, spread, used, samples, exited, tail = sys.argv[1:]
 text = open(path).read().strip()
 row = {"status": int(status), "spread": spread}
+points = sorted(tuple(map(float, line.split())) for line in open(samples) if len(line.split()) == 3)
+
+def window(column):
+    """Ticks of a column over the DUR s that end TAIL s before the load exited."""
+    end = float(exited) - float(tail)
+    start = end - float(dur)
+    def at(t):
+        for (t0, *a), (t1, *b) in zip(points, points[1:]):
+            if t0 <= t <= t1:
+                return a[column] + (b[column] - a[column]) * (t - t0) / max(t1 - t0, 1e-9)
+        return None
+    a, b = at(start), at(end)
+    return None if a is None or b is None else b - a
+try:
+    elapsed, user, system = (float(x) for x in used.split())
+    row["load_cores"] = (user + system) / elapsed
+except ValueError:
+    pass
 try:
     r = json.loads(text.splitlines()[-1])
 except (ValueError, IndexError):
@@ -186,13 +247,16 @@ except (ValueError, IndexError):
     print(json.dumps(row))
     sys.exit()
 rate = r.get("per_second") or 0
-deliveries = rate * (float(warmup) + float(dur))
-us = lambda ticks: int(ticks) * 1e6 / int(tck) / deliveries if deliveries else None
+def us(ticks, seconds):
+    deliveries = rate * seconds
+    return None if ticks is None or not deliveries else float(ticks) * 1e6 / int(tck) / deliveries
 lat = r.get("latency_ms") or {}
-row.update(rate=rate, p50=lat.get("p50"), p99=lat.get("p99"), server_us=us(cpu), redis_us=us(redis))
+row.update(rate=rate, p50=lat.get("p50"), p99=lat.get("p99"),
+           server_us=us(window(0), float(dur)), redis_us=us(window(1), float(dur)),
+           whole_run_us=us(cpu, float(warmup) + float(dur)))
 if r.get("system") == "socket.io":
     v = r.get("verify") or {}
-    row["window_us"] = r.get("server_cpu_us_per_delivery")
+    row["load_window_us"] = r.get("server_cpu_us_per_delivery")
     row["once"] = "yes" if v.get("every_line_exactly_once") else f"no ({v.get('missing')} missing, {v.get('duplicates')} repeated)"
     row["order"] = ("same for all" if v.get("same_order")
                     else f"{v.get('distinct_orders')} orders, {v.get('clients_disagreeing')} clients disagree")
@@ -216,11 +280,16 @@ echo "redis-server $(redis-server --version | grep -o 'v=[^ ]*') on 127.0.0.1:$R
   "${WARMUP}s + ${DUR}s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$TMP/runs"
 for run in $(seq "$RUNS"); do
-  run_row socklab 3 900 "$run"
-  run_row socklab 1 900 "$run"
-  run_row socket.io 3 900 "$run"
-  run_row socket.io 1 900 "$run"
-  run_row socklab-solo 1 900 "$run"
+  for row in $ROWS; do
+    case $row in
+      socklab-3) run_row socklab 3 900 "$run" ;;
+      socklab-1) run_row socklab 1 900 "$run" ;;
+      socket.io-3) run_row socket.io 3 900 "$run" ;;
+      socket.io-1) run_row socket.io 1 900 "$run" ;;
+      solo) run_row socklab-solo 1 900 "$run" ;;
+      *) die "unknown row $row (rows: socklab-3 socklab-1 socket.io-3 socket.io-1 solo)" ;;
+    esac
+  done
 done
 echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -237,15 +306,15 @@ def med(runs, key, fmt):
 def same(runs, key):
     values = sorted({str(r.get(key, r.get("error", r.get("skipped", "-")))) for r in runs})
     return " / ".join(values)
-print("| system | nodes x clients | deliveries/s | p50 ms | p99 ms | server CPU µs/delivery | Redis CPU µs/delivery | clients per node | every line once | order | runs |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| system | nodes x clients | deliveries/s | p50 ms | p99 ms | server CPU µs/delivery | (whole run) | Redis CPU µs/delivery | load CPU cores | clients per node | every line once | order | runs |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for label, runs in rows.items():
     system, shape = label.split(" ", 1)
     if all("skipped" in r for r in runs):
-        print(f"| {system} | {shape} | {runs[0]['skipped']} | | | | | | | | |")
+        print(f"| {system} | {shape} | {runs[0]['skipped']} | | | | | | | | | | |")
         continue
     ok = [r for r in runs if "rate" in r]
     print(f"| {system} | {shape} | {med(ok, 'rate', '{:,.0f}')} | {med(ok, 'p50', '{:.2f}')} | {med(ok, 'p99', '{:.2f}')} "
-          f"| {med(ok, 'server_us', '{:.2f}')} | {med(ok, 'redis_us', '{:.3f}')} | {same(runs, 'spread')} "
+          f"| {med(ok, 'server_us', '{:.2f}')} | {med(ok, 'whole_run_us', '{:.2f}')} | {med(ok, 'redis_us', '{:.3f}')} | {med(ok, 'load_cores', '{:.2f}')} | {same(runs, 'spread')} "
           f"| {same(runs, 'once')} | {same(runs, 'order')} | {len(ok)}/{len(runs)} |")
 EOF

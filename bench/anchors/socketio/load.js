@@ -318,17 +318,24 @@ async function load() {
   state.endAt = state.measureAt + opts.duration * 1e6;
   state.phase = "load";
   const cpu = {};
-  const sample = () => ({
-    at: micros(),
-    delivered: state.delivered,
-    servers: sumCpu(opts.pids),
-    redis: sumCpu(opts.redisPid),
-  });
+  const sample = () => {
+    // This process too: near 1 core means the load, not the servers, set
+    // the pace.
+    const own = process.cpuUsage();
+    return {
+      at: micros(),
+      delivered: state.delivered,
+      servers: sumCpu(opts.pids),
+      redis: sumCpu(opts.redisPid),
+      self: own.user + own.system,
+    };
+  };
   const expiry = setInterval(expire, 100);
   setTimeout(() => (cpu.start = sample()), ms(state.measureAt));
   const ended = new Promise((resolve) =>
     setTimeout(() => {
       cpu.end = sample();
+      phases.end = cpu.end.at;
       resolve();
     }, ms(state.endAt)),
   );
@@ -380,6 +387,12 @@ function perDelivery(cpu, key) {
   return deliveries > 0 ? (cpu.end[key] - cpu.start[key]) / deliveries : null;
 }
 
+/** This process's CPU over the window, in cores. */
+function loadCores(cpu) {
+  if (!cpu || !cpu.start || !cpu.end || cpu.end.at <= cpu.start.at) return null;
+  return (cpu.end.self - cpu.start.self) / (cpu.end.at - cpu.start.at);
+}
+
 function clientsPerNode() {
   const counts = {};
   for (const c of clients) counts[c.node] = (counts[c.node] || 0) + 1;
@@ -408,6 +421,7 @@ function report(cpu, verdict, error) {
       : null,
     server_cpu_us_per_delivery: cpu ? perDelivery(cpu, "servers") : null,
     redis_cpu_us_per_delivery: cpu && opts.redisPid.length ? perDelivery(cpu, "redis") : null,
+    load_cpu_cores: loadCores(cpu),
     verify: verdict,
     timed_out: state.timedOut,
     disconnects: state.disconnects,
@@ -415,15 +429,21 @@ function report(cpu, verdict, error) {
   };
 }
 
+// µs since the start at which each phase ended (the window's end included).
+const phases = { start: 0 };
+
 async function main() {
   let cpu = null;
   let verdict = null;
   let error = null;
   try {
     await connectAll();
+    phases.connected = micros();
     state.phase = "sync";
     await sync();
+    phases.synced = micros();
     cpu = await load();
+    phases.drained = micros();
     verdict = verify();
   } catch (err) {
     error = err.message;
@@ -431,6 +451,9 @@ async function main() {
   state.phase = "done";
   for (const c of clients) if (c.socket) c.socket.close();
   const out = report(cpu, verdict, error);
+  const s = (from, to) => (phases[to] === undefined ? null : (phases[to] - (phases[from] || 0)) / 1e6);
+  // Where the time went: connecting, syncing, and the drain after the window.
+  out.phases_s = { connect: s("start", "connected"), sync: s("connected", "synced"), drain: s("end", "drained") };
   console.log(JSON.stringify(out));
   const ok =
     error === null &&
