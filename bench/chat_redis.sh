@@ -256,6 +256,10 @@ except (ValueError, IndexError):
     print(json.dumps(row))
     sys.exit()
 rate = r.get("per_second") or 0
+if not rate:  # nothing delivered: the run could not be set up
+    row["error"] = str(r.get("first_error") or r.get("error") or "nothing delivered")[:160]
+    print(json.dumps(row))
+    sys.exit()
 def us(ticks, seconds):
     deliveries = rate * seconds
     return None if ticks is None or not deliveries else float(ticks) * 1e6 / int(tck) / deliveries

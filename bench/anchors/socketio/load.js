@@ -221,7 +221,8 @@ function onLine(c, text) {
   const sender = Number(fields[0]);
   const seq = Number(fields[1]);
   const sentAt = Number(fields[2]);
-  if (!Number.isInteger(sender) || sender < 0 || sender >= S || !Number.isInteger(seq) || seq < 0) {
+  const valid = (n) => Number.isInteger(n) && n >= 0;
+  if (!valid(sender) || sender >= S || !valid(seq) || !valid(sentAt)) {
     state.mangled++;
     fail(`client ${c.index} got a mangled line: ${JSON.stringify(text.slice(0, 80))}`);
     return;
@@ -269,8 +270,14 @@ function connect(c) {
       }
     });
     socket.on("connect_error", (err) => reject(new Error(`client ${c.index} connecting to ${c.addr}: ${err.message}`)));
-    // Connected and told which node it is on.
+    // Connected and told which node it is on (a server other than
+    // server.js never says: give up after --timeout).
+    const timer = setTimeout(
+      () => reject(new Error(`client ${c.index}: ${c.addr} did not say which node it is within ${opts.timeout} s`)),
+      opts.timeout * 1000,
+    );
     socket.once("node", (node) => {
+      clearTimeout(timer);
       c.node = String(node);
       resolve();
     });
@@ -395,7 +402,7 @@ function loadCores(cpu) {
 
 function clientsPerNode() {
   const counts = {};
-  for (const c of clients) counts[c.node] = (counts[c.node] || 0) + 1;
+  for (const c of clients) if (c.node !== null) counts[c.node] = (counts[c.node] || 0) + 1;
   return counts;
 }
 
