@@ -99,7 +99,7 @@ cpu_ticks() {
 # nodes' PIDs.
 sample() {
   python3 - "$@" <<'EOF' &
-import collections, subprocess, sys, time
+import collections, os, subprocess, sys, time
 out, ports, redis = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], int(sys.argv[3])
 pids = [int(p) for p in sys.argv[4:]]
 def ticks(pid):
@@ -125,8 +125,10 @@ with open(out, "w") as f:
         if tick % 10 == 0:
             # The most frequent spread: the plateau of the measured window.
             seen[established()] += 1
-            with open(out + ".spread", "w") as g:
+            # Whole or not at all: the script may read it the moment we die.
+            with open(out + ".spread.new", "w") as g:
                 print(seen.most_common(1)[0][0], file=g)
+            os.replace(out + ".spread.new", out + ".spread")
         tick += 1
         time.sleep(0.05)
 EOF
