@@ -94,7 +94,7 @@ cpu_ticks() {
 # In the background until killed: every 50 ms, the time and the summed
 # ticks of the nodes and of redis-server, one line each, into $1; every
 # 0.5 s, the established connections on each node's port (ss); the most
-# frequent counts (the plateau of the window) go into $1.spread.
+# frequent nonzero counts (the plateau of the window) go into $1.spread.
 # $2 = the nodes' ports (comma-separated), $3 = redis-server's PID, then the
 # nodes' PIDs.
 sample() {
@@ -116,7 +116,7 @@ def established():
         port = int(line.split()[2].rsplit(":", 1)[1])
         if port in count:
             count[port] += 1
-    return "/".join(str(count[p]) for p in ports)
+    return tuple(count[p] for p in ports)
 seen, tick = collections.Counter(), 0
 with open(out, "w") as f:
     while True:
@@ -124,10 +124,13 @@ with open(out, "w") as f:
         print(f"{time.time():.3f} {nodes} {ticks(redis)}", file=f, flush=True)
         if tick % 10 == 0:
             # The most frequent spread: the plateau of the measured window.
-            seen[established()] += 1
+            counts = established()
+            if sum(counts):  # before the load connects, or after it left
+                seen[counts] += 1
             # Whole or not at all: the script may read it the moment we die.
             with open(out + ".spread.new", "w") as g:
-                print(seen.most_common(1)[0][0], file=g)
+                top = seen.most_common(1)
+                print("/".join(map(str, top[0][0])) if top else "0", file=g)
             os.replace(out + ".spread.new", out + ".spread")
         tick += 1
         time.sleep(0.05)
