@@ -199,11 +199,12 @@ run_row() {
   done
   local list
   list=$(IFS=,; echo "${addrs[*]}")
-  local cpu0 redis0 cpu1 redis1 status=0 sampler exited
+  local cpu0 redis0 cpu1 redis1 status=0 sampler started exited
   rm -f "$TMP/samples" "$TMP/samples.spread"
   sample "$TMP/samples" "$(for a in "${addrs[@]}"; do printf '%s,' "${a##*:}"; done | sed 's/,$//')" \
     "$REDIS_PID" "${pids[@]}"
   sampler=$!
+  started=$(date +%s.%N)
   cpu0=$(cpu_ticks "${pids[@]}")
   redis0=$(cpu_ticks "$REDIS_PID")
   case $system in
@@ -227,15 +228,18 @@ run_row() {
   stop_servers "${pids[@]}"
   python3 - "$TMP/load.json" "$TMP/load.err" "$status" "$((cpu1 - cpu0))" "$((redis1 - redis0))" \
     "$(getconf CLK_TCK)" "$WARMUP" "$DUR" "$(cat "$TMP/samples.spread" 2>/dev/null || echo '?')" \
-    "$(tail -1 "$TMP/time")" "$TMP/samples" "$exited" "$TAIL" <<'EOF' |
+    "$(tail -1 "$TMP/time")" "$TMP/samples" "$exited" "$TAIL" "$started $cpu0 $redis0" "$exited $cpu1 $redis1" <<'EOF' |
 import json, sys
-path, err, status, cpu, redis, tck, warmup, dur, spread, used, samples, exited, tail = sys.argv[1:]
+path, err, status, cpu, redis, tck, warmup, dur, spread, used, samples, exited, tail, first, last = sys.argv[1:]
 text = open(path).read().strip()
 row = {"status": int(status), "spread": spread}
 try:
     points = sorted(tuple(map(float, line.split())) for line in open(samples) if len(line.split()) == 3)
 except FileNotFoundError:  # the load ended before the sampler's first line
     points = []
+# The before/after readings bracket the samples: a sampler starved on a busy
+# machine may have missed the last TAIL seconds.
+points = sorted([tuple(map(float, first.split()))] + points + [tuple(map(float, last.split()))])
 
 def window(column):
     """Ticks of a column over the DUR s that end TAIL s before the load exited."""
