@@ -26,8 +26,9 @@
 # CPU per delivery, one method for every row (neither load reports its
 # deliveries outside its measured window): a sampler reads the ticks of the
 # nodes and of redis-server every 50 ms; the CPU over the DUR seconds that
-# end TAIL (0.3) s before the load exits (its drain of the lines in flight)
-# divided by deliveries/s x DUR. The before/after figure over the whole load
+# end before the load exits by its drain of the lines in flight (reported by
+# socket.io's load; socklab's is at most its max latency) plus TAIL (0.3 s:
+# reporting, closing, exiting), divided by deliveries/s x DUR. The before/after figure over the whole load
 # (connects, join notices, sync, warm-up included) / (deliveries/s x
 # (WARMUP + DUR)) is shown too; the socket.io load's own in-window figure is
 # in each run's line as load_window_us, a check of the sampler's window.
@@ -241,9 +242,9 @@ except FileNotFoundError:  # the load ended before the sampler's first line
 # machine may have missed the last TAIL seconds.
 points = sorted([tuple(map(float, first.split()))] + points + [tuple(map(float, last.split()))])
 
-def window(column):
-    """Ticks of a column over the DUR s that end TAIL s before the load exited."""
-    end = float(exited) - float(tail)
+def window(column, drain):
+    """Ticks of a column over the DUR s that end drain + TAIL s before the load exited."""
+    end = float(exited) - drain - float(tail)
     start = end - float(dur)
     def at(t):
         for (t0, *a), (t1, *b) in zip(points, points[1:]):
@@ -273,8 +274,12 @@ def us(ticks, seconds):
     deliveries = rate * seconds
     return None if ticks is None or not deliveries else float(ticks) * 1e6 / int(tck) / deliveries
 lat = r.get("latency_ms") or {}
+# After the window the load drains the lines in flight: socket.io's load
+# says how long that took; socklab's lasts at most the slowest delivery.
+drain = (r.get("phases_s") or {}).get("drain") or (lat.get("max") or 0) / 1000
+row["drain_s"] = drain
 row.update(rate=rate, p50=lat.get("p50"), p99=lat.get("p99"),
-           server_us=us(window(0), float(dur)), redis_us=us(window(1), float(dur)),
+           server_us=us(window(0, drain), float(dur)), redis_us=us(window(1, drain), float(dur)),
            whole_run_us=us(cpu, float(warmup) + float(dur)))
 if r.get("system") == "socket.io":
     v = r.get("verify") or {}
