@@ -14,7 +14,7 @@
 # must reach all clients before the next (latency-bound: every delivery is
 # its own write), and 16, a throughput shape where writes batch; the
 # figures issue 15 quotes (socket.io ~110k deliveries/s and 8 µs, socklab
-# 0.2 µs per delivery) match the second shape.
+# 0.2 µs per delivery) are close to what the second shape gives here.
 # Measured per run: deliveries/s, p50/p99 latency (from the load's JSON), the
 # CPU time (utime + stime, /proc/PID/stat) of every node and of redis-server
 # before and after the load, each per delivery in µs, the verification
