@@ -177,7 +177,9 @@ done
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 
 HAS_REDIS=no
-"$SOCKLAB" chat server --help 2>/dev/null | grep -q -- '--redis' && HAS_REDIS=yes
+help=$("$SOCKLAB" chat server --help 2>/dev/null || true)
+# (not `--help | grep -q`: under pipefail, grep leaving early fails the pipe)
+grep -q -- "--redis" <<<"$help" && HAS_REDIS=yes
 
 # One row, one run: $1 = system (socklab, socklab-solo, socket.io),
 # $2 = nodes, $3 = clients in all, $4 = run number, $5 = lines in flight per
