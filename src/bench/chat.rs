@@ -132,7 +132,7 @@ pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
             let dialer = dialers[index % dialers.len()].clone();
             async move { dialer.connect_halves().await }
         },
-        move |index, (reader, writer), plan| {
+        move |index, (reader, writer), plan, _| {
             client(
                 workers_room.clone(),
                 shared.clone(),

@@ -6,7 +6,7 @@
 //! JSON keys: protocol target targets[{addr clients}] unit connections
 //! pipeline size rate duration_s warmup_s completed per_second bytes_sent bytes_received mb_per_s
 //! latency_ms{avg min p50 p95 p99 p99_9 max} errors{connect io verify timeout
-//! total} lost first_error order (chat: "same for all N clients", ...; else null)
+//! total} lost first_error send_lag_us{p50 p99 max} (open loop; else null) order (chat: "same for all N clients", ...; else null)
 //! ```
 
 use std::fmt::Write as _;
@@ -25,6 +25,9 @@ const MAX_LATENCY_US: u64 = 60_000_000;
 pub struct Tally {
     /// Latency of every answer completed in the measured window, in µs.
     pub latency: Histogram<u64>,
+    /// Open loop: how late each request of the window went out after its
+    /// intended time, in µs (the pacer's error, part of every latency).
+    pub send_lag: Histogram<u64>,
     /// Answers (round trips, responses, deliveries) completed in the window.
     pub completed: u64,
     /// Bytes written during the window.
@@ -76,6 +79,8 @@ impl Default for Tally {
     fn default() -> Self {
         Self {
             latency: Histogram::new_with_max(MAX_LATENCY_US, 3).expect("constant bounds are valid"),
+            send_lag: Histogram::new_with_max(MAX_LATENCY_US, 3)
+                .expect("constant bounds are valid"),
             completed: 0,
             bytes_sent: 0,
             bytes_received: 0,
@@ -91,6 +96,11 @@ impl Tally {
     pub fn record(&mut self, micros: u64) {
         self.completed += 1;
         self.latency.saturating_record(micros.max(1));
+    }
+
+    /// Records that a request went out `micros` after its intended time.
+    pub fn record_send_lag(&mut self, micros: u64) {
+        self.send_lag.saturating_record(micros);
     }
 
     /// Counts a failure, keeping the first description.
@@ -110,6 +120,9 @@ impl Tally {
         // Both histograms have the same bounds, so adding cannot fail.
         self.latency
             .add(&other.latency)
+            .expect("histograms share their bounds");
+        self.send_lag
+            .add(&other.send_lag)
             .expect("histograms share their bounds");
         self.completed += other.completed;
         self.bytes_sent += other.bytes_sent;
@@ -198,6 +211,15 @@ impl Report {
         ])
     }
 
+    /// Open loop: p50, p99 and max of how late requests went out, in µs.
+    fn send_lag_us(&self) -> Option<[u64; 3]> {
+        let h = &self.tally.send_lag;
+        if h.is_empty() {
+            return None;
+        }
+        Some([h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()])
+    }
+
     /// The report as one JSON object (keys in the module doc).
     pub fn to_json(&self) -> serde_json::Value {
         let s = &self.setup;
@@ -227,6 +249,7 @@ impl Report {
             "errors": errors,
             "lost": t.lost,
             "first_error": t.first_error,
+            "send_lag_us": self.send_lag_us().map(|l| json!({"p50": l[0], "p99": l[1], "max": l[2]})),
             "order": self.order.map(|o| o.to_string()),
         })
     }
@@ -284,6 +307,12 @@ impl Report {
             None => {
                 let _ = writeln!(out, "  latency summary: none recorded");
             }
+        }
+        if let Some([p50, p99, max]) = self.send_lag_us() {
+            let _ = writeln!(
+                out,
+                "  sent after the intended time (usec): p50 {p50}, p99 {p99}, max {max}"
+            );
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "Total data sent:     {}", bytes(t.bytes_sent));
