@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, first installing the real peers the tests talk to
-# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, tcpdump, setpriv, the
-# services database).
+# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, tcpdump, setpriv,
+# rsvg-convert, the services database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk [openssl]=openssl
   [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
-  [tcpdump]=tcpdump [setpriv]=util-linux
+  [tcpdump]=tcpdump [setpriv]=util-linux [rsvg-convert]=librsvg2-bin
 )
 missing=()
 for cmd in "${!needs[@]}"; do
@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# tests/bench.rs checks the latency spectrum with HdrHistogram's Python
+# implementation (module hdrh); it skips, saying so, when pip cannot install it.
+python3 -c 'import hdrh' 2>/dev/null ||
+  python3 -m pip install -q hdrhistogram 2>/dev/null ||
+  echo "warning: could not pip-install hdrhistogram; the spectrum test will skip"
 
 # tests/examples.rs runs the examples as programs: build them as such first
 # (`--all-targets` builds them as test harnesses, under other names).

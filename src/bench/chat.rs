@@ -436,7 +436,10 @@ async fn receive(
                 continue;
             }
             if counting {
-                tally.record(micros(plan.start + Duration::from_micros(t), at));
+                tally.record(
+                    micros(plan.start + Duration::from_micros(t), at),
+                    plan.slot(at),
+                );
             }
             let slot = &room.slots[sender][(seq % room.window as u64) as usize];
             if slot.fetch_add(1, Ordering::AcqRel) + 1 == room.clients - 1 {

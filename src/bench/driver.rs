@@ -290,7 +290,7 @@ async fn converse<E: Exchange, S: AsyncRead + AsyncWrite + Unpin>(
             match exchange.answer(front.seq, &mut input) {
                 Ok(true) => {
                     if plan.counts(at) {
-                        tally.record(micros(front.due, at));
+                        tally.record(micros(front.due, at), plan.slot(at));
                     }
                     in_flight.pop_front();
                 }
@@ -337,7 +337,7 @@ pub async fn one_per_connection<E: Exchange>(
             Ok(Ok(())) => {
                 let at = Instant::now();
                 if plan.counts(at) {
-                    tally.record(micros(due, at));
+                    tally.record(micros(due, at), plan.slot(at));
                 }
             }
             Ok(Err((kind, why))) => {

@@ -209,12 +209,13 @@ async fn pattern_check(
             ));
         }
         received += n as u64;
-        if plan.counts(Instant::now()) {
+        let at = Instant::now();
+        if plan.counts(at) {
             tally.bytes_received += n as u64;
             chunk_bytes += n as u64;
             while chunk_bytes >= BULK_CHUNK as u64 {
                 chunk_bytes -= BULK_CHUNK as u64;
-                tally.completed += 1;
+                tally.complete(plan.slot(at));
             }
         }
     }

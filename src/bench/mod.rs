@@ -23,8 +23,12 @@ mod http;
 mod load;
 mod order;
 mod pacing;
+pub mod plot;
 pub mod report;
+pub mod server;
+pub mod spectrum;
 mod udp;
+pub mod versus;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -41,7 +45,8 @@ pub use self::udp::run as udp;
 pub use driver::Dialer;
 pub use load::{BenchError, Load};
 pub use pacing::{Metronome, Schedule};
-pub use report::{Failure, Order, Report, Setup, Tally};
+pub use report::{Failure, Order, Report, Setup, TIMELINE_SLOTS, Tally};
+pub use server::{Sample, ServerUsage};
 
 use crate::net;
 
@@ -75,6 +80,14 @@ impl Plan {
     /// Whether something that happened at `at` counts.
     pub fn counts(&self, at: Instant) -> bool {
         at >= self.measure && at < self.end
+    }
+
+    /// Which of the window's [`TIMELINE_SLOTS`] equal slots `at` falls in.
+    pub fn slot(&self, at: Instant) -> usize {
+        let window = (self.end - self.measure).as_nanos().max(1);
+        let into = at.saturating_duration_since(self.measure).as_nanos();
+        let slot = into * TIMELINE_SLOTS as u128 / window;
+        usize::try_from(slot).map_or(TIMELINE_SLOTS - 1, |s| s.min(TIMELINE_SLOTS - 1))
     }
 }
 
@@ -167,6 +180,9 @@ pub async fn targets(load: &Load, default_port: u16) -> Result<Vec<Dialer>, Benc
     }
     if load.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(BenchError::Rate);
+    }
+    if let Some(pid) = load.server_pid {
+        Sample::of(pid)?;
     }
     let mut dialers = Vec::new();
     for item in load.addr.split(',') {
@@ -274,13 +290,31 @@ where
     };
     let _ = plan_tx.send(Some((plan, metronome)));
     drop(plan_tx);
+    let probe = load
+        .server_pid
+        .map(|pid| tokio::spawn(server_usage(pid, plan)));
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(tally) => total.merge(&tally),
             Err(err) => total.fail(Failure::Io, format!("worker failed: {err}")),
         }
     }
+    if let Some(probe) = probe {
+        match probe.await {
+            Ok(Ok(usage)) => total.server = Some(usage),
+            Ok(Err(err)) => total.fail(Failure::Io, err.to_string()),
+            Err(err) => total.fail(Failure::Io, format!("sampling the server failed: {err}")),
+        }
+    }
     total
+}
+
+/// Samples process `pid` when the measured window opens and when it closes.
+async fn server_usage(pid: u32, plan: Plan) -> Result<ServerUsage, server::SampleError> {
+    tokio::time::sleep_until(plan.measure).await;
+    let start = Sample::of(pid)?;
+    tokio::time::sleep_until(plan.end).await;
+    Ok(ServerUsage::between(pid, start, Sample::of(pid)?))
 }
 
 /// The setup block of a report for `load` (its protocol marked `--tls`

@@ -120,7 +120,7 @@ async fn requests(socket: QuietSocket, load: &Load, mut pacer: Pacer, plan: Plan
                 let at = Instant::now();
                 if plan.counts(at) {
                     tally.bytes_received += n as u64;
-                    tally.record(micros(due, at));
+                    tally.record(micros(due, at), plan.slot(at));
                 }
             }
         }

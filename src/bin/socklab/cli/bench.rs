@@ -1,5 +1,6 @@
 //! `socklab bench`: the load every bench shares and each bench's own options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -27,6 +28,19 @@ pub enum BenchCmd {
     /// Search requests of the framed app protocol, every result checked
     #[command(after_help = "Example: socklab bench app 127.0.0.1:65433 --keep-alive --pipeline 16")]
     App(BenchAppArgs),
+}
+
+impl BenchCmd {
+    /// The load options of a bench that has them.
+    pub fn load(&self) -> &LoadArgs {
+        match self {
+            BenchCmd::Echo(a) => &a.load,
+            BenchCmd::Http(a) => &a.load,
+            BenchCmd::Udp(a) => a,
+            BenchCmd::Chat(a) => &a.load,
+            BenchCmd::App(a) => &a.load,
+        }
+    }
 }
 
 /// The load every bench shares: where, how many, how long, how fast.
@@ -73,6 +87,28 @@ pub struct LoadArgs {
     /// Allow a target that is not a loopback or private address
     #[arg(long)]
     pub allow_remote: bool,
+    /// Also print the full latency distribution in HdrHistogram's percentile
+    /// format (in --json: `latency_spectrum`, and `latency_hdr`, the histogram
+    /// in HdrHistogram's base64 V2 encoding)
+    #[arg(long)]
+    pub latency_spectrum: bool,
+    /// Draw latency by percentile and throughput over time into this SVG file
+    #[arg(long, value_name = "FILE.svg", conflicts_with = "vs")]
+    pub plot: Option<PathBuf>,
+    /// Report this server process's CPU time and RSS over the measured
+    /// window, and its CPU µs per request (from /proc)
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Compare with a second server: the same bench against ADDR and this,
+    /// interleaved (A B A B ...), medians and the ratio A/B
+    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addrs)]
+    pub vs: Option<String>,
+    /// The --vs server's process, sampled as --server-pid samples ADDR's
+    #[arg(long, value_name = "PID", requires = "vs")]
+    pub vs_pid: Option<u32>,
+    /// How many runs of each server with --vs
+    #[arg(long, default_value_t = 5, value_name = "N", requires = "vs")]
+    pub runs: usize,
 }
 
 /// Options of `bench echo`.
