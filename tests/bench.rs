@@ -540,3 +540,120 @@ fn vs_interleaves_runs_and_gives_medians_and_ratios() {
         "{stdout}"
     );
 }
+
+#[test]
+fn idle_reports_the_servers_memory_per_connection() {
+    let server = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let pid = server.child.id().to_string();
+    let output = run_socklab(
+        &[
+            "bench",
+            "idle",
+            &addr,
+            "--conns",
+            "60",
+            "--step",
+            "20",
+            "--server-pid",
+            &pid,
+            "--json",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(report["opened"], 60);
+    let steps = report["steps"].as_array().expect("steps");
+    let conns: Vec<u64> = steps
+        .iter()
+        .map(|s| s["conns"].as_u64().expect("conns"))
+        .collect();
+    assert_eq!(conns, [20, 40, 60]);
+    // The server holds one descriptor per connection on top of its own.
+    let fds: Vec<u64> = steps
+        .iter()
+        .map(|s| s["server_fds"].as_u64().expect("fds"))
+        .collect();
+    assert_eq!(fds[1] - fds[0], 20, "{report}");
+    assert_eq!(fds[2] - fds[1], 20, "{report}");
+    assert!(steps[2]["rss_bytes"].as_u64().expect("rss") > 1 << 20);
+    assert!(steps[2]["rss_per_conn_bytes"].as_f64().is_some());
+}
+
+#[test]
+fn idle_spreads_source_addresses_past_the_ephemeral_port_range() {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: creating a network namespace needs root");
+        return;
+    }
+    let ns = format!("socklab-idle-{}", std::process::id());
+    let ip = |args: &[&str]| run(Command::new("ip").args(args), TIMEOUT);
+    if !ip(&["netns", "add", &ns]).status.success() {
+        eprintln!("skipped: `ip netns add` failed (no network namespaces here)");
+        return;
+    }
+    /// Deletes the namespace however the test ends.
+    struct Delete(String);
+    impl Drop for Delete {
+        fn drop(&mut self) {
+            let _ = run(Command::new("ip").args(["netns", "del", &self.0]), TIMEOUT);
+        }
+    }
+    let _delete = Delete(ns.clone());
+    assert!(ip(&["-n", &ns, "link", "set", "lo", "up"]).status.success());
+    // 50 ephemeral ports: 150 connections to one server need 3 source addresses.
+    let sysctl = ip(&[
+        "netns",
+        "exec",
+        &ns,
+        "sysctl",
+        "-w",
+        "net.ipv4.ip_local_port_range=40000 40049",
+    ]);
+    assert!(sysctl.status.success(), "{:?}", text(&sysctl));
+    let socklab = env!("CARGO_BIN_EXE_socklab");
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &ns,
+        socklab,
+        "-q",
+        "echo",
+        "server",
+        "127.0.0.1",
+        "0",
+    ]);
+    let server = Server::start_command(cmd);
+    // `ip netns exec` execs the program: the child is the server itself.
+    let pid = server.child.id().to_string();
+    let addr = server.addr.to_string();
+    let output = ip(&[
+        "netns",
+        "exec",
+        &ns,
+        socklab,
+        "bench",
+        "idle",
+        &addr,
+        "--conns",
+        "150",
+        "--step",
+        "50",
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout} {stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(report["opened"], 150, "{report}");
+    let last = &report["steps"][2];
+    let sources = last["sources"].as_u64().expect("sources");
+    assert!((3..=5).contains(&sources), "{report}");
+    let first = report["steps"][0]["server_fds"].as_u64().expect("fds");
+    assert_eq!(last["server_fds"].as_u64(), Some(first + 100), "{report}");
+}

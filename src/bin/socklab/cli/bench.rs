@@ -28,17 +28,58 @@ pub enum BenchCmd {
     /// Search requests of the framed app protocol, every result checked
     #[command(after_help = "Example: socklab bench app 127.0.0.1:65433 --keep-alive --pipeline 16")]
     App(BenchAppArgs),
+    /// N idle connections opened in steps; the server's RSS per connection at each step
+    #[command(
+        after_help = "Example: socklab bench idle 127.0.0.1:65432 --conns 10000 --step 1000 --server-pid 4242"
+    )]
+    Idle(BenchIdleArgs),
+}
+
+/// Options of `bench idle`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchIdleArgs {
+    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then PORT, or the echo port)
+    #[arg(value_parser = HostArg::Addrs)]
+    pub addr: String,
+    /// Server port, when ADDR is a HOST alone
+    #[arg(value_name = "PORT")]
+    pub addr_port: Option<u16>,
+    /// Connections to open in all
+    #[arg(short, long, default_value_t = 1000, value_name = "N")]
+    pub conns: usize,
+    /// Connections opened per step, before each sample
+    #[arg(long, default_value_t = 1000, value_name = "K")]
+    pub step: usize,
+    /// The server's process: its descriptors and RSS are read after each step
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// How long to wait after a step for the server to hold every connection
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub settle: Duration,
+    /// Connection handshakes in flight at once
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub ramp: usize,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a target that is not a loopback or private address
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 impl BenchCmd {
-    /// The load options of a bench that has them.
-    pub fn load(&self) -> &LoadArgs {
+    /// The load options of a bench that has them (all but idle).
+    pub fn load(&self) -> Option<&LoadArgs> {
         match self {
-            BenchCmd::Echo(a) => &a.load,
-            BenchCmd::Http(a) => &a.load,
-            BenchCmd::Udp(a) => a,
-            BenchCmd::Chat(a) => &a.load,
-            BenchCmd::App(a) => &a.load,
+            BenchCmd::Echo(a) => Some(&a.load),
+            BenchCmd::Http(a) => Some(&a.load),
+            BenchCmd::Udp(a) => Some(a),
+            BenchCmd::Chat(a) => Some(&a.load),
+            BenchCmd::App(a) => Some(&a.load),
+            BenchCmd::Idle(_) => None,
         }
     }
 }

@@ -4,13 +4,18 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{BenchCmd, LoadArgs, TlsClientArgs};
+use crate::cli::{BenchCmd, BenchIdleArgs, LoadArgs, TlsClientArgs};
 use socklab::bench::versus::{self, Side};
 use socklab::bench::{self, Load, Report, plot, spectrum};
 
 /// Runs one bench command and prints its report (`--json`: one object).
 pub async fn run(cmd: BenchCmd) -> Result<()> {
-    let args = cmd.load().clone();
+    if let BenchCmd::Idle(idle) = &cmd {
+        return run_idle(idle).await;
+    }
+    let Some(args) = cmd.load().cloned() else {
+        bail!("this bench has no load options");
+    };
     if let Some(vs) = &args.vs {
         let comparison = versus::compare(args.runs, |side| {
             let (addr, pid) = match side {
@@ -69,7 +74,41 @@ async fn once(cmd: &BenchCmd, addr: String, pid: Option<u32>) -> Result<Report> 
             };
             bench::app(&options).await?
         }
+        BenchCmd::Idle(_) => bail!("bench idle opens idle connections: it has no load to run"),
     })
+}
+
+/// Runs `bench idle` and prints its table (`--json`: one object); stopping
+/// short of `--conns` is an error.
+async fn run_idle(args: &BenchIdleArgs) -> Result<()> {
+    let options = bench::IdleOptions {
+        load: Load {
+            addr: args.addr.clone(),
+            addr_port: args.addr_port,
+            conns: args.conns,
+            ramp: args.ramp,
+            connect_timeout: args.connect_timeout,
+            allow_remote: args.allow_remote,
+            server_pid: args.server_pid,
+            ..Load::default()
+        },
+        step: args.step,
+        settle: args.settle,
+    };
+    let report = bench::idle(&options).await?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    match &report.stopped {
+        Some(why) => bail!(
+            "stopped at {} of {} connections: {why}",
+            report.opened(),
+            args.conns
+        ),
+        None => Ok(()),
+    }
 }
 
 /// The library's load from the command line's.
