@@ -546,6 +546,8 @@ fn idle_reports_the_servers_memory_per_connection() {
     let server = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
     let addr = server.addr.to_string();
     let pid = server.child.id().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("idle.svg");
     let output = run_socklab(
         &[
             "bench",
@@ -558,6 +560,8 @@ fn idle_reports_the_servers_memory_per_connection() {
             "--server-pid",
             &pid,
             "--json",
+            "--plot",
+            svg.to_str().expect("utf-8 path"),
         ],
         TIMEOUT,
     );
@@ -580,6 +584,9 @@ fn idle_reports_the_servers_memory_per_connection() {
     assert_eq!(fds[2] - fds[1], 20, "{report}");
     assert!(steps[2]["rss_bytes"].as_u64().expect("rss") > 1 << 20);
     assert!(steps[2]["rss_per_conn_bytes"].as_f64().is_some());
+    let drawn = std::fs::read_to_string(&svg).expect("the plot was written");
+    assert!(drawn.starts_with("<svg"));
+    assert!(drawn.contains("server RSS per connection"));
 }
 
 #[test]

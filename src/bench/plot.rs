@@ -5,10 +5,13 @@
 //!          0%, 90%, 99%, 99.9%, ... (HdrHistogram's plotter's view: the tail
 //!          gets as much room as the body)
 //! bottom   answers per second over the measured window
+//! idle     (bench idle) the server's RSS and its RSS per connection by
+//!          connections open
 //! ```
 
 use plotters::prelude::*;
 
+use super::idle::IdleReport;
 use super::report::{Report, TIMELINE_SLOTS};
 
 /// Percentile steps per halving of the distance to 100%.
@@ -106,6 +109,70 @@ pub fn svg(report: &Report) -> Result<String, PlotError> {
         chart
             .draw_series(LineSeries::new(rates, RED.stroke_width(2)))
             .map_err(drawing)?;
+        root.present().map_err(drawing)?;
+    }
+    Ok(out)
+}
+
+/// A `bench idle` run drawn as an SVG document: RSS (MiB) and RSS per
+/// connection (KiB) against connections open.
+pub fn idle_svg(report: &IdleReport) -> Result<String, PlotError> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (900, 900)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let (top, bottom) = root.split_vertically(450);
+        let conns = report.steps.last().map_or(1, |s| s.conns).max(1) as f64;
+        let series = |f: fn(&super::IdleStep) -> Option<f64>| -> Vec<(f64, f64)> {
+            report
+                .steps
+                .iter()
+                .filter_map(|s| f(s).map(|v| (s.conns as f64, v)))
+                .collect()
+        };
+        let panels = [
+            (
+                top,
+                format!("server RSS: idle connections to {}", report.target),
+                "server RSS (MiB)",
+                series(|s| s.rss_bytes.map(|b| b as f64 / (1024.0 * 1024.0))),
+                BLUE,
+            ),
+            (
+                bottom,
+                "server RSS per connection".to_string(),
+                "KiB per connection",
+                series(|s| s.rss_per_conn_bytes.map(|b| b / 1024.0)),
+                RED,
+            ),
+        ];
+        for (area, caption, y_desc, points, colour) in panels {
+            let top_y = points.iter().map(|p| p.1).fold(0.0, f64::max).max(0.001) * 1.1;
+            let mut chart = ChartBuilder::on(&area)
+                .caption(caption, ("sans-serif", 20))
+                .margin(15)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0.0..conns * 1.02, 0.0..top_y)
+                .map_err(drawing)?;
+            chart
+                .configure_mesh()
+                .x_desc("connections open")
+                .y_desc(y_desc)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .draw()
+                .map_err(drawing)?;
+            chart
+                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+                .map_err(drawing)?;
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, colour.filled())),
+                )
+                .map_err(drawing)?;
+        }
         root.present().map_err(drawing)?;
     }
     Ok(out)

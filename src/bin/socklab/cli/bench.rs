@@ -65,6 +65,9 @@ pub struct BenchIdleArgs {
     /// Print one JSON object instead of the table
     #[arg(long)]
     pub json: bool,
+    /// Draw the server's RSS and RSS per connection by connections into this SVG file
+    #[arg(long, value_name = "FILE.svg", requires = "server_pid")]
+    pub plot: Option<PathBuf>,
     /// Allow a target that is not a loopback or private address
     #[arg(long)]
     pub allow_remote: bool,

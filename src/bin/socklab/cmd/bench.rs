@@ -101,6 +101,10 @@ async fn run_idle(args: &BenchIdleArgs) -> Result<()> {
     } else {
         print!("{}", report.to_text());
     }
+    if let Some(path) = &args.plot {
+        let svg = plot::idle_svg(&report)?;
+        std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+    }
     match &report.stopped {
         Some(why) => bail!(
             "stopped at {} of {} connections: {why}",
