@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, first installing the real peers the tests talk to
-# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, tcpdump, setpriv,
-# rsvg-convert, the services database).
+# (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, tcpdump, setpriv, the
+# services database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk [openssl]=openssl
   [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
-  [tcpdump]=tcpdump [setpriv]=util-linux [rsvg-convert]=librsvg2-bin
+  [tcpdump]=tcpdump [setpriv]=util-linux
 )
+# tests/bench.rs renders a --plot SVG with rsvg-convert.
+needs[rsvg-convert]=librsvg2-bin
 missing=()
 for cmd in "${!needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
