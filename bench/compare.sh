@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Measures socklab's servers against the servers people use today (the
-# "anchors"), on loopback, and prints medians and ratios (socklab / anchor).
+# "anchors"), on loopback, and prints medians and ratios (socklab / anchor),
+# and on every row each server's own CPU µs per request (utime+stime from
+# /proc over the run: the steadier figure where the load generator shares
+# the cores).
 #
 # Every row runs the same load against anchor and socklab interleaved,
 # A B A B ..., RUNS times each, DUR seconds each after WARM seconds of warm-up.
+# Where the anchor speaks our protocol (echo: tokio's echo) the interleaving
+# and the CPU sampling are socklab bench's own (`--vs`, `--server-pid`).
 # Rows whose socklab server is not built yet print "skipped (not built)".
 #
 #   bench/compare.sh                 # RUNS=3 DUR=3 WARM=1
@@ -134,27 +139,42 @@ cpu_us() {
   echo "$total"
 }
 
-# costly PID FILE CMD...: runs CMD, which prints "RATE COUNT"; prints RATE
-# and appends PID's CPU µs per COUNT to FILE (for a row_from).
+# costly PID CMD...: runs CMD, which prints "RATE COUNT" (a foreign load
+# generator: wrk, redis-benchmark, iperf3, s_time); prints "RATE CPU", CPU
+# being PID's (and its children's) CPU µs per COUNT over the run.
 costly() {
-  local pid=$1 file=$2 before after out; shift 2
+  local pid=$1 before after out; shift
   before=$(cpu_us "$pid")
   out=$("$@")
   after=$(cpu_us "$pid")
-  if [[ $out == ERR* ]]; then echo ERR; echo ERR >>"$file"; return; fi
+  if [[ $out == ERR* ]]; then echo "ERR ERR"; return; fi
   set -- $out
-  python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(round((a-b)/n, 1) if n else 'ERR')" "$before" "$after" "$2" >>"$file"
-  echo "$1"
+  echo "$1 $(python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(round((a-b)/n, 2) if n else 'ERR')" "$before" "$after" "$2")"
 }
 
-# bench ARGS...: one socklab bench run, prints its `per_second` (or
-# `mb_per_s` when BENCH_KEY says so); ERR if it failed verification.
+# bench PID ARGS...: one socklab bench run against the server PID, prints
+# "RATE CPU": its `per_second` (or `mb_per_s` when BENCH_KEY says so) and
+# the server's CPU µs per request (per MB for mb_per_s) from --server-pid;
+# "ERR ERR" if it failed verification. A server with worker processes
+# (nginx) is sampled as a tree over the whole run instead, warm-up
+# included, scaled by DUR / (DUR + WARM).
 bench() {
-  local out
-  if out=$("$SL" -q bench "$@" --json --duration "$DUR" --warmup "$WARM" 2>"$TMP/bench.err"); then
-    python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['${BENCH_KEY:-per_second}'], 1))" "$out"
+  local pid=$1 out before after; shift
+  local sample=(--server-pid "$pid")
+  [ -n "$(pgrep -P "$pid")" ] && sample=()
+  before=$(cpu_us "$pid")
+  if out=$("$SL" -q bench "$@" "${sample[@]}" --json --duration "$DUR" --warmup "$WARM" 2>"$TMP/bench.err"); then
+    after=$(cpu_us "$pid")
+    python3 - "$out" "${BENCH_KEY:-per_second}" "$before" "$after" "$DUR" "$WARM" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); key = sys.argv[2]
+before, after, dur, warm = map(float, sys.argv[3:])
+cpu = r["server"]["cpu_us"] if r["server"] else (after - before) * dur / (dur + warm)
+per = r["bytes_received"] / 1e6 if key == "mb_per_s" else r["completed"]
+print(round(r[key], 1), round(cpu / per, 2) if per else "ERR")
+PY
   else
-    echo "ERR"
+    echo "ERR ERR"
     echo "  bench $* failed: $(tail -1 "$TMP/bench.err")" >&2
   fi
 }
@@ -164,20 +184,50 @@ median() { printf '%s\n' "$@" | grep -v ERR | sort -g | awk '{a[NR]=$1} END {if 
 ratio() { python3 -c "import sys; a,b=sys.argv[1:]; print('n/a' if 'ERR' in (a,b) or float(a)==0 else f'{float(b)/float(a):.2f}')" "$1" "$2"; }
 
 TABLE=()
-# row LABEL ANCHOR-NAME TARGET: runs A_CMD / B_CMD (shell functions) interleaved.
+# row LABEL ANCHOR-NAME TARGET: runs A_CMD / B_CMD (shell functions, each
+# printing "VALUE CPU") interleaved.
 row() {
-  local label=$1 anchor=$2 target=$3 a=() b=()
+  local label=$1 anchor=$2 target=$3 a=() b=() ca=() cb=() out
   for i in $(seq "$RUNS"); do
-    a+=("$(A_CMD)")
-    b+=("$(B_CMD)")
+    out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }")
+    out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }")
   done
-  local ma mb
-  ma=$(median "${a[@]}"); mb=$(median "${b[@]}")
-  echo "  $label: $anchor [${a[*]}] socklab [${b[*]}]" >&2
-  TABLE+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$label" "$anchor" "$ma" "$mb" "$(ratio "$ma" "$mb")" "$target")")
+  table_row "$label" "$anchor" "$target" "$(median "${a[@]}")" "$(median "${b[@]}")" \
+    "$(median "${ca[@]}")" "$(median "${cb[@]}")"
+  echo "  $label: $anchor [${a[*]}] cpu [${ca[*]}] socklab [${b[*]}] cpu [${cb[*]}]" >&2
+}
+# table_row LABEL ANCHOR TARGET ANCHOR-VALUE SOCKLAB-VALUE ANCHOR-CPU SOCKLAB-CPU
+table_row() {
+  TABLE+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s |' "$1" "$2" "$4" "$5" "$(ratio "$4" "$5")" "$3" "$6" "$7")")
+}
+# vs_row LABEL ANCHOR TARGET KEY ARGS...: socklab bench ARGS against SE and,
+# with --vs, against AE: its own interleaving, medians and CPU per request.
+vs_row() {
+  local label=$1 anchor=$2 target=$3 key=$4 out; shift 4
+  if ! out=$("$SL" -q bench "$@" --json --duration "$DUR" --warmup "$WARM" --runs "$RUNS" \
+    --server-pid "$SE_PID" --vs-pid "$AE_PID" 2>"$TMP/bench.err"); then
+    echo "  bench $* failed: $(tail -1 "$TMP/bench.err")" >&2
+    table_row "$label" "$anchor" "$target" ERR ERR ERR ERR
+    return
+  fi
+  # A is socklab, B the anchor: the table's columns are anchor, socklab.
+  local fields
+  fields=$(python3 - "$out" "$key" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); key = sys.argv[2]
+def side(s):
+    m = r[s]["median"]
+    return [round(m[key], 1), round(m["cpu_us_per_request"], 2) if m["cpu_us_per_request"] else "ERR"]
+b, a = side("b"), side("a")
+print(b[0], a[0], b[1], a[1])
+print(" ".join(str(round(x[key], 1)) for x in r["b"]["runs"]), "|", " ".join(str(round(x[key], 1)) for x in r["a"]["runs"]), file=sys.stderr)
+PY
+  )
+  set -- $fields
+  table_row "$label" "$anchor" "$target" "$1" "$2" "$3" "$4"
 }
 # skip LABEL ANCHOR TARGET [WHY]
-skip() { TABLE+=("$(printf '| %s | %s | | | skipped (%s) | %s |' "$1" "$2" "${4:-not built}" "$3")"); }
+skip() { TABLE+=("$(printf '| %s | %s | | | skipped (%s) | %s | | |' "$1" "$2" "${4:-not built}" "$3")"); }
 want() { [[ " $ROWS " == *" $1 "* ]]; }
 
 # ---- echo ------------------------------------------------------------------
@@ -186,33 +236,36 @@ start anchor-echo "$ANCHOR_ECHO" 127.0.0.1:0; AE=$ADDR; AE_PID=$PID
 start socklab-echo "$SL" -q echo server 127.0.0.1 0; SE=$ADDR; SE_PID=$PID
 
 if want echo64; then
-  A_CMD() { bench echo "$AE" -c 50 -s 64; }; B_CMD() { bench echo "$SE" -c 50 -s 64; }
-  row "echo 50 conns x 64 B, round trips/s" "tokio echo" "≥ 1.0"
+  vs_row "echo 50 conns x 64 B, round trips/s" "tokio echo" "≥ 1.0" per_second echo "$SE" --vs "$AE" -c 50 -s 64
 fi
 if want echo16k; then
-  A_CMD() { bench echo "$AE" -c 50 -s 16384; }; B_CMD() { bench echo "$SE" -c 50 -s 16384; }
-  row "echo 50 conns x 16 KiB, round trips/s" "tokio echo" "≥ 1.0"
+  vs_row "echo 50 conns x 16 KiB, round trips/s" "tokio echo" "≥ 1.0" per_second echo "$SE" --vs "$AE" -c 50 -s 16384
 fi
 if want bulk; then
-  A_CMD() { BENCH_KEY=mb_per_s bench echo "$AE" -c 1 --bulk; }
-  B_CMD() { BENCH_KEY=mb_per_s bench echo "$SE" -c 1 --bulk; }
-  row "echo bulk, 1 conn, MB/s" "tokio echo" "≥ 1.0"
+  # CPU per MB here: the server's cost of moving the data.
+  A_CMD() { BENCH_KEY=mb_per_s bench "$AE_PID" echo "$AE" -c 1 --bulk; }
+  B_CMD() { BENCH_KEY=mb_per_s bench "$SE_PID" echo "$SE" -c 1 --bulk; }
+  row "echo bulk, 1 conn, MB/s (CPU µs per MB)" "tokio echo" "≥ 1.0"
   IPORT=$(free_port)
   start_port iperf3 "$IPORT" iperf3 -s -B 127.0.0.1 -p "$IPORT"; IP_PID=$PID
-  A_CMD() {
+  iperf() {
     iperf3 -c 127.0.0.1 -p "$IPORT" -t "$DUR" -J 2>/dev/null |
-      python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e6, 1))' || echo ERR
+      python3 -c 'import json,sys; r=json.load(sys.stdin)["end"]["sum_received"]; print(round(r["bits_per_second"]/8e6, 1), r["bytes"]/1e6)' || echo ERR
   }
-  row "echo bulk, 1 conn, MB/s" "iperf3 single stream" "≥ 0.6"
+  A_CMD() { costly "$IP_PID" iperf; }
+  row "echo bulk, 1 conn, MB/s (CPU µs per MB)" "iperf3 single stream" "≥ 0.6"
   stop "$IP_PID"
 fi
 stop "$AE_PID"; stop "$SE_PID"
 fi
 if want rss; then
   # A fresh server per run: memory freed by an earlier run would be reused.
+  # No requests, so no CPU per request: "-".
   idle_rss() {
-    start "rss-$1" "${@:2}" >&2 || { echo ERR; return; }
-    python3 bench/idle_rss.py "$PID" "${ADDR%:*}" "${ADDR##*:}" 5000 || echo ERR
+    start "rss-$1" "${@:2}" >&2 || { echo "ERR -"; return; }
+    "$SL" -q bench idle "$ADDR" --conns 5000 --step 5000 --server-pid "$PID" --json 2>"$TMP/idle.err" |
+      python3 -c 'import json,sys; print(round(json.load(sys.stdin)["steps"][-1]["rss_per_conn_bytes"]), "-")' ||
+      echo "ERR -"
     stop "$PID"
   }
   A_CMD() { idle_rss anchor "$ANCHOR_ECHO" 127.0.0.1:0; }
@@ -227,21 +280,24 @@ if want app || want app-ka || want app-ka-p16; then
     start anchor-app python3 bench/anchors/app_server.py 127.0.0.1 0; AA=$ADDR; AA_PID=$PID
     start socklab-app "$SL" -q app server 127.0.0.1 0; SA=$ADDR; SA_PID=$PID
     if want app; then
-      A_CMD() { bench app "$AA" -c 50; }; B_CMD() { bench app "$SA" -c 50; }
+      A_CMD() { bench "$AA_PID" app "$AA" -c 50; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50; }
       row "app, 50 conns, one connection per request, req/s" "python selectors app server" "≥ 2.0"
     fi
     RPORT=$(free_port)
     start_port redis "$RPORT" redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no; R_PID=$PID
+    # redis_ping N ARGS...: "RATE N" for costly.
     redis_ping() {
-      redis-benchmark -p "$RPORT" -t ping -c 50 "$@" -q 2>/dev/null |
-        tr '\r' '\n' | sed -n 's/^PING_MBULK: \([0-9.]*\) requests per second.*/\1/p' | tail -1
+      local n=$1 rate; shift
+      rate=$(redis-benchmark -p "$RPORT" -t ping -c 50 -n "$n" "$@" -q 2>/dev/null |
+        tr '\r' '\n' | sed -n 's/^PING_MBULK: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+      [ -n "$rate" ] && echo "$rate $n" || echo ERR
     }
     if want app-ka; then
-      A_CMD() { redis_ping -n 200000; }; B_CMD() { bench app "$SA" -c 50 --keep-alive; }
+      A_CMD() { costly "$R_PID" redis_ping 200000; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive; }
       row "app keep-alive, 50 conns, req/s" "redis-benchmark ping -c 50" "≥ 1.0"
     fi
     if want app-ka-p16; then
-      A_CMD() { redis_ping -n 2000000 -P 16; }; B_CMD() { bench app "$SA" -c 50 --keep-alive -P 16; }
+      A_CMD() { costly "$R_PID" redis_ping 2000000 -P 16; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive -P 16; }
       row "app keep-alive, 50 conns, pipeline 16, req/s" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
     fi
     stop "$R_PID"; stop "$AA_PID"; stop "$SA_PID"
@@ -260,13 +316,13 @@ if want chat; then
     CHAT=(-c 500 --senders 5 -P 1 --ramp 1)
     start socklab-chat "$SL" -q chat server 127.0.0.1 0; SC=$ADDR; SC_PID=$PID
     start anchor-chat python3 bench/anchors/chat_server.py 127.0.0.1 0; PC=$ADDR; PC_PID=$PID
-    A_CMD() { bench chat "$PC" "${CHAT[@]}"; }; B_CMD() { bench chat "$SC" "${CHAT[@]}"; }
+    A_CMD() { bench "$PC_PID" chat "$PC" "${CHAT[@]}"; }; B_CMD() { bench "$SC_PID" chat "$SC" "${CHAT[@]}"; }
     row "chat, 500 clients, 5 senders, deliveries/s" "python threaded chat" "≥ 3.0"
     stop "$PC_PID"
     NPORT=$(free_port)
     # ncat's listen backlog is small: --ramp 1 connects one client at a time.
     start_port ncat "$NPORT" ncat -l -k --chat --max-conns 1000 127.0.0.1 "$NPORT"; NC=$ADDR; NC_PID=$PID
-    A_CMD() { bench chat "$NC" "${CHAT[@]}"; }
+    A_CMD() { bench "$NC_PID" chat "$NC" "${CHAT[@]}"; }
     row "chat, 500 clients, 5 senders, deliveries/s" "ncat --chat" "≥ 3.0"
     stop "$NC_PID"; stop "$SC_PID"
   else
@@ -280,13 +336,18 @@ if want http; then
     HPORT=$(free_port)
     start_nginx nginx "$HPORT" "listen 127.0.0.1:$HPORT;"; NG=$ADDR; NG_PID=$PID
     start socklab-http "$SL" -q http server 127.0.0.1 0; SH=$ADDR; SH_PID=$PID
+    # wrk_rps SCHEME ADDR: "RATE REQUESTS" for costly.
     wrk_rps() {
-      wrk -t2 -c100 -d"${DUR}s" "http://$1/" 2>/dev/null | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' | grep . || echo ERR
+      wrk -t2 -c100 -d"${DUR}s" "$1://$2/" 2>/dev/null | python3 -c '
+import re, sys
+out = sys.stdin.read()
+rate, count = re.search(r"Requests/sec:\s*([0-9.]+)", out), re.search(r"(\d+) requests in", out)
+print(f"{rate[1]} {count[1]}" if rate and count else "ERR")'
     }
-    A_CMD() { wrk_rps "$NG"; }; B_CMD() { wrk_rps "$SH"; }
+    A_CMD() { costly "$NG_PID" wrk_rps http "$NG"; }; B_CMD() { costly "$SH_PID" wrk_rps http "$SH"; }
     row "http hello, wrk -t2 -c100, req/s" "nginx" "≥ 1.0"
     # And the verifying bench, once each: zero errors is the point here.
-    A_CMD() { bench http "$NG" -c 100; }; B_CMD() { bench http "$SH" -c 100; }
+    A_CMD() { bench "$NG_PID" http "$NG" -c 100; }; B_CMD() { bench "$SH_PID" http "$SH" -c 100; }
     RUNS=1 row "http hello, socklab bench http -c 100, req/s (verified)" "nginx" "-"
     stop "$NG_PID"; stop "$SH_PID"
   else
@@ -299,7 +360,7 @@ if want udp; then
   if built udp; then
     start anchor-udp python3 bench/anchors/udp_server.py 127.0.0.1 0; PU=$ADDR; PU_PID=$PID
     start socklab-udp "$SL" -q udp server 127.0.0.1 0; SU=$ADDR; SU_PID=$PID
-    A_CMD() { bench udp "$PU" -c 8 --timeout 1s; }; B_CMD() { bench udp "$SU" -c 8 --timeout 1s; }
+    A_CMD() { bench "$PU_PID" udp "$PU" -c 8 --timeout 1s; }; B_CMD() { bench "$SU_PID" udp "$SU" -c 8 --timeout 1s; }
     row "udp, 8 sockets request/response, replies/s" "python lucky server" "≥ 1.5"
     stop "$PU_PID"; stop "$SU_PID"
   else
@@ -317,14 +378,6 @@ if [ "$TLS_ROWS" = 1 ]; then
   "$SL" -q cert show >/dev/null
   NGINX_TLS=1
   nginx -V 2>&1 | grep -q -- --with-http_ssl_module || NGINX_TLS=0
-  # row_from LABEL ANCHOR FILE-A FILE-B TARGET: a row of the CPU costs that
-  # `costly` recorded during the row before it.
-  row_from() {
-    local ma mb
-    ma=$(median $(cat "$3")); mb=$(median $(cat "$4"))
-    echo "  $1: $2 [$(tr '\n' ' ' <"$3")] socklab [$(tr '\n' ' ' <"$4")]" >&2
-    TABLE+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$1" "$2" "$ma" "$mb" "$(ratio "$ma" "$mb")" "$5")")
-  }
 fi
 if want https || want tls-new; then
   if [ "$NGINX_TLS" = 1 ] && built http; then
@@ -335,19 +388,9 @@ if want https || want tls-new; then
     ssl_protocols TLSv1.2 TLSv1.3;"; NS=$ADDR; NS_PID=$PID
     start socklab-https "$SL" -q http server 127.0.0.1 0 --tls; SS=$ADDR; SS_PID=$PID
     if want https; then
-      wrk_tls() {
-        wrk -t2 -c100 -d"${DUR}s" "https://$1/" 2>/dev/null | python3 -c '
-import re, sys
-out = sys.stdin.read()
-rate, count = re.search(r"Requests/sec:\s*([0-9.]+)", out), re.search(r"(\d+) requests in", out)
-print(f"{rate[1]} {count[1]}" if rate and count else "ERR")'
-      }
-      : >"$TMP/cpu-a"; : >"$TMP/cpu-b"
-      A_CMD() { costly "$NS_PID" "$TMP/cpu-a" wrk_tls "$NS"; }
-      B_CMD() { costly "$SS_PID" "$TMP/cpu-b" wrk_tls "$SS"; }
+      A_CMD() { costly "$NS_PID" wrk_rps https "$NS"; }
+      B_CMD() { costly "$SS_PID" wrk_rps https "$SS"; }
       row "https hello, wrk -t2 -c100 keep-alive, req/s" "nginx (TLS)" "≥ 1.0"
-      # Lower is better here: the ratio is still socklab / anchor.
-      row_from "https hello, server CPU µs per request" "nginx (TLS)" "$TMP/cpu-a" "$TMP/cpu-b" "≤ 1.0"
     fi
     if want tls-new; then
       # Full handshakes one after another (no resumption: -new), timed on
@@ -362,11 +405,9 @@ wall = time.monotonic() - start
 found = re.search(r"(\d+) connections in [0-9.]+s", out)
 print(f"{int(found[1]) / wall:.1f} {found[1]}" if found and int(found[1]) else "ERR")' "$1" "$DUR"
       }
-      : >"$TMP/cpu-a"; : >"$TMP/cpu-b"
-      A_CMD() { costly "$NS_PID" "$TMP/cpu-a" s_time "$NS"; }
-      B_CMD() { costly "$SS_PID" "$TMP/cpu-b" s_time "$SS"; }
-      row "new TLS connections, openssl s_time -new, conn/s" "nginx (TLS)" "≥ 1.0"
-      row_from "new TLS connection, server CPU µs each" "nginx (TLS)" "$TMP/cpu-a" "$TMP/cpu-b" "≤ 1.0"
+      A_CMD() { costly "$NS_PID" s_time "$NS"; }
+      B_CMD() { costly "$SS_PID" s_time "$SS"; }
+      row "new TLS connections, openssl s_time -new, conn/s (CPU µs per connection)" "nginx (TLS)" "≥ 1.0"
     fi
     stop "$NS_PID"; stop "$SS_PID"
   else
@@ -379,17 +420,17 @@ fi
 if want tls-bulk; then
   start socklab-echo-tls "$SL" -q echo server 127.0.0.1 0 --tls; TE=$ADDR; TE_PID=$PID
   start socklab-echo "$SL" -q echo server 127.0.0.1 0; SE=$ADDR; SE_PID=$PID
-  A_CMD() { BENCH_KEY=mb_per_s bench echo "$SE" -c 1 --bulk; }
-  B_CMD() { BENCH_KEY=mb_per_s bench echo "$TE" -c 1 --bulk --tls; }
-  row "echo bulk, 1 conn, MB/s: TLS vs plain" "socklab plain" "report"
+  A_CMD() { BENCH_KEY=mb_per_s bench "$SE_PID" echo "$SE" -c 1 --bulk; }
+  B_CMD() { BENCH_KEY=mb_per_s bench "$TE_PID" echo "$TE" -c 1 --bulk --tls; }
+  row "echo bulk, 1 conn, MB/s (CPU µs per MB): TLS vs plain" "socklab plain" "report"
   stop "$TE_PID"; stop "$SE_PID"
 fi
 if want tls-app-ka; then
   if built app; then
     start socklab-app-tls "$SL" -q app server 127.0.0.1 0 --tls; TA=$ADDR; TA_PID=$PID
     start socklab-app "$SL" -q app server 127.0.0.1 0; SA=$ADDR; SA_PID=$PID
-    A_CMD() { bench app "$SA" -c 50 --keep-alive; }
-    B_CMD() { bench app "$TA" -c 50 --keep-alive --tls; }
+    A_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive; }
+    B_CMD() { bench "$TA_PID" app "$TA" -c 50 --keep-alive --tls; }
     row "app keep-alive, 50 conns, req/s: TLS vs plain" "socklab plain" "report"
     stop "$TA_PID"; stop "$SA_PID"
   else
@@ -401,6 +442,6 @@ fi
 echo
 echo "socklab vs anchors: medians of $RUNS interleaved runs of ${DUR}s (+${WARM}s warm-up), $(nproc) cores, $(date -u +%Y-%m-%d)"
 echo
-echo "| workload | anchor | anchor | socklab | ratio | target |"
-echo "|---|---|---|---|---|---|"
+echo "| workload | anchor | anchor | socklab | ratio | target | anchor CPU µs/req | socklab CPU µs/req |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${TABLE[@]}"

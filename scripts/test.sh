@@ -11,6 +11,8 @@ declare -A needs=(
   [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
   [tcpdump]=tcpdump [setpriv]=util-linux [redis-server]=redis-server
 )
+# tests/bench.rs renders a --plot SVG with rsvg-convert.
+needs[rsvg-convert]=librsvg2-bin
 missing=()
 for cmd in "${!needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
@@ -22,6 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# tests/bench.rs checks the latency spectrum with HdrHistogram's Python
+# implementation (module hdrh); it skips, saying so, when pip cannot install it.
+python3 -c 'import hdrh' 2>/dev/null ||
+  python3 -m pip install -q hdrhistogram 2>/dev/null ||
+  echo "warning: could not pip-install hdrhistogram; the spectrum test will skip"
 
 # tests/examples.rs runs the examples as programs: build them as such first
 # (`--all-targets` builds them as test harnesses, under other names).

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Server, TIMEOUT, require, run_socklab, text};
+use common::{Server, TIMEOUT, require, run, run_socklab, run_with_input, text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -315,4 +315,352 @@ async fn a_wrong_app_answer_fails_the_bench() {
     assert_eq!(report["errors"]["verify"], 2, "{report}");
     assert!(stderr.contains("answer 0 is wrong"), "{stderr}");
     assert!(stderr.contains("black cat"), "{stderr}");
+}
+
+#[test]
+fn the_spectrum_reads_as_hdrhistogram_reads_it() {
+    let server = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let (ok, report, stderr) = bench(&["echo", &addr, "-c", "2", "--latency-spectrum"]);
+    assert!(ok, "{stderr}");
+    let spectrum = report["latency_spectrum"].as_str().expect("spectrum text");
+    assert!(spectrum.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bench/spectrum_check.py");
+    let output = run_with_input(
+        Command::new("python3").arg(script),
+        report.to_string().as_bytes(),
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&output);
+    if output.status.code() == Some(3) {
+        eprintln!("skipped: python3 has no hdrh module (pip install hdrhistogram)");
+        return;
+    }
+    assert!(output.status.success(), "{stdout} {stderr}");
+    assert!(stdout.starts_with("ok "), "{stdout}");
+}
+
+#[test]
+fn the_plot_is_an_svg_that_renders() {
+    let server = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("run.svg");
+    let path = svg.to_str().expect("utf-8 path");
+    let (ok, _, stderr) = bench(&["echo", &addr, "-c", "2", "--plot", path]);
+    assert!(ok, "{stderr}");
+    let drawn = std::fs::read_to_string(&svg).expect("the plot was written");
+    assert!(
+        drawn.starts_with("<svg"),
+        "{}",
+        &drawn[..drawn.len().min(200)]
+    );
+    assert!(drawn.contains(&format!("latency by percentile: echo {addr}")));
+    assert!(drawn.contains("round trips per second over time"));
+    assert!(drawn.contains("99.9%"), "the percentile axis is labelled");
+    if Command::new("rsvg-convert")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped rendering: no rsvg-convert (Debian's librsvg2-bin)");
+        return;
+    }
+    let png = dir.path().join("run.png");
+    let output = run(
+        Command::new("rsvg-convert").arg(&svg).arg("-o").arg(&png),
+        TIMEOUT,
+    );
+    assert!(output.status.success(), "{:?}", text(&output));
+    let bytes = std::fs::read(&png).expect("png written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+/// utime + stime of `pid` in µs, read straight from /proc/PID/stat.
+fn proc_cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The command name may hold spaces: the fields after it are counted from its ')'.
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    ticks * 1_000_000 / hz
+}
+
+#[test]
+fn server_cpu_agrees_with_proc_stat() {
+    let server = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let pid = server.child.id();
+    let pid_text = pid.to_string();
+    let before = proc_cpu_us(pid);
+    // No warm-up: the window is nearly the whole run, so the two agree.
+    let output = run_socklab(
+        &[
+            "bench",
+            "echo",
+            &addr,
+            "-c",
+            "4",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--server-pid",
+            &pid_text,
+            "--json",
+        ],
+        TIMEOUT,
+    );
+    let after = proc_cpu_us(pid);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    let usage = &report["server"];
+    assert_eq!(usage["pid"], pid);
+    let cpu = usage["cpu_us"].as_u64().expect("cpu_us");
+    let whole = after - before;
+    // The run's CPU outside the window (connecting, draining) is small;
+    // a sample is good to one clock tick (10 ms).
+    assert!(cpu <= whole + 10_000, "window {cpu} µs > run {whole} µs");
+    assert!(
+        cpu + 30_000 >= whole * 8 / 10,
+        "window {cpu} µs, run {whole} µs"
+    );
+    assert!(cpu > 0, "a busy server used no CPU? {report}");
+    let completed = report["completed"].as_f64().expect("count");
+    let per = usage["cpu_us_per_request"].as_f64().expect("per request");
+    assert!((per - cpu as f64 / completed).abs() < 1e-6, "{report}");
+    assert!(usage["rss_bytes"].as_u64().expect("rss") > 1 << 20);
+}
+
+#[test]
+fn server_pid_of_no_process_is_refused() {
+    let output = run_socklab(
+        &["bench", "echo", "127.0.0.1:9", "--server-pid", "4294967"],
+        TIMEOUT,
+    );
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("reading /proc/4294967/stat"), "{stderr}");
+}
+
+#[test]
+fn vs_interleaves_runs_and_gives_medians_and_ratios() {
+    let a = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let b = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let (a_addr, b_addr) = (a.addr.to_string(), b.addr.to_string());
+    let (a_pid, b_pid) = (a.child.id().to_string(), b.child.id().to_string());
+    let output = run_socklab(
+        &[
+            "bench",
+            "echo",
+            &a_addr,
+            "-c",
+            "2",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0.1",
+            "--server-pid",
+            &a_pid,
+            "--vs",
+            &b_addr,
+            "--vs-pid",
+            &b_pid,
+            "--runs",
+            "3",
+            "--json",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(json["runs"], 3);
+    assert_eq!(json["a"]["target"], a_addr.as_str());
+    assert_eq!(json["b"]["target"], b_addr.as_str());
+    let median = |side: &str| {
+        let mut v: Vec<f64> = json[side]["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["per_second"].as_f64().expect("rate"))
+            .collect();
+        assert_eq!(v.len(), 3);
+        v.sort_by(f64::total_cmp);
+        assert_eq!(json[side]["median"]["per_second"].as_f64(), Some(v[1]));
+        assert!(
+            json[side]["median"]["cpu_us_per_request"]
+                .as_f64()
+                .is_some()
+        );
+        v[1]
+    };
+    let ratio = median("a") / median("b");
+    let reported = json["ratio"]["per_second"].as_f64().expect("ratio");
+    assert!((reported - ratio).abs() < 1e-9, "{json}");
+    assert!(
+        json["ratio"]["cpu_us_per_request"].as_f64().is_some(),
+        "{json}"
+    );
+    // The human table has the same rows.
+    let output = run_socklab(
+        &[
+            "bench",
+            "echo",
+            &a_addr,
+            "-c",
+            "1",
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0",
+            "--vs",
+            &b_addr,
+            "--runs",
+            "1",
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "A {a_addr} vs B {b_addr}, medians of 1 interleaved runs"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  round trips per second "), "{stdout}");
+    assert!(
+        stdout.contains("  server CPU µs per round trip "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn idle_reports_the_servers_memory_per_connection() {
+    let server = Server::start(&["-q", "echo", "server", "127.0.0.1", "0"]);
+    let addr = server.addr.to_string();
+    let pid = server.child.id().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("idle.svg");
+    let output = run_socklab(
+        &[
+            "bench",
+            "idle",
+            &addr,
+            "--conns",
+            "60",
+            "--step",
+            "20",
+            "--server-pid",
+            &pid,
+            "--json",
+            "--plot",
+            svg.to_str().expect("utf-8 path"),
+        ],
+        TIMEOUT,
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(report["opened"], 60);
+    let steps = report["steps"].as_array().expect("steps");
+    let conns: Vec<u64> = steps
+        .iter()
+        .map(|s| s["conns"].as_u64().expect("conns"))
+        .collect();
+    assert_eq!(conns, [20, 40, 60]);
+    // The server holds one descriptor per connection on top of its own.
+    let fds: Vec<u64> = steps
+        .iter()
+        .map(|s| s["server_fds"].as_u64().expect("fds"))
+        .collect();
+    assert_eq!(fds[1] - fds[0], 20, "{report}");
+    assert_eq!(fds[2] - fds[1], 20, "{report}");
+    assert!(steps[2]["rss_bytes"].as_u64().expect("rss") > 1 << 20);
+    assert!(steps[2]["rss_per_conn_bytes"].as_f64().is_some());
+    let drawn = std::fs::read_to_string(&svg).expect("the plot was written");
+    assert!(drawn.starts_with("<svg"));
+    assert!(drawn.contains("server RSS per connection"));
+}
+
+#[test]
+fn idle_spreads_source_addresses_past_the_ephemeral_port_range() {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: creating a network namespace needs root");
+        return;
+    }
+    let ns = format!("socklab-idle-{}", std::process::id());
+    let ip = |args: &[&str]| run(Command::new("ip").args(args), TIMEOUT);
+    if !ip(&["netns", "add", &ns]).status.success() {
+        eprintln!("skipped: `ip netns add` failed (no network namespaces here)");
+        return;
+    }
+    /// Deletes the namespace however the test ends.
+    struct Delete(String);
+    impl Drop for Delete {
+        fn drop(&mut self) {
+            let _ = run(Command::new("ip").args(["netns", "del", &self.0]), TIMEOUT);
+        }
+    }
+    let _delete = Delete(ns.clone());
+    assert!(ip(&["-n", &ns, "link", "set", "lo", "up"]).status.success());
+    // 50 ephemeral ports: 150 connections to one server need 3 source addresses.
+    let sysctl = ip(&[
+        "netns",
+        "exec",
+        &ns,
+        "sysctl",
+        "-w",
+        "net.ipv4.ip_local_port_range=40000 40049",
+    ]);
+    assert!(sysctl.status.success(), "{:?}", text(&sysctl));
+    let socklab = env!("CARGO_BIN_EXE_socklab");
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &ns,
+        socklab,
+        "-q",
+        "echo",
+        "server",
+        "127.0.0.1",
+        "0",
+    ]);
+    let server = Server::start_command(cmd);
+    // `ip netns exec` execs the program: the child is the server itself.
+    let pid = server.child.id().to_string();
+    let addr = server.addr.to_string();
+    let output = ip(&[
+        "netns",
+        "exec",
+        &ns,
+        socklab,
+        "bench",
+        "idle",
+        &addr,
+        "--conns",
+        "150",
+        "--step",
+        "50",
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout} {stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(report["opened"], 150, "{report}");
+    let last = &report["steps"][2];
+    let sources = last["sources"].as_u64().expect("sources");
+    assert!((3..=5).contains(&sources), "{report}");
+    let first = report["steps"][0]["server_fds"].as_u64().expect("fds");
+    assert_eq!(last["server_fds"].as_u64(), Some(first + 100), "{report}");
 }

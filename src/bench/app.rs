@@ -23,7 +23,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::driver::{self, Exchange};
 use super::report::Report;
 use super::{BenchError, Load};
-use super::{Pacer, run_workers, setup, target};
+use super::{run_workers, setup, target};
 use crate::app::{DEFAULT_PORT, Message, MessageCodec, SearchTable, respond};
 use crate::net::escape_bytes;
 
@@ -166,12 +166,9 @@ pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
                 let dialer = dialer.clone();
                 async move { dialer.connect().await }
             },
-            move |index, stream, plan| {
+            move |_, stream, plan, pacer| {
                 let (exchange, load) = (exchange.clone(), shared.clone());
-                async move {
-                    let pacer = Pacer::new(&load, index, plan.start);
-                    driver::keep_alive(&*exchange, stream, &load, pacer, plan).await
-                }
+                async move { driver::keep_alive(&*exchange, stream, &load, pacer, plan).await }
             },
         )
         .await
@@ -180,10 +177,9 @@ pub async fn run(args: &AppOptions) -> Result<Report, BenchError> {
         run_workers(
             load,
             |_| async { Ok(()) },
-            move |index, (), plan| {
+            move |_, (), plan, pacer| {
                 let (exchange, load, dialer) = (exchange.clone(), shared.clone(), dialer.clone());
                 async move {
-                    let pacer = Pacer::new(&load, index, plan.start);
                     driver::one_per_connection(&*exchange, &dialer, &load, pacer, plan).await
                 }
             },

@@ -132,7 +132,7 @@ pub async fn run(args: &ChatOptions) -> Result<Report, BenchError> {
             let dialer = dialers[index % dialers.len()].clone();
             async move { dialer.connect_halves().await }
         },
-        move |index, (reader, writer), plan| {
+        move |index, (reader, writer), plan, _| {
             client(
                 workers_room.clone(),
                 shared.clone(),
@@ -436,7 +436,10 @@ async fn receive(
                 continue;
             }
             if counting {
-                tally.record(micros(plan.start + Duration::from_micros(t), at));
+                tally.record(
+                    micros(plan.start + Duration::from_micros(t), at),
+                    plan.slot(at),
+                );
             }
             let slot = &room.slots[sender][(seq % room.window as u64) as usize];
             if slot.fetch_add(1, Ordering::AcqRel) + 1 == room.clients - 1 {

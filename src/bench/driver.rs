@@ -153,7 +153,7 @@ struct InFlight {
 enum Woke {
     /// `n` bytes were read (0: the server closed).
     Read(usize),
-    /// The timer: a deadline or a due request.
+    /// The timer (a deadline) or the metronome (a request is due).
     Timer,
 }
 
@@ -184,6 +184,9 @@ async fn converse<E: Exchange, S: AsyncRead + AsyncWrite + Unpin>(
         if issuing {
             while in_flight.len() < load.pipeline {
                 let Some(due) = pacer.take(now) else { break };
+                if plan.counts(now) && pacer.bell().is_some() {
+                    tally.record_send_lag(micros(due, now));
+                }
                 exchange.request(seq, &mut out);
                 in_flight.push_back(InFlight {
                     seq,
@@ -212,15 +215,19 @@ async fn converse<E: Exchange, S: AsyncRead + AsyncWrite + Unpin>(
         if let Some(oldest) = in_flight.front() {
             wake = wake.min(oldest.sent + load.timeout);
         }
-        if let Some(due) = pacer
-            .due()
-            .filter(|_| issuing && in_flight.len() < load.pipeline)
-        {
-            wake = wake.min(due);
-        }
         if wake < timer.deadline() || timer.is_elapsed() {
             timer.as_mut().reset(wake);
         }
+        // In open loop the metronome rings when the next request is due.
+        let bell = pacer
+            .bell()
+            .filter(|_| issuing && in_flight.len() < load.pipeline);
+        let mut rung = pin!(async {
+            match &bell {
+                Some(bell) => bell.notified().await,
+                None => std::future::pending().await,
+            }
+        });
         let counting = plan.counts(now);
         // Writes as far as the stream takes, then waits for an answer or the
         // timer; a blocked write is retried whenever the task wakes.
@@ -259,6 +266,9 @@ async fn converse<E: Exchange, S: AsyncRead + AsyncWrite + Unpin>(
                 Poll::Ready(Err(err)) => return Poll::Ready(Err(io_err("reading", err))),
                 Poll::Pending => {}
             }
+            if rung.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(Woke::Timer));
+            }
             timer.as_mut().poll(cx).map(|()| Ok(Woke::Timer))
         })
         .await?;
@@ -280,7 +290,7 @@ async fn converse<E: Exchange, S: AsyncRead + AsyncWrite + Unpin>(
             match exchange.answer(front.seq, &mut input) {
                 Ok(true) => {
                     if plan.counts(at) {
-                        tally.record(micros(front.due, at));
+                        tally.record(micros(front.due, at), plan.slot(at));
                     }
                     in_flight.pop_front();
                 }
@@ -314,6 +324,10 @@ pub async fn one_per_connection<E: Exchange>(
     let mut tally = Tally::default();
     let mut seq = 0u64;
     while let Some(due) = pacer.next_before(plan.end).await {
+        let now = Instant::now();
+        if plan.counts(now) && pacer.bell().is_some() {
+            tally.record_send_lag(micros(due, now));
+        }
         let result = tokio::time::timeout(
             load.timeout,
             once(exchange, dialer, load, seq, &plan, &mut tally),
@@ -323,7 +337,7 @@ pub async fn one_per_connection<E: Exchange>(
             Ok(Ok(())) => {
                 let at = Instant::now();
                 if plan.counts(at) {
-                    tally.record(micros(due, at));
+                    tally.record(micros(due, at), plan.slot(at));
                 }
             }
             Ok(Err((kind, why))) => {

@@ -17,7 +17,7 @@ use tokio::time::{Instant, timeout_at};
 use super::driver::{self, Exchange, Reader, Writer};
 use super::report::{Failure, Report, Tally};
 use super::{BenchError, Load};
-use super::{Pacer, Plan, run_workers, setup, target};
+use super::{Plan, run_workers, setup, target};
 use crate::echo::DEFAULT_PORT;
 
 const PERIOD: usize = 251;
@@ -94,7 +94,7 @@ pub async fn run(args: &EchoOptions) -> Result<Report, BenchError> {
             let dialer = dialer.clone();
             async move { dialer.connect_halves().await }
         };
-        run_workers(load, open, move |_, (reader, writer), plan| {
+        run_workers(load, open, move |_, (reader, writer), plan, _| {
             bulk(reader, writer, pattern.clone(), plan)
         })
         .await
@@ -108,12 +108,9 @@ pub async fn run(args: &EchoOptions) -> Result<Report, BenchError> {
             pattern: pattern(load.size),
         });
         let load2 = load.clone();
-        run_workers(load, open, move |index, stream, plan| {
+        run_workers(load, open, move |_, stream, plan, pacer| {
             let (echo, load) = (echo.clone(), load2.clone());
-            async move {
-                let pacer = Pacer::new(&load, index, plan.start);
-                driver::keep_alive(&*echo, stream, &load, pacer, plan).await
-            }
+            async move { driver::keep_alive(&*echo, stream, &load, pacer, plan).await }
         })
         .await
     };
@@ -212,12 +209,13 @@ async fn pattern_check(
             ));
         }
         received += n as u64;
-        if plan.counts(Instant::now()) {
+        let at = Instant::now();
+        if plan.counts(at) {
             tally.bytes_received += n as u64;
             chunk_bytes += n as u64;
             while chunk_bytes >= BULK_CHUNK as u64 {
                 chunk_bytes -= BULK_CHUNK as u64;
-                tally.completed += 1;
+                tally.complete(plan.slot(at));
             }
         }
     }

@@ -14,7 +14,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::driver::{self, Exchange};
 use super::report::Report;
 use super::{BenchError, Load};
-use super::{Pacer, run_workers, setup, target};
+use super::{run_workers, setup, target};
 
 /// The port of `socklab http server`.
 const DEFAULT_PORT: u16 = 8001;
@@ -102,12 +102,9 @@ pub async fn run(args: &HttpOptions) -> Result<Report, BenchError> {
             let dialer = dialer.clone();
             async move { dialer.connect().await }
         },
-        move |index, stream, plan| {
+        move |_, stream, plan, pacer| {
             let (get, load) = (get.clone(), shared.clone());
-            async move {
-                let pacer = Pacer::new(&load, index, plan.start);
-                driver::keep_alive(&*get, stream, &load, pacer, plan).await
-            }
+            async move { driver::keep_alive(&*get, stream, &load, pacer, plan).await }
         },
     )
     .await;

@@ -39,6 +39,8 @@ pub struct Load {
     pub allow_remote: bool,
     /// TLS over every connection [default: plain]; udp ignores it.
     pub tls: Option<ClientTls>,
+    /// The server's process, whose CPU time and RSS over the window are reported.
+    pub server_pid: Option<u32>,
 }
 
 impl Default for Load {
@@ -57,6 +59,7 @@ impl Default for Load {
             connect_timeout: net::DEFAULT_CONNECT_TIMEOUT,
             allow_remote: false,
             tls: None,
+            server_pid: None,
         }
     }
 }
@@ -104,6 +107,9 @@ pub enum BenchError {
     /// Resolving or connecting failed.
     #[error(transparent)]
     Net(#[from] NetError),
+    /// The server's process could not be sampled.
+    #[error(transparent)]
+    Server(#[from] super::server::SampleError),
     /// A socket could not be set up.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -20,27 +20,35 @@ mod chat;
 mod driver;
 mod echo;
 mod http;
+mod idle;
 mod load;
 mod order;
+mod pacing;
+pub mod plot;
 pub mod report;
+pub mod server;
+pub mod spectrum;
 mod udp;
+pub mod versus;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
 pub use self::app::{AppOptions, run as app};
 pub use self::chat::{ChatOptions, run as chat};
 pub use self::echo::{EchoOptions, run as echo};
 pub use self::http::{HttpOptions, run as http};
+pub use self::idle::{IdleOptions, IdleReport, IdleStep, run as idle};
 pub use self::udp::run as udp;
 pub use driver::Dialer;
 pub use load::{BenchError, Load};
-pub use report::{Failure, Order, Report, Setup, Tally};
+pub use pacing::{Metronome, Schedule};
+pub use report::{Failure, Order, Report, Setup, TIMELINE_SLOTS, Tally};
+pub use server::{Sample, ServerUsage};
 
 use crate::net;
 
@@ -75,6 +83,14 @@ impl Plan {
     pub fn counts(&self, at: Instant) -> bool {
         at >= self.measure && at < self.end
     }
+
+    /// Which of the window's [`TIMELINE_SLOTS`] equal slots `at` falls in.
+    pub fn slot(&self, at: Instant) -> usize {
+        let window = (self.end - self.measure).as_nanos().max(1);
+        let into = at.saturating_duration_since(self.measure).as_nanos();
+        let slot = into * TIMELINE_SLOTS as u128 / window;
+        usize::try_from(slot).map_or(TIMELINE_SLOTS - 1, |s| s.min(TIMELINE_SLOTS - 1))
+    }
 }
 
 /// Microseconds from `from` to `to` (0 if `to` is earlier).
@@ -83,47 +99,36 @@ pub fn micros(from: Instant, to: Instant) -> u64 {
 }
 
 /// When a worker may send its next request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Pacer {
     /// As soon as a pipeline slot is free.
     Closed,
-    /// At fixed intervals from a schedule, whatever the answers do.
+    /// At the schedule's times, whatever the answers do; the metronome rings
+    /// the bell at each of them.
     Open {
-        /// The scheduled time of the next request.
-        next: Instant,
-        /// Time between this worker's requests.
-        every: Duration,
+        /// The intended send times.
+        schedule: Schedule,
+        /// How many have been taken.
+        taken: u64,
+        /// Rung at each intended time.
+        bell: Arc<Notify>,
     },
 }
 
 impl Pacer {
-    /// The pacer of worker `index` of `load.conns`, staggered so the workers'
-    /// schedules interleave.
-    pub fn new(load: &Load, index: usize, start: Instant) -> Self {
-        match load.rate {
-            None => Pacer::Closed,
-            Some(rate) => {
-                let every = Duration::from_secs_f64(load.conns as f64 / rate);
-                let offset = every.mul_f64(index as f64 / load.conns as f64);
-                Pacer::Open {
-                    next: start + offset,
-                    every,
-                }
-            }
-        }
-    }
-
     /// Takes the next send time if one is due at `now`: the scheduled time in
     /// open loop (latency is measured from it), `now` in closed loop.
     pub fn take(&mut self, now: Instant) -> Option<Instant> {
         match self {
             Pacer::Closed => Some(now),
-            Pacer::Open { next, every } => {
-                if *next > now {
+            Pacer::Open {
+                schedule, taken, ..
+            } => {
+                let at = schedule.at(*taken);
+                if at > now {
                     return None;
                 }
-                let at = *next;
-                *next += *every;
+                *taken += 1;
                 Some(at)
             }
         }
@@ -139,17 +144,20 @@ impl Pacer {
             if let Some(due) = self.take(now) {
                 return Some(due);
             }
-            if let Some(due) = self.due() {
-                tokio::time::sleep_until(due.min(end)).await;
+            if let Some(bell) = self.bell() {
+                tokio::select! {
+                    () = bell.notified() => {}
+                    () = tokio::time::sleep_until(end) => {}
+                }
             }
         }
     }
 
-    /// When the next request is due, in open loop.
-    pub fn due(&self) -> Option<Instant> {
+    /// The bell rung when a request is due, in open loop.
+    pub fn bell(&self) -> Option<Arc<Notify>> {
         match self {
             Pacer::Closed => None,
-            Pacer::Open { next, .. } => Some(*next),
+            Pacer::Open { bell, .. } => Some(bell.clone()),
         }
     }
 }
@@ -174,6 +182,9 @@ pub async fn targets(load: &Load, default_port: u16) -> Result<Vec<Dialer>, Benc
     }
     if load.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(BenchError::Rate);
+    }
+    if let Some(pid) = load.server_pid {
+        Sample::of(pid)?;
     }
     let mut dialers = Vec::new();
     for item in load.addr.split(',') {
@@ -213,22 +224,22 @@ fn is_local(ip: IpAddr) -> bool {
 }
 
 /// Opens `load.conns` workers' connections with at most `load.ramp`
-/// handshakes in flight, then starts every worker on the same [`Plan`] and
-/// merges their tallies.
+/// handshakes in flight, then starts every worker on the same [`Plan`] (and,
+/// in open loop, the metronome that paces them) and merges their tallies.
 ///
-/// `open(i)` connects worker `i`; `work(i, conn, plan)` runs it.
+/// `open(i)` connects worker `i`; `work(i, conn, plan, pacer)` runs it.
 pub async fn run_workers<C, O, OF, W, WF>(load: &Load, open: O, work: W) -> Tally
 where
     C: Send + 'static,
     O: Fn(usize) -> OF,
     OF: Future<Output = Result<C, BenchError>> + Send + 'static,
-    W: Fn(usize, C, Plan) -> WF + Send + Sync + 'static,
+    W: Fn(usize, C, Plan, Pacer) -> WF + Send + Sync + 'static,
     WF: Future<Output = Tally> + Send + 'static,
 {
     let work = Arc::new(work);
     let ramp = Arc::new(Semaphore::new(load.ramp.max(1)));
     let (ready_tx, mut ready_rx) = mpsc::channel::<()>(load.conns);
-    let (plan_tx, plan_rx) = watch::channel::<Option<Plan>>(None);
+    let (plan_tx, plan_rx) = watch::channel::<Option<(Plan, Option<Arc<Metronome>>)>>(None);
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..load.conns {
         let connecting = open(index);
@@ -243,12 +254,13 @@ where
                 connecting.await
             };
             let _ = ready.send(()).await;
-            let Ok(plan) = plan_rx.wait_for(Option::is_some).await.map(|p| *p) else {
+            let Ok(started) = plan_rx.wait_for(Option::is_some).await.map(|p| p.clone()) else {
                 return Tally::default();
             };
-            let plan = plan.expect("waited for a plan");
+            let (plan, metronome) = started.expect("waited for a plan");
+            let pacer = metronome.map_or(Pacer::Closed, |m| m.pacer(index));
             match conn {
-                Ok(conn) => work(index, conn, plan).await,
+                Ok(conn) => work(index, conn, plan, pacer).await,
                 Err(err) => {
                     let mut tally = Tally::default();
                     tally.fail(Failure::Connect, err.to_string());
@@ -262,15 +274,49 @@ where
     while connected < load.conns && ready_rx.recv().await.is_some() {
         connected += 1;
     }
-    let _ = plan_tx.send(Some(Plan::new(load)));
+    let plan = Plan::new(load);
     let mut total = Tally::default();
+    let metronome = if load.rate.is_some() {
+        let schedules = (0..load.conns)
+            .filter_map(|i| Schedule::of(load, i, plan.start))
+            .collect();
+        match Metronome::start(schedules, plan.end) {
+            Ok(metronome) => Some(Arc::new(metronome)),
+            Err(err) => {
+                total.fail(Failure::Io, format!("starting the pacing thread: {err}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let _ = plan_tx.send(Some((plan, metronome)));
+    drop(plan_tx);
+    let probe = load
+        .server_pid
+        .map(|pid| tokio::spawn(server_usage(pid, plan)));
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(tally) => total.merge(&tally),
             Err(err) => total.fail(Failure::Io, format!("worker failed: {err}")),
         }
     }
+    if let Some(probe) = probe {
+        match probe.await {
+            Ok(Ok(usage)) => total.server = Some(usage),
+            Ok(Err(err)) => total.fail(Failure::Io, err.to_string()),
+            Err(err) => total.fail(Failure::Io, format!("sampling the server failed: {err}")),
+        }
+    }
     total
+}
+
+/// Samples process `pid` when the measured window opens and when it closes.
+async fn server_usage(pid: u32, plan: Plan) -> Result<ServerUsage, server::SampleError> {
+    tokio::time::sleep_until(plan.measure).await;
+    let start = Sample::of(pid)?;
+    tokio::time::sleep_until(plan.end).await;
+    Ok(ServerUsage::between(pid, start, Sample::of(pid)?))
 }
 
 /// The setup block of a report for `load` (its protocol marked `--tls`
@@ -316,10 +362,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn open_loop_keeps_its_schedule() {
+        use std::time::Duration;
         let start = Instant::now();
+        let load = Load {
+            conns: 1,
+            rate: Some(100.0),
+            ..Load::default()
+        };
         let mut pacer = Pacer::Open {
-            next: start,
-            every: Duration::from_millis(10),
+            schedule: Schedule::of(&load, 0, start).expect("open loop"),
+            taken: 0,
+            bell: Arc::new(Notify::new()),
         };
         assert_eq!(pacer.take(start), Some(start));
         assert_eq!(pacer.take(start), None);

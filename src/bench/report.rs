@@ -6,7 +6,8 @@
 //! JSON keys: protocol target targets[{addr clients}] unit connections
 //! pipeline size rate duration_s warmup_s completed per_second bytes_sent bytes_received mb_per_s
 //! latency_ms{avg min p50 p95 p99 p99_9 max} errors{connect io verify timeout
-//! total} lost first_error order (chat: "same for all N clients", ...; else null)
+//! total} lost first_error server{pid cpu_us cpu_us_per_request rss_bytes
+//! rss_start_bytes} (--server-pid; else null) timeline{slot_s completed[]} send_lag_us{p50 p99 max} (open loop; else null) order (chat: "same for all N clients", ...; else null)
 //! ```
 
 use std::fmt::Write as _;
@@ -16,17 +17,28 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use super::order::Order;
+use super::server::ServerUsage;
 
 /// Latencies are recorded in microseconds up to this (one minute).
 const MAX_LATENCY_US: u64 = 60_000_000;
+/// The measured window is cut into this many slots for the throughput
+/// timeline (per worker: a bounded 800 bytes whatever the duration).
+pub const TIMELINE_SLOTS: usize = 100;
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// What one worker (a connection, a socket, a chat client) counted.
 #[derive(Debug, Clone)]
 pub struct Tally {
     /// Latency of every answer completed in the measured window, in µs.
     pub latency: Histogram<u64>,
+    /// Open loop: how late each request of the window went out after its
+    /// intended time, in µs (the pacer's error, part of every latency).
+    pub send_lag: Histogram<u64>,
     /// Answers (round trips, responses, deliveries) completed in the window.
     pub completed: u64,
+    /// Answers completed in each of the window's [`TIMELINE_SLOTS`] slots
+    /// (shorter when the last slots had none).
+    pub timeline: Vec<u64>,
     /// Bytes written during the window.
     pub bytes_sent: u64,
     /// Bytes read during the window.
@@ -37,6 +49,8 @@ pub struct Tally {
     pub lost: u64,
     /// The first failure's description, for the user.
     pub first_error: Option<String>,
+    /// What the server process used over the window (`--server-pid`).
+    pub server: Option<ServerUsage>,
 }
 
 /// Failures by kind; any of them makes the bench exit 1.
@@ -76,21 +90,40 @@ impl Default for Tally {
     fn default() -> Self {
         Self {
             latency: Histogram::new_with_max(MAX_LATENCY_US, 3).expect("constant bounds are valid"),
+            send_lag: Histogram::new_with_max(MAX_LATENCY_US, 3)
+                .expect("constant bounds are valid"),
             completed: 0,
+            timeline: Vec::new(),
             bytes_sent: 0,
             bytes_received: 0,
             errors: Errors::default(),
             lost: 0,
             first_error: None,
+            server: None,
         }
     }
 }
 
 impl Tally {
-    /// Records one answer that took `micros`.
-    pub fn record(&mut self, micros: u64) {
-        self.completed += 1;
+    /// Records one answer that took `micros`, completed in timeline `slot`.
+    pub fn record(&mut self, micros: u64, slot: usize) {
         self.latency.saturating_record(micros.max(1));
+        self.complete(slot);
+    }
+
+    /// Counts one answer completed in timeline `slot`, without a latency.
+    pub fn complete(&mut self, slot: usize) {
+        self.completed += 1;
+        let slot = slot.min(TIMELINE_SLOTS - 1);
+        if self.timeline.len() <= slot {
+            self.timeline.resize(slot + 1, 0);
+        }
+        self.timeline[slot] += 1;
+    }
+
+    /// Records that a request went out `micros` after its intended time.
+    pub fn record_send_lag(&mut self, micros: u64) {
+        self.send_lag.saturating_record(micros);
     }
 
     /// Counts a failure, keeping the first description.
@@ -111,7 +144,16 @@ impl Tally {
         self.latency
             .add(&other.latency)
             .expect("histograms share their bounds");
+        self.send_lag
+            .add(&other.send_lag)
+            .expect("histograms share their bounds");
         self.completed += other.completed;
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize(other.timeline.len(), 0);
+        }
+        for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+            *mine += theirs;
+        }
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.errors.connect += other.errors.connect;
@@ -122,6 +164,7 @@ impl Tally {
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
         }
+        self.server = self.server.or(other.server);
     }
 }
 
@@ -198,6 +241,15 @@ impl Report {
         ])
     }
 
+    /// Open loop: p50, p99 and max of how late requests went out, in µs.
+    fn send_lag_us(&self) -> Option<[u64; 3]> {
+        let h = &self.tally.send_lag;
+        if h.is_empty() {
+            return None;
+        }
+        Some([h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()])
+    }
+
     /// The report as one JSON object (keys in the module doc).
     pub fn to_json(&self) -> serde_json::Value {
         let s = &self.setup;
@@ -227,7 +279,19 @@ impl Report {
             "errors": errors,
             "lost": t.lost,
             "first_error": t.first_error,
+            "send_lag_us": self.send_lag_us().map(|l| json!({"p50": l[0], "p99": l[1], "max": l[2]})),
             "order": self.order.map(|o| o.to_string()),
+            "server": t.server.map(|u| json!({
+                "pid": u.pid,
+                "cpu_us": u.cpu_us,
+                "cpu_us_per_request": u.cpu_us_per(t.completed),
+                "rss_bytes": u.rss_bytes,
+                "rss_start_bytes": u.rss_start_bytes,
+            })),
+            "timeline": {
+                "slot_s": s.duration_s / TIMELINE_SLOTS as f64,
+                "completed": t.timeline,
+            },
         })
     }
 
@@ -285,6 +349,12 @@ impl Report {
                 let _ = writeln!(out, "  latency summary: none recorded");
             }
         }
+        if let Some([p50, p99, max]) = self.send_lag_us() {
+            let _ = writeln!(
+                out,
+                "  sent after the intended time (usec): p50 {p50}, p99 {p99}, max {max}"
+            );
+        }
         let _ = writeln!(out);
         let _ = writeln!(out, "Total data sent:     {}", bytes(t.bytes_sent));
         let _ = writeln!(out, "Total data received: {}", bytes(t.bytes_received));
@@ -306,6 +376,20 @@ impl Report {
             e.verify,
             e.timeout
         );
+        if let Some(u) = &t.server {
+            let per = u
+                .cpu_us_per(t.completed)
+                .map_or("no".to_string(), |us| format!("{us:.3} µs of CPU"));
+            let _ = writeln!(
+                out,
+                "Server (pid {}): {:.3} s of CPU in the window, {per} per {}; RSS {:.1} MiB ({:.1} MiB at the start)",
+                u.pid,
+                u.cpu_us as f64 / 1e6,
+                singular(s.unit),
+                u.rss_bytes as f64 / MIB,
+                u.rss_start_bytes as f64 / MIB
+            );
+        }
         if let Some(order) = &self.order {
             let _ = writeln!(out, "Order: {order}");
         }
@@ -313,6 +397,14 @@ impl Report {
             let _ = writeln!(out, "First error: {first}");
         }
         out
+    }
+}
+
+/// `round trip` for `round trips`, `delivery` for `deliveries`.
+pub fn singular(unit: &str) -> String {
+    match unit.strip_suffix("ies") {
+        Some(stem) => format!("{stem}y"),
+        None => unit.strip_suffix('s').unwrap_or(unit).to_string(),
     }
 }
 
@@ -358,15 +450,16 @@ mod tests {
     #[test]
     fn merges_and_summarises() {
         let mut a = Tally::default();
-        a.record(1000);
+        a.record(1000, 0);
         a.bytes_received = 3 * 1024 * 1024;
         let mut b = Tally::default();
-        b.record(3000);
+        b.record(3000, 2);
         b.fail(Failure::Verify, "byte 3 differs");
         b.fail(Failure::Io, "reset");
         a.merge(&b);
         let r = report(a);
         assert_eq!(r.per_second(), 1.0);
+        assert_eq!(r.tally.timeline, [1, 0, 1]);
         let j = r.to_json();
         assert_eq!(j["completed"], 2);
         assert_eq!(j["errors"]["total"], 2);
@@ -382,5 +475,7 @@ mod tests {
         let j = report(Tally::default()).to_json();
         assert!(j["latency_ms"].is_null());
         assert_eq!(bytes(12), "12 bytes");
+        assert_eq!(singular("deliveries"), "delivery");
+        assert_eq!(singular("round trips"), "round trip");
     }
 }

@@ -34,9 +34,9 @@ pub async fn run(load: &Load) -> Result<Report, BenchError> {
         run_workers(
             &shared,
             move |_| open(addr),
-            move |index, socket, plan| {
+            move |_, socket, plan, pacer| {
                 let load = work.clone();
-                async move { requests(socket, &load, index, plan).await }
+                async move { requests(socket, &load, pacer, plan).await }
             },
         )
         .await
@@ -57,9 +57,8 @@ async fn open(addr: SocketAddr) -> Result<QuietSocket, BenchError> {
     Ok(QuietSocket::new(socket)?)
 }
 
-async fn requests(socket: QuietSocket, load: &Load, index: usize, plan: Plan) -> Tally {
+async fn requests(socket: QuietSocket, load: &Load, mut pacer: Pacer, plan: Plan) -> Tally {
     let mut tally = Tally::default();
-    let mut pacer = Pacer::new(load, index, plan.start);
     let request = vec![b'x'; load.size];
     // Room for two: a reply that came after its request timed out may be
     // queued before the current one, and only the newest is the answer.
@@ -70,6 +69,10 @@ async fn requests(socket: QuietSocket, load: &Load, index: usize, plan: Plan) ->
     let alarm = sleep_until(plan.start + load.timeout);
     tokio::pin!(alarm);
     while let Some(due) = pacer.next_before(plan.end).await {
+        let now = Instant::now();
+        if plan.counts(now) && pacer.bell().is_some() {
+            tally.record_send_lag(micros(due, now));
+        }
         if let Err(err) = socket.send(&request).await {
             tally.fail(
                 Failure::Io,
@@ -117,7 +120,7 @@ async fn requests(socket: QuietSocket, load: &Load, index: usize, plan: Plan) ->
                 let at = Instant::now();
                 if plan.counts(at) {
                     tally.bytes_received += n as u64;
-                    tally.record(micros(due, at));
+                    tally.record(micros(due, at), plan.slot(at));
                 }
             }
         }

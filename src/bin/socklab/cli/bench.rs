@@ -1,5 +1,6 @@
 //! `socklab bench`: the load every bench shares and each bench's own options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -27,6 +28,63 @@ pub enum BenchCmd {
     /// Search requests of the framed app protocol, every result checked
     #[command(after_help = "Example: socklab bench app 127.0.0.1:65433 --keep-alive --pipeline 16")]
     App(BenchAppArgs),
+    /// N idle connections opened in steps; the server's RSS per connection at each step
+    #[command(
+        after_help = "Example: socklab bench idle 127.0.0.1:65432 --conns 10000 --step 1000 --server-pid 4242"
+    )]
+    Idle(BenchIdleArgs),
+}
+
+/// Options of `bench idle`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchIdleArgs {
+    /// Server address: HOST:PORT, [V6]:PORT, or HOST (then PORT, or the echo port)
+    #[arg(value_parser = HostArg::Addrs)]
+    pub addr: String,
+    /// Server port, when ADDR is a HOST alone
+    #[arg(value_name = "PORT")]
+    pub addr_port: Option<u16>,
+    /// Connections to open in all
+    #[arg(short, long, default_value_t = 1000, value_name = "N")]
+    pub conns: usize,
+    /// Connections opened per step, before each sample
+    #[arg(long, default_value_t = 1000, value_name = "K")]
+    pub step: usize,
+    /// The server's process: its descriptors and RSS are read after each step
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// How long to wait after a step for the server to hold every connection
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub settle: Duration,
+    /// Connection handshakes in flight at once
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub ramp: usize,
+    /// Give up connecting after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the server's RSS and RSS per connection by connections into this SVG file
+    #[arg(long, value_name = "FILE.svg", requires = "server_pid")]
+    pub plot: Option<PathBuf>,
+    /// Allow a target that is not a loopback or private address
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+impl BenchCmd {
+    /// The load options of a bench that has them (all but idle).
+    pub fn load(&self) -> Option<&LoadArgs> {
+        match self {
+            BenchCmd::Echo(a) => Some(&a.load),
+            BenchCmd::Http(a) => Some(&a.load),
+            BenchCmd::Udp(a) => Some(a),
+            BenchCmd::Chat(a) => Some(&a.load),
+            BenchCmd::App(a) => Some(&a.load),
+            BenchCmd::Idle(_) => None,
+        }
+    }
 }
 
 /// The load every bench shares: where, how many, how long, how fast.
@@ -73,6 +131,28 @@ pub struct LoadArgs {
     /// Allow a target that is not a loopback or private address
     #[arg(long)]
     pub allow_remote: bool,
+    /// Also print the full latency distribution in HdrHistogram's percentile
+    /// format (in --json: `latency_spectrum`, and `latency_hdr`, the histogram
+    /// in HdrHistogram's base64 V2 encoding)
+    #[arg(long)]
+    pub latency_spectrum: bool,
+    /// Draw latency by percentile and throughput over time into this SVG file
+    #[arg(long, value_name = "FILE.svg", conflicts_with = "vs")]
+    pub plot: Option<PathBuf>,
+    /// Report this server process's CPU time and RSS over the measured
+    /// window, and its CPU µs per request (from /proc)
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Compare with a second server: the same bench against ADDR and this,
+    /// interleaved (A B A B ...), medians and the ratio A/B
+    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addrs)]
+    pub vs: Option<String>,
+    /// The --vs server's process, sampled as --server-pid samples ADDR's
+    #[arg(long, value_name = "PID", requires = "vs")]
+    pub vs_pid: Option<u32>,
+    /// How many runs of each server with --vs
+    #[arg(long, default_value_t = 5, value_name = "N", requires = "vs")]
+    pub runs: usize,
 }
 
 /// Options of `bench echo`.
