@@ -14,6 +14,7 @@
 //! is drained, and the other direction goes on: the reply after a peer's
 //! half-close still arrives.
 
+pub mod hex;
 mod pump;
 mod stage;
 
