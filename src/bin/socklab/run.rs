@@ -99,6 +99,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Capture(args) => cmd::capture::run(&args).await,
         Command::Connect(args) => cmd::connect::run(&args).await,
         Command::Listen(args) => cmd::listen::run(&args).await,
+        Command::Proxy(args) => cmd::proxy::run(&args).await,
     }
 }
 

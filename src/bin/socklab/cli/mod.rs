@@ -115,6 +115,11 @@ pub enum Command {
         after_help = "Examples: socklab listen 9000 > received\n          socklab listen -k 9000 --exec 'tr a-z A-Z'\n          socklab listen --udp 9000"
     )]
     Listen(ListenArgs),
+    /// Relay LISTEN to UPSTREAM injecting faults: toxiproxy's toxics, netem's with --udp
+    #[command(
+        after_help = "Examples: socklab proxy 127.0.0.1:7000 127.0.0.1:65432 --toxic latency:latency=100,jitter=10\n          socklab proxy --udp 127.0.0.1:7000 127.0.0.1:60000 --toxic loss:percent=30 --seed 1\n          socklab proxy --api 127.0.0.1:8474"
+    )]
+    Proxy(ProxyArgs),
 }
 
 #[cfg(test)]

@@ -70,3 +70,39 @@ pub struct ListenArgs {
     #[command(flatten)]
     pub tls: TlsServerArgs,
 }
+
+/// Options of `proxy`.
+#[derive(Debug, Clone, Args)]
+pub struct ProxyArgs {
+    /// LISTEN UPSTREAM, each HOST:PORT or [V6]:PORT (or HOST PORT HOST PORT); none with --api alone
+    #[arg(value_name = "ADDR", num_args = 0..=4, required_unless_present = "api")]
+    pub addrs: Vec<String>,
+    /// Relay UDP datagrams, with netem's faults (loss, duplicate, reorder, delay, corrupt, rate)
+    #[arg(long, conflicts_with_all = ["api", "tls"])]
+    pub udp: bool,
+    /// A toxic (TCP) or fault (--udp), repeatable: latency:latency=100,jitter=10,stream=upstream,toxicity=0.5
+    #[arg(long = "toxic", value_name = "SPEC")]
+    pub toxics: Vec<String>,
+    /// Serve toxiproxy's HTTP JSON API on ADDR (e.g. 127.0.0.1:8474) so its clients drive the proxies
+    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addr)]
+    pub api: Option<String>,
+    /// Name of the proxy given by LISTEN UPSTREAM, as the API shows it
+    #[arg(long, default_value = "proxy", value_name = "NAME")]
+    pub name: String,
+    /// Seed the random draws (toxicity, jitter, loss...) so that a run can be repeated
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// TCP connections (--udp: clients) served at once; further ones are refused
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_conns: usize,
+    /// Drop a connection (--udp: forget a client) after this long without traffic (0 = never)
+    #[arg(long, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// Give up connecting to the upstream server after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
+    pub tls: TlsServerArgs,
+}

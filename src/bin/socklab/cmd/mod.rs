@@ -17,5 +17,6 @@ pub mod hello;
 pub mod http;
 pub mod listen;
 pub mod lookup;
+pub mod proxy;
 pub mod udp;
 pub mod upper;

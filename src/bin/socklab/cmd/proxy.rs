@@ -1,0 +1,82 @@
+//! `socklab proxy`: LISTEN relayed to UPSTREAM through toxics (TCP) or
+//! netem's faults (--udp), or toxiproxy's HTTP API with `--api`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::watch;
+
+use crate::cli::ProxyArgs;
+use socklab::net::{self, Endpoint, ServerOptions};
+use socklab::proxy::{self, Toxic};
+
+/// Runs `proxy`.
+pub async fn run(args: &ProxyArgs) -> Result<()> {
+    let shutdown = crate::signal::shutdown_signal("no new connections");
+    let ((listen_host, listen_port), (up_host, up_port)) = addresses(&args.addrs)?;
+    let toxics = args
+        .toxics
+        .iter()
+        .map(|spec| Toxic::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(twice) = toxics
+        .iter()
+        .enumerate()
+        .find(|(i, t)| toxics[..*i].iter().any(|o| o.name == t.name))
+    {
+        bail!(
+            "two toxics named {:?}: give one a name=... of its own",
+            twice.1.name
+        );
+    }
+    let (_keep, watched) = watch::channel(Arc::new(toxics));
+    let listener = net::bind_tcp(&listen_host, listen_port).await?;
+    let addr = crate::signal::announce(listener.local_addr())?;
+    let server = ServerOptions {
+        max_conns: args.max_conns.max(1),
+        access: args.access.list(),
+        tls: args.tls.server_tls(addr)?,
+        ..ServerOptions::with_idle(args.idle_timeout)
+    };
+    if let Some(tls) = &server.tls {
+        println!("{}", crate::cli::pin_line(tls));
+    }
+    let options = proxy::tcp::Options {
+        upstream: Endpoint {
+            connect_timeout: args.connect_timeout,
+            ..Endpoint::new(up_host, up_port)
+        },
+        toxics: watched,
+        seed: args.seed,
+        server,
+        relay: Default::default(),
+    };
+    proxy::tcp::serve(listener, options, shutdown).await?;
+    Ok(())
+}
+
+/// A host and a port.
+type HostPort = (String, u16);
+
+/// LISTEN UPSTREAM as `HOST:PORT HOST:PORT` or `HOST PORT HOST PORT`.
+fn addresses(addrs: &[String]) -> Result<(HostPort, HostPort)> {
+    let one = |text: &str| -> Result<HostPort> {
+        let (host, port) = net::split_host_port(text).map_err(|why| anyhow::anyhow!(why))?;
+        let port = port.with_context(|| format!("{text:?} has no port (HOST:PORT)"))?;
+        net::check_host(&host)?;
+        Ok((host, port))
+    };
+    let two = |host: &str, port: &str| -> Result<HostPort> {
+        net::check_host(host)?;
+        Ok((
+            host.to_string(),
+            port.parse()
+                .with_context(|| format!("invalid port {port:?}"))?,
+        ))
+    };
+    match addrs {
+        [listen, upstream] => Ok((one(listen)?, one(upstream)?)),
+        [lh, lp, uh, up] => Ok((two(lh, lp)?, two(uh, up)?)),
+        _ => bail!("usage: socklab proxy LISTEN UPSTREAM (each HOST:PORT), or HOST PORT HOST PORT"),
+    }
+}

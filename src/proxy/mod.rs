@@ -1,0 +1,17 @@
+//! proxy: a relay that injects faults, with toxiproxy's TCP toxics and
+//! netem's UDP faults, driven from the command line or toxiproxy's HTTP API.
+//!
+//! ```text
+//! client ──▶ LISTEN ──(upstream toxics)──▶ UPSTREAM server
+//! client ◀── LISTEN ◀──(downstream toxics)── UPSTREAM server
+//! ```
+//! Toxics act on live traffic and every buffer stays bounded: a bandwidth
+//! or latency toxic holds its direction's reads back, so the sender is
+//! pushed back by TCP instead of the stream queueing in the proxy.
+
+pub mod stage;
+pub mod tcp;
+pub mod toxic;
+
+pub use stage::{ToxicStage, Toxics};
+pub use toxic::{Direction, Kind, Toxic, ToxicError};
