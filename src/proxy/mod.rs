@@ -9,9 +9,11 @@
 //! or latency toxic holds its direction's reads back, so the sender is
 //! pushed back by TCP instead of the stream queueing in the proxy.
 
+pub mod netem;
 pub mod stage;
 pub mod tcp;
 pub mod toxic;
+pub mod udp;
 
 pub use stage::{ToxicStage, Toxics};
 pub use toxic::{Direction, Kind, Toxic, ToxicError};

@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 
 /// Which way a toxic acts: `upstream` is client to server, `downstream`
 /// server to client (toxiproxy's default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// From the client to the upstream server.

@@ -8,12 +8,22 @@ use tokio::sync::watch;
 
 use crate::cli::ProxyArgs;
 use socklab::net::{self, Endpoint, ServerOptions};
-use socklab::proxy::{self, Toxic};
+use socklab::proxy::{self, Toxic, netem::DirectedFault};
+use socklab::udp;
 
 /// Runs `proxy`.
 pub async fn run(args: &ProxyArgs) -> Result<()> {
     let shutdown = crate::signal::shutdown_signal("no new connections");
     let ((listen_host, listen_port), (up_host, up_port)) = addresses(&args.addrs)?;
+    if args.udp {
+        return datagrams(
+            args,
+            (&listen_host, listen_port),
+            (&up_host, up_port),
+            shutdown,
+        )
+        .await;
+    }
     let toxics = args
         .toxics
         .iter()
@@ -52,6 +62,36 @@ pub async fn run(args: &ProxyArgs) -> Result<()> {
         relay: Default::default(),
     };
     proxy::tcp::serve(listener, options, shutdown).await?;
+    Ok(())
+}
+
+/// `proxy --udp`: datagrams relayed through netem's faults.
+async fn datagrams(
+    args: &ProxyArgs,
+    (listen_host, listen_port): (&str, u16),
+    (up_host, up_port): (&str, u16),
+    shutdown: crate::signal::ShutdownSignal,
+) -> Result<()> {
+    let faults = args
+        .toxics
+        .iter()
+        .map(|spec| DirectedFault::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let upstream = *net::resolve(up_host, up_port)
+        .await?
+        .first()
+        .context("the upstream name has no address")?;
+    let socket = udp::bind(listen_host, listen_port).await?;
+    crate::signal::announce(socket.local_addr())?;
+    let options = proxy::udp::Options {
+        faults,
+        seed: args.seed,
+        max_clients: args.max_conns.max(1),
+        idle: args.idle_timeout,
+        access: args.access.list(),
+        ..proxy::udp::Options::new(upstream)
+    };
+    proxy::udp::serve(socket, options, shutdown).await?;
     Ok(())
 }
 
