@@ -9,11 +9,14 @@
 //! or latency toxic holds its direction's reads back, so the sender is
 //! pushed back by TCP instead of the stream queueing in the proxy.
 
+pub mod api;
 pub mod netem;
+pub mod registry;
 pub mod stage;
 pub mod tcp;
 pub mod toxic;
 pub mod udp;
 
+pub use registry::{ApiError, Defaults, ProxyConfig, ProxyView, Registry};
 pub use stage::{ToxicStage, Toxics};
 pub use toxic::{Direction, Kind, Toxic, ToxicError};

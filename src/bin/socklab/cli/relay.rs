@@ -84,7 +84,7 @@ pub struct ProxyArgs {
     #[arg(long = "toxic", value_name = "SPEC")]
     pub toxics: Vec<String>,
     /// Serve toxiproxy's HTTP JSON API on ADDR (e.g. 127.0.0.1:8474) so its clients drive the proxies
-    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addr)]
+    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addr, conflicts_with = "tls")]
     pub api: Option<String>,
     /// Name of the proxy given by LISTEN UPSTREAM, as the API shows it
     #[arg(long, default_value = "proxy", value_name = "NAME")]

@@ -2,18 +2,22 @@
 //! netem's faults (--udp), or toxiproxy's HTTP API with `--api`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::sync::watch;
 
 use crate::cli::ProxyArgs;
 use socklab::net::{self, Endpoint, ServerOptions};
-use socklab::proxy::{self, Toxic, netem::DirectedFault};
+use socklab::proxy::{self, Defaults, ProxyConfig, Registry, Toxic, netem::DirectedFault};
 use socklab::udp;
 
 /// Runs `proxy`.
 pub async fn run(args: &ProxyArgs) -> Result<()> {
     let shutdown = crate::signal::shutdown_signal("no new connections");
+    if let Some(api) = &args.api {
+        return with_api(args, api, shutdown).await;
+    }
     let ((listen_host, listen_port), (up_host, up_port)) = addresses(&args.addrs)?;
     if args.udp {
         return datagrams(
@@ -24,29 +28,13 @@ pub async fn run(args: &ProxyArgs) -> Result<()> {
         )
         .await;
     }
-    let toxics = args
-        .toxics
-        .iter()
-        .map(|spec| Toxic::parse(spec))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some(twice) = toxics
-        .iter()
-        .enumerate()
-        .find(|(i, t)| toxics[..*i].iter().any(|o| o.name == t.name))
-    {
-        bail!(
-            "two toxics named {:?}: give one a name=... of its own",
-            twice.1.name
-        );
-    }
+    let toxics = toxics(args)?;
     let (_keep, watched) = watch::channel(Arc::new(toxics));
     let listener = net::bind_tcp(&listen_host, listen_port).await?;
     let addr = crate::signal::announce(listener.local_addr())?;
     let server = ServerOptions {
-        max_conns: args.max_conns.max(1),
-        access: args.access.list(),
         tls: args.tls.server_tls(addr)?,
-        ..ServerOptions::with_idle(args.idle_timeout)
+        ..server_options(args)
     };
     if let Some(tls) = &server.tls {
         println!("{}", crate::cli::pin_line(tls));
@@ -62,6 +50,77 @@ pub async fn run(args: &ProxyArgs) -> Result<()> {
         relay: Default::default(),
     };
     proxy::tcp::serve(listener, options, shutdown).await?;
+    Ok(())
+}
+
+/// The `--toxic` flags, their names unique.
+fn toxics(args: &ProxyArgs) -> Result<Vec<Toxic>> {
+    let toxics = args
+        .toxics
+        .iter()
+        .map(|spec| Toxic::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((_, twice)) = toxics
+        .iter()
+        .enumerate()
+        .find(|(i, t)| toxics[..*i].iter().any(|o| o.name == t.name))
+    {
+        bail!(
+            "two toxics named {:?}: give one a name=... of its own",
+            twice.name
+        );
+    }
+    Ok(toxics)
+}
+
+fn server_options(args: &ProxyArgs) -> ServerOptions {
+    ServerOptions {
+        max_conns: args.max_conns.max(1),
+        access: args.access.list(),
+        ..ServerOptions::with_idle(args.idle_timeout)
+    }
+}
+
+/// `proxy --api ADDR [LISTEN UPSTREAM]`: toxiproxy's API, and the proxy
+/// the command line names (called `--name`) if it names one.
+async fn with_api(
+    args: &ProxyArgs,
+    api: &str,
+    shutdown: crate::signal::ShutdownSignal,
+) -> Result<()> {
+    let registry = Registry::new(Defaults {
+        server: server_options(args),
+        connect_timeout: args.connect_timeout,
+        seed: args.seed,
+    });
+    if !args.addrs.is_empty() {
+        let ((lh, lp), (uh, up)) = addresses(&args.addrs)?;
+        let join = |host: &str, port| match host.contains(':') {
+            true => format!("[{host}]:{port}"),
+            false => format!("{host}:{port}"),
+        };
+        let config = ProxyConfig {
+            name: args.name.clone(),
+            listen: join(&lh, lp),
+            upstream: join(&uh, up),
+            enabled: true,
+        };
+        let made = registry.create(config, toxics(args)?).await?;
+        println!("listening on {}", made.config.listen);
+    }
+    let (host, port) = net::split_host_port(api).map_err(|why| anyhow::anyhow!(why))?;
+    let port = port.with_context(|| format!("--api {api:?} has no port (HOST:PORT)"))?;
+    let listener = net::bind_tcp(&host, port).await?;
+    let addr = listener.local_addr()?;
+    match args.addrs.is_empty() {
+        true => println!("listening on {addr}"),
+        false => println!("api listening on {addr}"),
+    }
+    let options = ServerOptions::with_idle(Duration::from_secs(60));
+    net::serve(listener, options, shutdown, move |io, _| {
+        proxy::api::connection(io, registry.clone())
+    })
+    .await?;
     Ok(())
 }
 
