@@ -252,12 +252,14 @@ mod tests {
         assert!(!head.close);
         assert_eq!(parse_head(b"GET /proxies HTTP/1.1\r\nHo"), Ok(None));
         assert!(
-            parse_head(b"GET / HTTP/1.0
+            parse_head(
+                b"GET / HTTP/1.0
 
-")
-                .expect("ok")
-                .expect("whole")
-                .close
+"
+            )
+            .expect("ok")
+            .expect("whole")
+            .close
         );
         let huge = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD));
         assert_eq!(parse_head(huge.as_bytes()).map_err(|e| e.status), Err(431));

@@ -31,8 +31,6 @@ pub struct Options {
     pub read_size: usize,
     /// Chunks queued per direction between its reader and its stage.
     pub queue: usize,
-    /// When the relay is over.
-    pub until: Until,
 }
 
 impl Default for Options {
@@ -40,19 +38,8 @@ impl Default for Options {
         Self {
             read_size: 64 * 1024,
             queue: 4,
-            until: Until::BothEnded,
         }
     }
-}
-
-/// When a relay stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Until {
-    /// Once both directions have reached their end (a proxy).
-    BothEnded,
-    /// Once `b` has ended and all it sent is written to `a` (`connect`: the
-    /// peer closed; stdin may never end).
-    DownstreamEnded,
 }
 
 /// How one direction ended.
@@ -78,8 +65,9 @@ pub struct Outcome {
     pub end: End,
 }
 
-/// Copies `a` to `b` through `up` and `b` to `a` through `down` until the
-/// `options.until` condition, or a stage closes or resets, or an error.
+/// Copies `a` to `b` through `up` and `b` to `a` through `down` until both
+/// directions have ended (each EOF passed on as a shutdown), a stage
+/// closes or resets, or an error.
 pub async fn relay<AR, AW, BR, BW, U, D>(
     (a_read, a_write): (AR, AW),
     (b_read, b_write): (BR, BW),
@@ -113,11 +101,7 @@ where
                     other => break other,
                 },
             }
-            let over = match options.until {
-                Until::BothEnded => up_done && down_done,
-                Until::DownstreamEnded => down_done,
-            };
-            if over {
+            if up_done && down_done {
                 break End::Eof;
             }
         }

@@ -67,7 +67,6 @@ async fn a_slow_stage_pushes_back_on_the_sender() {
     let options = Options {
         read_size: 1024,
         queue: 2,
-        until: Until::BothEnded,
     };
     tokio::spawn(async move {
         let a = tokio::io::split(a);
@@ -117,28 +116,4 @@ async fn a_stage_can_close_the_connection() {
         .expect("relay");
     assert_eq!(outcome.end, End::Closed);
     assert_eq!(outcome.upstream, 0);
-}
-
-// `connect` stops when the peer has closed, although stdin never ends.
-#[tokio::test]
-async fn downstream_ended_stops_without_the_other_side() {
-    let (_stdin, a) = duplex(1024);
-    let (b, mut server) = duplex(1024);
-    let options = Options {
-        until: Until::DownstreamEnded,
-        ..Options::default()
-    };
-    let relaying = tokio::spawn(async move {
-        let a = tokio::io::split(a);
-        let b = tokio::io::split(b);
-        relay(a, b, Pass, Pass, &options).await
-    });
-    server.write_all(b"bye").await.expect("write");
-    drop(server);
-    let outcome = timeout(LIMIT, relaying)
-        .await
-        .expect("ends without stdin's EOF")
-        .expect("task")
-        .expect("relay");
-    assert_eq!(outcome.downstream, 3);
 }

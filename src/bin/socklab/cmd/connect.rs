@@ -11,7 +11,7 @@ use tokio::net::UnixStream;
 use super::dump::Dump;
 use crate::cli::ConnectArgs;
 use socklab::net::{Endpoint, Monitored, Stream, UNIX_PEER, describe, resolve};
-use socklab::relay::{self, Until};
+use socklab::relay;
 use socklab::udp::{self, MAX_DATAGRAM};
 
 /// How long `connect --udp` waits for replies after stdin's end by default.
@@ -59,15 +59,13 @@ fn host_port(args: &ConnectArgs) -> Result<(&str, u16)> {
     }
 }
 
-/// Relays stdin and stdout with `stream` until the peer has closed.
+/// Relays stdin and stdout with `stream` until both have ended: stdin's end
+/// shuts our side down, the peer's end closes stdout.
 pub async fn to_stdio<S>(stream: S, hex: bool) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let options = relay::Options {
-        until: Until::DownstreamEnded,
-        ..relay::Options::default()
-    };
+    let options = relay::Options::default();
     let stdio = (tokio::io::stdin(), tokio::io::stdout());
     relay::relay(
         stdio,

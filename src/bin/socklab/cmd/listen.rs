@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 use super::dump::Dump;
 use crate::cli::ListenArgs;
 use socklab::net::{self, IntoListener, ServerOptions, UnixIncoming, describe};
-use socklab::relay::{self, Until};
+use socklab::relay;
 use socklab::udp::{self, MAX_DATAGRAM};
 
 /// How long a program run by `--exec` may take to exit after its connection ended.
@@ -60,18 +60,33 @@ pub async fn run(args: &ListenArgs) -> Result<()> {
         Some(path) => {
             let listener = UnixIncoming::bind(path)?;
             options.tls = args.tls.server_tls(net::UNIX_PEER)?;
-            println!("listening on {}", listener.path().display());
+            announce(&peer, &listener.path().display().to_string());
             serve(listener, options, args, peer, shutdown).await
         }
         None => {
             let listener = net::bind_tcp(&host, port).await?;
-            let addr = crate::signal::announce(listener.local_addr())?;
+            let addr = listener.local_addr()?;
+            announce(&peer, &addr.to_string());
             options.tls = args.tls.server_tls(addr)?;
             if let Some(tls) = &options.tls {
-                println!("{}", crate::cli::pin_line(tls));
+                announce(&peer, &crate::cli::pin_line(tls));
             }
             serve(listener, options, args, peer, shutdown).await
         }
+    }
+}
+
+/// Prints `listening on WHERE` (or the pin line): on stdout with `--exec`,
+/// as every server does; on stderr when stdout carries the connection's
+/// bytes (`socklab listen 9000 > file` must hold only what was received).
+fn announce(peer: &Peer, line: &str) {
+    let line = match line.starts_with("certificate ") {
+        true => line.to_string(),
+        false => format!("listening on {line}"),
+    };
+    match peer {
+        Peer::Exec(_) => println!("{line}"),
+        Peer::Stdio(_) => eprintln!("{line}"),
     }
 }
 
@@ -117,10 +132,7 @@ async fn serve(
                 Peer::Stdio(stdio) => {
                     let mut stdio = stdio.lock().await;
                     let (stdin, stdout) = &mut *stdio;
-                    let options = relay::Options {
-                        until: Until::DownstreamEnded,
-                        ..relay::Options::default()
-                    };
+                    let options = relay::Options::default();
                     relay::relay(
                         (stdin, stdout),
                         tokio::io::split(io),
@@ -190,7 +202,8 @@ async fn datagrams(
     mut shutdown: crate::signal::ShutdownSignal,
 ) -> Result<()> {
     let socket = udp::bind(host, port).await?;
-    crate::signal::announce(socket.local_addr())?;
+    // Stdout carries the datagrams.
+    eprintln!("listening on {}", socket.local_addr()?);
     let access = args.access.list();
     let idle = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     let (mut sent, mut received) = (Dump::sent(args.hex), Dump::received(args.hex));
