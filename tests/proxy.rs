@@ -316,6 +316,7 @@ async fn toxicity_half_hits_about_half_the_connections() {
             slowed += 1;
         }
     }
+    eprintln!("toxicity 0.5: {slowed} of 60 connections slowed");
     assert!(
         (19..=41).contains(&slowed),
         "{slowed} of 60 connections slowed"
@@ -396,7 +397,9 @@ async fn a_slow_link_pushes_back_instead_of_queueing() {
     };
     sender.abort();
     let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("1 MB/s for 10 s: {got} bytes crossed, {sent} written, RSS {before} -> peak {peak} KiB");
+    eprintln!(
+        "1 MB/s for 10 s: {got} bytes crossed, {sent} written, RSS {before} -> peak {peak} KiB"
+    );
     assert!(
         (9_000_000..11_500_000).contains(&got),
         "{got} bytes crossed in 10 s at 1 MB/s"
