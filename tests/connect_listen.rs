@@ -2,6 +2,7 @@
 //! transfers checked by SHA-256 both ways, half-close, UDP, Unix sockets,
 //! and `--exec` serving two connections at once.
 
+mod common;
 mod relay_common;
 
 use std::fs::File;
@@ -10,6 +11,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::{require, socklab};
 use relay_common::*;
 
 const BIG: usize = 100 * 1024 * 1024;
@@ -78,12 +80,15 @@ fn connect_sends(dir: &tempfile::TempDir, big: &std::path::Path, peer: &str) -> 
             .spawn(),
     }
     .expect("spawn peer");
-    let sent = until_it_connects(|| {
-        let mut cmd = socklab();
-        cmd.args(["connect", "127.0.0.1", &port])
-            .stdin(File::open(big).expect("open"));
-        cmd
-    });
+    let data = std::fs::read(big).expect("read");
+    let sent = until_it_connects(
+        || {
+            let mut cmd = socklab();
+            cmd.args(["connect", "127.0.0.1", &port]);
+            cmd
+        },
+        &data,
+    );
     assert!(
         sent.status.success(),
         "connect: {}",
@@ -127,12 +132,14 @@ fn the_reply_after_our_eof_arrives_both_ways() {
         ])
         .spawn()
         .expect("socat");
-    let got = until_it_connects(|| {
-        let mut cmd = socklab();
-        cmd.args(["connect", "127.0.0.1", &port]);
-        cmd.stdin(File::open(write_temp(b"question\n")).expect("open"));
-        cmd
-    });
+    let got = until_it_connects(
+        || {
+            let mut cmd = socklab();
+            cmd.args(["connect", "127.0.0.1", &port]);
+            cmd
+        },
+        b"question\n",
+    );
     // socat's cat ends only on our EOF; the reply is written after it.
     assert!(
         got.status.success(),
@@ -211,19 +218,21 @@ fn udp_datagrams_go_both_ways() {
             .spawn()
             .expect("socat"),
     );
-    let got = until_it_connects(|| {
-        let mut cmd = socklab();
-        cmd.args([
-            "connect",
-            "--udp",
-            "127.0.0.1",
-            &port,
-            "--idle-timeout",
-            "1s",
-        ]);
-        cmd.stdin(File::open(write_temp(b"hello\n")).expect("open"));
-        cmd
-    });
+    let got = until_it_connects(
+        || {
+            let mut cmd = socklab();
+            cmd.args([
+                "connect",
+                "--udp",
+                "127.0.0.1",
+                &port,
+                "--idle-timeout",
+                "3s",
+            ]);
+            cmd
+        },
+        b"hello\n",
+    );
     assert!(
         got.status.success(),
         "{}",
@@ -240,14 +249,6 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A file holding `data`, kept for the test's life.
-fn write_temp(data: &[u8]) -> std::path::PathBuf {
-    let file = tempfile::NamedTempFile::new().expect("tempfile");
-    std::fs::write(file.path(), data).expect("write");
-    // Kept: removed with the temporary directory's cleanup by the OS.
-    file.into_temp_path().keep().expect("keep")
 }
 
 #[test]
@@ -293,12 +294,14 @@ fn unix_sockets_both_ways() {
             .spawn()
             .expect("socat"),
     );
-    let got = until_it_connects(|| {
-        let mut cmd = socklab();
-        cmd.args(["connect", "--unix"]).arg(&theirs);
-        cmd.stdin(File::open(write_temp(b"quiet\n")).expect("open"));
-        cmd
-    });
+    let got = until_it_connects(
+        || {
+            let mut cmd = socklab();
+            cmd.args(["connect", "--unix"]).arg(&theirs);
+            cmd
+        },
+        b"quiet\n",
+    );
     assert!(
         got.status.success(),
         "{}",
@@ -334,13 +337,11 @@ fn exec_serves_two_connections_at_once() {
 #[test]
 fn hex_dumps_both_directions_on_stderr() {
     let mut cmd = socklab();
-    cmd.args(["listen", "0", "--exec", "echo HI"]);
+    cmd.args(["listen", "0", "--exec", "read line; echo HI"]);
     let listen = Running::start(cmd, true);
     let mut connect = socklab();
-    connect
-        .args(["connect", "--hex", "127.0.0.1", &listen.port().to_string()])
-        .stdin(File::open(write_temp(b"hello\n")).expect("open"));
-    let out = connect.output().expect("run");
+    connect.args(["connect", "--hex", "127.0.0.1", &listen.port().to_string()]);
+    let out = common::run_with_input(&mut connect, b"hello\n", LIMIT);
     assert!(out.status.success());
     assert_eq!(out.stdout, b"HI\n");
     let dump = String::from_utf8_lossy(&out.stderr);

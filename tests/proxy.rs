@@ -3,6 +3,7 @@
 //! slow_close, timeout, reset_peer, limit_data, toxicity; and the binary's
 //! memory while a sender is held back by a slow link.
 
+mod common;
 mod relay_common;
 
 use std::net::SocketAddr;
@@ -361,7 +362,7 @@ async fn a_slow_link_pushes_back_instead_of_queueing() {
         }
     })
     .await;
-    let mut cmd = relay_common::socklab();
+    let mut cmd = common::socklab();
     cmd.args([
         "proxy",
         "127.0.0.1:0",

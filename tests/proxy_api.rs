@@ -1,6 +1,7 @@
 //! toxiproxy's HTTP API driven with curl: create a proxy, add a latency
 //! toxic and see it on a connection already open, delete it, reset.
 
+mod common;
 mod relay_common;
 
 use std::io::{Read, Write};
@@ -8,7 +9,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use relay_common::{LIMIT, Running, require, socklab};
+use common::{require, socklab};
+use relay_common::{LIMIT, Running};
 use serde_json::{Value, json};
 
 /// `curl -X METHOD URL [-d BODY]`: the status and the body as JSON (Null if empty).

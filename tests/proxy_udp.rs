@@ -3,6 +3,7 @@
 //! and delay as set, and the texts' retransmitting client backing off
 //! through loss.
 
+mod common;
 mod relay_common;
 
 use std::net::SocketAddr;
@@ -184,10 +185,10 @@ async fn delay_adds_its_time() {
 // gets through. The seed makes the first two requests lost.
 #[test]
 fn the_udp_client_backs_off_through_loss() {
-    let mut cmd = relay_common::socklab();
+    let mut cmd = common::socklab();
     cmd.args(["udp", "server", "127.0.0.1", "0"]);
     let server = relay_common::Running::start(cmd, true);
-    let mut cmd = relay_common::socklab();
+    let mut cmd = common::socklab();
     cmd.args([
         "proxy",
         "--udp",
@@ -199,7 +200,7 @@ fn the_udp_client_backs_off_through_loss() {
         "5",
     ]);
     let proxy = relay_common::Running::start(cmd, true);
-    let out = relay_common::socklab()
+    let out = common::socklab()
         .args([
             "udp",
             "client",

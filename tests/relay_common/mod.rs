@@ -2,7 +2,7 @@
 //! on` line may come on stderr, free ports, retries on readiness, digests.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -98,17 +98,7 @@ impl Drop for Running {
 
 /// Waits for a child to exit, failing after [`LIMIT`].
 pub fn wait(child: &mut Child) -> std::process::ExitStatus {
-    let until = Instant::now() + LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("process did not exit within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    crate::common::wait_child(child, LIMIT)
 }
 
 /// A loopback port free a moment ago, for peers (nc, ncat, socat) that
@@ -124,37 +114,17 @@ pub fn free_udp_port() -> u16 {
     socket.local_addr().expect("addr").port()
 }
 
-/// Runs `make()` until it exits successfully: the way to wait for a peer
-/// that says nothing when it is ready (a refused try exits at once).
-pub fn until_it_connects(mut make: impl FnMut() -> Command) -> std::process::Output {
+/// Runs `make()` with `input` until it exits successfully: the way to
+/// wait for a peer that says nothing when it is ready (a refused try exits
+/// at once).
+pub fn until_it_connects(mut make: impl FnMut() -> Command, input: &[u8]) -> std::process::Output {
     let until = Instant::now() + LIMIT;
     loop {
-        let mut child = make()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.read_to_end(&mut buf);
-            buf
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = err.read_to_end(&mut buf);
-            buf
-        });
-        let status = wait(&mut child);
-        let output = std::process::Output {
-            status,
-            stdout: reader.join().expect("reader"),
-            stderr: err_reader.join().expect("reader"),
-        };
-        let refused = String::from_utf8_lossy(&output.stderr).contains("refused")
-            || String::from_utf8_lossy(&output.stderr).contains("unreachable")
-            || String::from_utf8_lossy(&output.stderr).contains("No such file");
+        let output = crate::common::run_with_input(&mut make(), input, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let refused = ["refused", "unreachable", "No such file"]
+            .iter()
+            .any(|why| stderr.contains(why));
         if output.status.success() || !refused {
             return output;
         }
@@ -190,21 +160,4 @@ pub fn sha256(path: &Path) -> String {
 /// A path for a file of the test in a temporary directory.
 pub fn file(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
     dir.path().join(name)
-}
-
-/// The socklab binary under test.
-pub fn socklab() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socklab"));
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
-
-/// Fails clearly when a peer program is missing (scripts/test.sh installs it).
-pub fn require(program: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(found, "{program} is not installed: run scripts/test.sh");
 }
