@@ -348,3 +348,55 @@ fn hex_dumps_both_directions_on_stderr() {
     assert!(dump.contains("> 00000000  68 65 6c 6c 6f 0a"), "{dump}");
     assert!(dump.contains("< 00000000  48 49 0a"), "{dump}");
 }
+
+// TLS on both: listen's development certificate, verified by connect
+// through the development CA in the same data directory.
+#[test]
+fn tls_connect_to_tls_listen() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut cmd = socklab();
+    cmd.env("SOCKLAB_DATA_DIR", data.path()).args([
+        "listen",
+        "-k",
+        "0",
+        "--tls",
+        "--exec",
+        "tr a-z A-Z",
+    ]);
+    let listen = Running::start(cmd, true);
+    let mut connect = socklab();
+    connect.env("SOCKLAB_DATA_DIR", data.path()).args([
+        "connect",
+        "--tls",
+        "localhost",
+        &listen.port().to_string(),
+    ]);
+    let out = common::run_with_input(&mut connect, b"secret\n", LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"SECRET\n");
+    // Plain text to the TLS listener is named, not taken as data.
+    let mut plain = socklab();
+    plain.args(["connect", "127.0.0.1", &listen.port().to_string()]);
+    let out = common::run_with_input(&mut plain, b"secret\n", LIMIT);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("SECRET"));
+}
+
+// A bare number where a HOST goes is a usage error (exit 2), never an address.
+#[test]
+fn bare_numbers_are_usage_errors() {
+    for args in [
+        &["listen", "127.1", "9000"][..],
+        &["proxy", "1000000:80", "127.0.0.1:9"],
+        &["proxy", "127.0.0.1", "0", "0x7f000001", "9"],
+        &["connect", "1000000", "80"],
+    ] {
+        let out = common::run(socklab().args(args), LIMIT);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is not a host"), "{args:?}: {err}");
+    }
+}

@@ -9,6 +9,7 @@ mod chat;
 mod diag;
 mod http;
 mod parse;
+pub use parse::usage_error;
 mod relay;
 mod server;
 mod small;

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::Mutex;
@@ -90,20 +90,23 @@ fn announce(peer: &Peer, line: &str) {
     }
 }
 
-/// `[HOST] PORT` as the user gave them; a lone argument is the port.
+/// `[HOST] PORT` as the user gave them; a lone argument is the port. A
+/// bad one is a usage error (exit 2), as clap's own are.
 fn host_port(addr: &[String]) -> Result<(String, u16)> {
+    const USAGE: &str = "usage: socklab listen [HOST] PORT";
     let (host, port) = match addr {
         [] => return Ok((String::new(), 0)),
         [port] => ("127.0.0.1", port),
         [host, port] => (host.as_str(), port),
-        _ => bail!("listen takes [HOST] PORT"),
+        _ => crate::cli::usage_error(USAGE),
     };
-    net::check_host(host)
-        .map_err(|err| anyhow::anyhow!("{err}; usage: socklab listen [HOST] PORT"))?;
-    let port = port
-        .parse()
-        .with_context(|| format!("invalid port {port:?}; usage: socklab listen [HOST] PORT"))?;
-    Ok((host.to_string(), port))
+    if let Err(err) = net::check_host(host) {
+        crate::cli::usage_error(&format!("{err}; {USAGE}"));
+    }
+    match port.parse() {
+        Ok(port) => Ok((host.to_string(), port)),
+        Err(_) => crate::cli::usage_error(&format!("invalid port {port:?}; {USAGE}")),
+    }
 }
 
 /// Serves connections until a signal, or, without `-k`, after the first one.

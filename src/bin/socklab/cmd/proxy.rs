@@ -157,25 +157,32 @@ async fn datagrams(
 /// A host and a port.
 type HostPort = (String, u16);
 
-/// LISTEN UPSTREAM as `HOST:PORT HOST:PORT` or `HOST PORT HOST PORT`.
+/// LISTEN UPSTREAM as `HOST:PORT HOST:PORT` or `HOST PORT HOST PORT`; a
+/// bad one is a usage error (exit 2), as clap's own are.
 fn addresses(addrs: &[String]) -> Result<(HostPort, HostPort)> {
-    let one = |text: &str| -> Result<HostPort> {
-        let (host, port) = net::split_host_port(text).map_err(|why| anyhow::anyhow!(why))?;
-        let port = port.with_context(|| format!("{text:?} has no port (HOST:PORT)"))?;
-        net::check_host(&host)?;
-        Ok((host, port))
+    const USAGE: &str =
+        "usage: socklab proxy LISTEN UPSTREAM (each HOST:PORT), or HOST PORT HOST PORT";
+    let host = |host: &str| {
+        if let Err(err) = net::check_host(host) {
+            crate::cli::usage_error(&format!("{err}; {USAGE}"));
+        }
+        host.to_string()
     };
-    let two = |host: &str, port: &str| -> Result<HostPort> {
-        net::check_host(host)?;
-        Ok((
-            host.to_string(),
-            port.parse()
-                .with_context(|| format!("invalid port {port:?}"))?,
-        ))
+    let port = |text: &str, port: Option<&str>| match port.map(str::parse::<u16>) {
+        Some(Ok(port)) => port,
+        _ => crate::cli::usage_error(&format!("{text:?} has no valid port; {USAGE}")),
+    };
+    let one = |text: &str| match net::split_host_port(text) {
+        Ok((h, Some(p))) => (host(&h), p),
+        Ok(_) => crate::cli::usage_error(&format!("{text:?} has no port; {USAGE}")),
+        Err(why) => crate::cli::usage_error(&format!("{why}; {USAGE}")),
     };
     match addrs {
-        [listen, upstream] => Ok((one(listen)?, one(upstream)?)),
-        [lh, lp, uh, up] => Ok((two(lh, lp)?, two(uh, up)?)),
-        _ => bail!("usage: socklab proxy LISTEN UPSTREAM (each HOST:PORT), or HOST PORT HOST PORT"),
+        [listen, upstream] => Ok((one(listen), one(upstream))),
+        [lh, lp, uh, up] => Ok((
+            (host(lh), port(lp, Some(lp))),
+            (host(uh), port(up, Some(up))),
+        )),
+        _ => crate::cli::usage_error(USAGE),
     }
 }
