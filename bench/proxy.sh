@@ -45,7 +45,19 @@ SOCAT=$(free_port)
 socat "TCP-LISTEN:$SOCAT,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$IPERF" & pids+=($!)
 wait_port "$SOCAT"
 
-gbits() { iperf3 -c 127.0.0.1 -p "$1" -t "$DUR" -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)'; }
+# iperf3's server takes one test at a time and may still be closing the last
+# one: a "busy" answer is tried again.
+gbits() {
+  for _ in 1 2 3 4 5; do
+    iperf3 -c 127.0.0.1 -p "$1" -t "$DUR" -J | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+if "error" in r: sys.exit(r["error"])
+print(r["end"]["sum_received"]["bits_per_second"] / 1e9)' && return
+    sleep 1
+  done
+  return 1
+}
 : >/tmp/proxy_bench_direct; : >/tmp/proxy_bench_socklab; : >/tmp/proxy_bench_socat
 for _ in $(seq "$RUNS"); do
   gbits "$IPERF" >>/tmp/proxy_bench_direct

@@ -415,3 +415,34 @@ async fn a_slow_link_pushes_back_instead_of_queueing() {
         "RSS grew from {before} KiB to {peak} KiB"
     );
 }
+
+// With no toxic the proxy splices: every byte both ways, the client's
+// half-close passed on, the reply after it delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_toxic_relays_every_byte_and_the_half_close() {
+    const BYTES: usize = 8 * 1024 * 1024;
+    let server = upstream(|mut stream: TcpStream| async move {
+        let mut got = Vec::new();
+        if stream.read_to_end(&mut got).await.is_ok() {
+            let sum: u64 = got.iter().map(|&b| u64::from(b)).sum();
+            let reply = format!("{} bytes, sum {sum}", got.len());
+            let _ = stream.write_all(reply.as_bytes()).await;
+        }
+    })
+    .await;
+    let proxy = proxy(server, &[], None).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    let data: Vec<u8> = (0..BYTES).map(|i| (i * 7 % 251) as u8).collect();
+    let sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    timeout(LIMIT, stream.write_all(&data))
+        .await
+        .expect("in time")
+        .expect("write");
+    stream.shutdown().await.expect("half-close");
+    let mut reply = String::new();
+    timeout(LIMIT, stream.read_to_string(&mut reply))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(reply, format!("{BYTES} bytes, sum {sum}"));
+}

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod netem;
 pub mod registry;
+mod splice;
 pub mod stage;
 pub mod tcp;
 pub mod toxic;

@@ -11,6 +11,7 @@ use socket2::SockRef;
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+use super::splice::{self, Spliced};
 use super::stage::{ToxicStage, Toxics};
 use super::toxic::Direction;
 use crate::net::{self, Endpoint, IntoListener, Monitored, ServerOptions, Stream};
@@ -38,20 +39,40 @@ pub async fn serve(
     options: Options,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
+    // Splicing needs the sockets' own bytes: not with TLS towards clients.
+    let fast = options
+        .server
+        .tls
+        .is_none()
+        .then_some(options.server.idle_timeout);
     let shared = Arc::new((
         options.upstream,
         options.toxics,
         options.seed,
         options.relay,
+        fast,
     ));
     let count = Arc::new(AtomicU64::new(0));
     net::serve(listener, options.server, shutdown, move |client, info| {
         let shared = shared.clone();
         let number = count.fetch_add(1, Ordering::Relaxed);
         async move {
-            let (upstream, toxics, seed, relay) = &*shared;
+            let (upstream, toxics, seed, relay, fast) = &*shared;
             let server = upstream.connect().await.map_err(|err| err.to_string())?;
             debug!("{}: relaying to {}", info.peer, server.peer());
+            let mut spliced = (0, 0);
+            let mut watched = toxics.clone();
+            if let Some(idle) = fast.filter(|_| watched.borrow_and_update().is_empty()) {
+                let (ours, theirs) = (client.get_ref().get_ref(), server.get_ref().get_ref());
+                match splice::relay(ours, theirs, &mut watched, idle).await {
+                    Ok(Spliced::Done(up, down)) => {
+                        info!("{}: {up} bytes up, {down} bytes down", info.peer);
+                        return Ok(());
+                    }
+                    Ok(Spliced::Staged(up, down)) => spliced = (up, down),
+                    Err(err) => return Err(net::describe(&err)),
+                }
+            }
             let rng = |direction: u64| match seed {
                 // Two draws per connection, one per direction, each its own.
                 Some(seed) => StdRng::seed_from_u64(
@@ -67,8 +88,8 @@ pub async fn serve(
             info!(
                 "{}: {} bytes up, {} bytes down{}",
                 info.peer,
-                outcome.upstream,
-                outcome.downstream,
+                spliced.0 + outcome.upstream,
+                spliced.1 + outcome.downstream,
                 match outcome.end {
                     End::Eof => "",
                     End::Closed => ", closed by a toxic",

@@ -66,8 +66,9 @@ pub async fn run(args: &ListenArgs) -> Result<()> {
         None => {
             let listener = net::bind_tcp(&host, port).await?;
             let addr = listener.local_addr()?;
-            announce(&peer, &addr.to_string());
+            // The certificate first: a client told we listen may check it at once.
             options.tls = args.tls.server_tls(addr)?;
+            announce(&peer, &addr.to_string());
             if let Some(tls) = &options.tls {
                 announce(&peer, &crate::cli::pin_line(tls));
             }

@@ -31,11 +31,13 @@ pub async fn run(args: &ProxyArgs) -> Result<()> {
     let toxics = toxics(args)?;
     let (_keep, watched) = watch::channel(Arc::new(toxics));
     let listener = net::bind_tcp(&listen_host, listen_port).await?;
-    let addr = crate::signal::announce(listener.local_addr())?;
+    let addr = listener.local_addr()?;
+    // The certificate first: a client told we listen may check it at once.
     let server = ServerOptions {
         tls: args.tls.server_tls(addr)?,
         ..server_options(args)
     };
+    crate::signal::announce(Ok(addr))?;
     if let Some(tls) = &server.tls {
         println!("{}", crate::cli::pin_line(tls));
     }
