@@ -40,6 +40,8 @@ pub mod hello;
 pub mod http;
 pub mod lookup;
 pub mod net;
+pub mod proxy;
+pub mod relay;
 pub mod tls;
 pub mod udp;
 pub mod upper;

@@ -24,6 +24,12 @@ pub enum NetError {
     /// The bind or listen call failed.
     #[error("cannot listen on {addr}: {}", listen_cause(cause, addr))]
     Listen { addr: SocketAddr, cause: io::Error },
+    /// Binding a Unix socket path failed.
+    #[error("cannot listen on {}: {}", path.display(), describe(cause))]
+    ListenUnix {
+        path: std::path::PathBuf,
+        cause: io::Error,
+    },
 }
 
 /// An OS error as a lowercase phrase without Rust's `(os error N)` suffix.

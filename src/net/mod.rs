@@ -20,6 +20,7 @@ mod queues;
 mod runtime;
 mod serve;
 mod stream;
+mod unix;
 
 pub use access::{AccessList, Cidr, CidrError};
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
@@ -39,3 +40,4 @@ pub use queues::{QueueSizes, queue_sizes};
 pub use runtime::single_threaded;
 pub use serve::{Accepted, ConnInfo, IntoListener, Listener, ServerOptions, TcpIncoming, serve};
 pub use stream::Stream;
+pub use unix::{UNIX_PEER, UnixIncoming};

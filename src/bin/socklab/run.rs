@@ -103,6 +103,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Ping(args) => cmd::diag::ping(&args).await,
         Command::Cert(command) => cmd::cert::run(&command),
         Command::Capture(args) => cmd::capture::run(&args).await,
+        Command::Connect(args) => cmd::connect::run(&args).await,
+        Command::Listen(args) => cmd::listen::run(&args).await,
+        Command::Proxy(args) => cmd::proxy::run(&args).await,
     }
 }
 

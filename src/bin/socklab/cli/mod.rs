@@ -9,6 +9,8 @@ mod chat;
 mod diag;
 mod http;
 mod parse;
+pub use parse::usage_error;
+mod relay;
 mod server;
 mod small;
 mod tls;
@@ -21,6 +23,7 @@ pub use cert::*;
 pub use chat::*;
 pub use diag::*;
 pub use http::*;
+pub use relay::*;
 pub use server::*;
 pub use small::*;
 pub use tls::*;
@@ -103,6 +106,21 @@ pub enum Command {
         after_help = "Examples: socklab capture --port 65432\n          socklab capture --port 65432 -w echo.pcap --print\n          socklab capture -r echo.pcap"
     )]
     Capture(CaptureArgs),
+    /// Connect stdin and stdout to a socket, like nc -N (TCP, UDP, Unix, TLS)
+    #[command(
+        after_help = "Examples: socklab connect 127.0.0.1 65432 < request\n          socklab connect --tls --hex localhost 8443\n          socklab connect --unix /tmp/app.sock"
+    )]
+    Connect(ConnectArgs),
+    /// Serve a connection with stdin and stdout, or a program per connection, like nc -l
+    #[command(
+        after_help = "Examples: socklab listen 9000 > received\n          socklab listen -k 9000 --exec 'tr a-z A-Z'\n          socklab listen --udp 9000"
+    )]
+    Listen(ListenArgs),
+    /// Relay LISTEN to UPSTREAM injecting faults: toxiproxy's toxics, netem's with --udp
+    #[command(
+        after_help = "Examples: socklab proxy 127.0.0.1:7000 127.0.0.1:65432 --toxic latency:latency=100,jitter=10\n          socklab proxy --udp 127.0.0.1:7000 127.0.0.1:60000 --toxic loss:percent=30 --seed 1\n          socklab proxy --api 127.0.0.1:8474"
+    )]
+    Proxy(ProxyArgs),
 }
 
 #[cfg(test)]

@@ -130,3 +130,9 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
         d => Ok(d),
     }
 }
+
+/// Ends the process with a usage error (exit 2, clap's wording) for an
+/// argument clap could not check itself, such as one of `[HOST] PORT`.
+pub fn usage_error(message: &str) -> ! {
+    clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).exit()
+}
