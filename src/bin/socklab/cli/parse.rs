@@ -16,6 +16,8 @@ use socklab::net;
 pub enum HostArg {
     /// The argument is a host.
     Host,
+    /// The argument is one address, which may carry a port.
+    Addr,
     /// The argument is a comma-separated list of addresses (often one), each
     /// of which may carry a port.
     Addrs,
@@ -33,12 +35,12 @@ impl TypedValueParser for HostArg {
         let text = utf8(cmd, value)?;
         let items: Vec<&str> = match self {
             HostArg::Addrs => text.split(',').map(str::trim).collect(),
-            HostArg::Host => vec![text],
+            HostArg::Host | HostArg::Addr => vec![text],
         };
         for item in items {
             let host = match self {
                 HostArg::Host => item.to_string(),
-                HostArg::Addrs => {
+                HostArg::Addr | HostArg::Addrs => {
                     net::split_host_port(item)
                         .map_err(|why| {
                             clap::Error::raw(
