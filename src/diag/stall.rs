@@ -35,6 +35,9 @@ const CHUNK: usize = 64 * 1024;
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 /// How often the queues are sampled while settling.
 const SETTLE_STEP: Duration = Duration::from_millis(10);
+/// How long a TLS 1.3 client waits for the server's tickets, the sign that
+/// the server has finished its handshake.
+const TICKET_WAIT: Duration = Duration::from_secs(2);
 
 /// What the stall server does: hold each connection for the idle timeout.
 #[derive(Debug, Clone)]
@@ -139,7 +142,8 @@ pub async fn client(
         None => (stream, None),
         Some(tls) => {
             let connected = tls.connect(stream, &target.host).await;
-            let (stream, session) = connected.map_err(NetError::from)?.into_inner();
+            let (stream, mut session) = connected.map_err(NetError::from)?.into_inner();
+            server_finished(&stream, &mut session).await;
             (stream, Some(session))
         }
     };
@@ -189,8 +193,42 @@ async fn fill(
     }
 }
 
-/// A TCP stream's non-blocking writes as `std::io::Write`, for rustls.
+/// Under TLS 1.3 our handshake ends before the server's: the read in which
+/// the server takes our Finished could take our first records with it, and
+/// those would wait in no queue. The server sends its session tickets once
+/// it has finished, so the fill starts after they came (or [`TICKET_WAIT`],
+/// for a server that sends none).
+async fn server_finished(stream: &TcpStream, session: &mut rustls::ClientConnection) {
+    if session.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+        return;
+    }
+    let tickets = async {
+        loop {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match session.read_tls(&mut NonBlocking(stream)) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    // An alert here shows up as the fill's error.
+                    let _ = session.process_new_packets();
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(TICKET_WAIT, tickets).await;
+}
+
+/// A TCP stream's non-blocking reads and writes as `std::io`, for rustls.
 struct NonBlocking<'a>(&'a TcpStream);
+
+impl std::io::Read for NonBlocking<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
 
 impl std::io::Write for NonBlocking<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
