@@ -70,9 +70,14 @@ impl Message {
     pub fn json(object: &Map<String, Value>) -> Message {
         // A map of JSON values with string keys always serializes.
         let content = python_json(object).expect("a JSON object always serializes");
+        Message::json_bytes(content.into())
+    }
+
+    /// A text/json message whose content is already written as JSON.
+    pub fn json_bytes(content: Bytes) -> Message {
         Message {
             header: Header::new(JSON_TYPE, UTF8),
-            content: content.into(),
+            content,
         }
     }
 
@@ -120,10 +125,14 @@ impl Message {
         self.header.content_type == JSON_TYPE
     }
 
+    /// The content as text, decoded with its content-encoding.
+    pub fn text(&self) -> Result<&str, ContentError> {
+        decode_text(&self.content, &self.header.content_encoding)
+    }
+
     /// Decodes text/json content with its content-encoding; it must be an object.
     pub fn json_object(&self) -> Result<Map<String, Value>, ContentError> {
-        let text = decode_text(&self.content, &self.header.content_encoding)?;
-        match serde_json::from_str(text).map_err(ContentError::NotJson)? {
+        match serde_json::from_str(self.text()?).map_err(ContentError::NotJson)? {
             Value::Object(object) => Ok(object),
             other => Err(ContentError::NotObject(json_kind(&other))),
         }

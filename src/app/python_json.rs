@@ -12,6 +12,38 @@ use super::message::{Header, KEEP_ALIVE, REQUIRED_KEYS};
 
 /// Writes the header in the original's key order and Python's JSON style.
 pub(super) fn write_header(header: &Header, content_length: usize, dst: &mut BytesMut) {
+    // The usual header (our own answers' among them) has no extra keys and
+    // no string JSON must escape: written as bytes, it costs a few copies
+    // instead of a serializer's calls per character run.
+    if !write_plain_header(header, content_length, dst) {
+        write_any_header(header, content_length, dst);
+    }
+}
+
+/// The fast way, for a header with no extra key and nothing to escape;
+/// `false` (nothing written) for any other.
+fn write_plain_header(header: &Header, content_length: usize, dst: &mut BytesMut) -> bool {
+    let plain = |s: &str| !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+    if header.extra.is_empty() && plain(&header.content_type) && plain(&header.content_encoding) {
+        dst.put_slice(b"{\"byteorder\": \"");
+        dst.put_slice(header.byteorder.as_str().as_bytes());
+        dst.put_slice(b"\", \"content-type\": \"");
+        dst.put_slice(header.content_type.as_bytes());
+        dst.put_slice(b"\", \"content-encoding\": \"");
+        dst.put_slice(header.content_encoding.as_bytes());
+        dst.put_slice(b"\", \"content-length\": ");
+        dst.put_slice(itoa::Buffer::new().format(content_length).as_bytes());
+        if header.keep_alive {
+            dst.put_slice(b", \"keep-alive\": true");
+        }
+        dst.put_u8(b'}');
+        return true;
+    }
+    false
+}
+
+/// Any header, through serde_json.
+fn write_any_header(header: &Header, content_length: usize, dst: &mut BytesMut) {
     let mut ser = serde_json::Serializer::with_formatter(dst.writer(), PythonStyle);
     let written = (|| {
         let mut map = (&mut ser).serialize_map(None)?;
@@ -66,5 +98,29 @@ impl serde_json::ser::Formatter for PythonStyle {
 
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         w.write_all(b": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_header_is_byte_for_byte_serde_s() {
+        for (kind, encoding, keep_alive, length) in [
+            ("text/json", "utf-8", false, 0),
+            ("text/json", "utf-8", true, 42),
+            ("binary/custom-server-binary-type", "binary", true, 65535),
+            ("image/🐰", "utf-8", false, usize::MAX),
+        ] {
+            let mut header = Header::new(kind, encoding);
+            header.keep_alive = keep_alive;
+            let (mut fast, mut slow) = (BytesMut::new(), BytesMut::new());
+            assert!(write_plain_header(&header, length, &mut fast));
+            write_any_header(&header, length, &mut slow);
+            assert_eq!(fast, slow);
+        }
+        let header = Header::new("text/\"json\"", "utf-8");
+        assert!(!write_plain_header(&header, 1, &mut BytesMut::new()));
     }
 }

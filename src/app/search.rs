@@ -7,12 +7,16 @@
 //! {"action": "frobnicate", "value": "x"}     ->  {"result": "Error: invalid action \"frobnicate\"."}
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
+use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::header::json_kind;
+use super::python_json::python_json;
 
 /// The table of libserver.py.
 pub const BUILTIN: [(&str, &str); 3] = [
@@ -57,6 +61,19 @@ pub enum TableError {
 #[derive(Debug, Clone)]
 pub struct SearchTable {
     entries: HashMap<String, Value>,
+    /// Each hit's answer object already written as JSON: a hit costs a
+    /// lookup, not a serialization.
+    written: HashMap<String, Bytes>,
+}
+
+/// The usual request, `{"action": "search", "value": QUERY}`, read without
+/// building a JSON tree.
+#[derive(Deserialize)]
+struct Search<'a> {
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Cow<'a, str>,
 }
 
 impl Default for SearchTable {
@@ -72,7 +89,31 @@ impl SearchTable {
             .iter()
             .map(|(query, answer)| (query.to_string(), Value::from(*answer)))
             .collect();
-        SearchTable { entries }
+        Self::with_entries(entries)
+    }
+
+    fn with_entries(entries: HashMap<String, Value>) -> Self {
+        let written = entries
+            .iter()
+            .filter(|(_, answer)| truthy(answer))
+            .filter_map(|(query, answer)| {
+                let mut object = Map::new();
+                object.insert("result".into(), answer.clone());
+                Some((query.clone(), python_json(&object).ok()?.into()))
+            })
+            .collect();
+        SearchTable { entries, written }
+    }
+
+    /// The answer to a hit, already written, when `text` is the usual
+    /// search request for an entry of the table; `None` sends the caller the
+    /// long way ([`SearchTable::answer`]), which words everything else.
+    pub fn written_answer(&self, text: &str) -> Option<Bytes> {
+        let request: Search<'_> = serde_json::from_str(text).ok()?;
+        if request.action != "search" {
+            return None;
+        }
+        self.written.get(request.value.as_ref()).cloned()
     }
 
     /// Loads a JSON object file; its values may be any JSON.
@@ -83,9 +124,7 @@ impl SearchTable {
             source,
         })?;
         match serde_json::from_str(&text) {
-            Ok(Value::Object(map)) => Ok(SearchTable {
-                entries: map.into_iter().collect(),
-            }),
+            Ok(Value::Object(map)) => Ok(Self::with_entries(map.into_iter().collect())),
             Ok(other) => Err(TableError::NotObject {
                 path: shown,
                 kind: json_kind(&other),
@@ -189,6 +228,28 @@ mod tests {
         ];
         for (request, result) in cases {
             assert_eq!(ask(&table, request), json!({ "result": result }));
+        }
+    }
+
+    #[test]
+    fn a_written_answer_is_the_long_way_s_answer() {
+        let table = SearchTable::builtin();
+        for (query, _) in BUILTIN {
+            let request = json!({"action": "search", "value": query});
+            let text = request.to_string();
+            let written = table.written_answer(&text).expect("a hit");
+            let long = python_json(&ask(&table, request)).expect("serializes");
+            assert_eq!(written.as_ref(), long.as_slice());
+        }
+        // Misses, other actions, duplicate keys and odd values go the long way.
+        for text in [
+            r#"{"action": "search", "value": "nothing"}"#,
+            r#"{"action": "frobnicate", "value": "ring"}"#,
+            r#"{"action": "search", "value": "ring", "value": "nothing"}"#,
+            r#"{"action": "search", "value": 7}"#,
+            r#"{"action": "search"}"#,
+        ] {
+            assert_eq!(table.written_answer(text), None, "{text}");
         }
     }
 

@@ -77,7 +77,11 @@ pub async fn serve(
 /// echoed. Load generators use it to check answers ([`Message::equivalent`]).
 pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, ContentError> {
     let answer = if request.is_json() {
-        Message::json(&table.answer(&request.json_object()?))
+        let text = request.text()?;
+        match table.written_answer(text) {
+            Some(content) => Message::json_bytes(content),
+            None => Message::json(&table.answer(&request.json_object()?)),
+        }
     } else {
         let echoed = &request.content[..request.content.len().min(BINARY_ECHO)];
         let mut content = BytesMut::with_capacity(BINARY_PREFIX.len() + echoed.len());
