@@ -3,7 +3,7 @@
 # `socat TCP-LISTEN:...,fork TCP:...`, on loopback:
 #   bulk     iperf3 throughput, direct / socklab proxy / socat (medians of RUNS, interleaved)
 #   latency  one-byte round trips to an echo server: p50 and p99 added by each relay
-#   conns    RSS per proxied connection with N idle connections open (bench/idle_rss.py)
+#   conns    RSS per proxied connection with N idle connections open (socklab bench idle)
 #
 #   bench/proxy.sh                   # RUNS=3 DUR=5 N=10000
 #   RUNS=5 DUR=5 bench/proxy.sh
@@ -91,5 +91,6 @@ PY
 # Idle proxied connections: the proxy's RSS per connection (each holds its
 # client's and its upstream's socket).
 PPID_=$(pgrep -n -f "socklab -q proxy 127.0.0.1:0 127.0.0.1:$ECHO")
-per=$(python3 bench/idle_rss.py "$PPID_" 127.0.0.1 "$EPROXY" "$N")
+per=$("$BIN" bench idle "127.0.0.1:$EPROXY" --conns "$N" --step "$N" --server-pid "$PPID_" --json |
+  python3 -c 'import json, sys; print(round(json.load(sys.stdin)["steps"][-1]["rss_per_conn_bytes"]))')
 echo "connections: $N idle through the proxy, RSS $per bytes per connection"
