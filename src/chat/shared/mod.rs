@@ -25,7 +25,7 @@
 //!   a live node announces a dead node's members as left, atomically, once.
 //!   Nicknames are claimed in Redis, so they are unique across the room.
 //!
-//! Every change a node makes goes through one Lua script ([`ops`]), in
+//! Every change a node makes goes through one Lua script (`ops.rs`), in
 //! order, in batches, each applied once however often it is sent. All keys
 //! share the room's hash tag, so a Redis Cluster keeps a room on one slot.
 
