@@ -479,6 +479,24 @@ fn room_script(redis: &Redis, incarnation: &str, batch: &str, ops: &[&str]) -> S
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// How many entries the hand-run script's stream holds.
+fn lines_in_stream(redis: &Redis) -> usize {
+    let port = redis.port.to_string();
+    let xlen = common::run(
+        std::process::Command::new("redis-cli").args([
+            "-p",
+            &port,
+            "XLEN",
+            "socklab:chat:{t}:lines",
+        ]),
+        TIMEOUT,
+    );
+    let count = String::from_utf8_lossy(&xlen.stdout).trim().to_string();
+    count
+        .parse()
+        .unwrap_or_else(|_| panic!("XLEN said {count:?}"))
+}
+
 #[test]
 fn a_batch_sent_twice_is_applied_once_with_the_same_answers() {
     require("redis-cli");
@@ -497,26 +515,8 @@ fn a_batch_sent_twice_is_applied_once_with_the_same_answers() {
     );
     assert_eq!(first, again);
     assert!(first.contains('1'), "the rename was granted: {first:?}");
-    let xlen = common::run(
-        std::process::Command::new("redis-cli").args([
-            "-p",
-            &redis.port.to_string(),
-            "XLEN",
-            "socklab:chat:{t}:lines",
-        ]),
-        TIMEOUT,
-    );
-    assert_eq!(String::from_utf8_lossy(&xlen.stdout).trim(), "2");
+    assert_eq!(lines_in_stream(&redis), 2);
     // The same number from a new run of the node is a new batch.
     room_script(&redis, "run2", "1", &["L", "again\n"]);
-    let xlen = common::run(
-        std::process::Command::new("redis-cli").args([
-            "-p",
-            &redis.port.to_string(),
-            "XLEN",
-            "socklab:chat:{t}:lines",
-        ]),
-        TIMEOUT,
-    );
-    assert_eq!(String::from_utf8_lossy(&xlen.stdout).trim(), "3");
+    assert_eq!(lines_in_stream(&redis), 3);
 }

@@ -153,6 +153,44 @@ struct Member {
     max_line: usize,
 }
 
+/// The commands whose way differs in a shared room: through Redis when
+/// there is one, on the hub alone when not.
+impl Member {
+    async fn say(&self, id: MemberId, text: &str) {
+        if let Some(shared) = &self.shared {
+            shared.ready_to_send().await;
+        }
+        self.hub.say(id, text);
+    }
+
+    async fn rename(&self, id: MemberId, nick: &str) {
+        let renamed = match &self.shared {
+            Some(shared) => shared
+                .rename(&self.hub, id, nick)
+                .await
+                .map_err(|e| e.to_string()),
+            None => self.hub.rename(id, nick).map_err(|e| e.to_string()),
+        };
+        if let Err(why) = renamed {
+            self.hub.tell(id, &why);
+        }
+    }
+
+    async fn who(&self, id: MemberId) {
+        let Some(shared) = &self.shared else {
+            return self.hub.who(id);
+        };
+        match shared.who().await {
+            Some(names) => self.hub.tell(id, &here(&names)),
+            None => {
+                self.hub.who(id);
+                self.hub
+                    .tell(id, "that is this node only: Redis is unreachable");
+            }
+        }
+    }
+}
+
 /// How a member's reading side ended.
 #[derive(Debug, PartialEq, Eq)]
 enum End {
@@ -241,34 +279,9 @@ async fn read_lines<R: AsyncRead + Unpin>(
         let text = String::from_utf8_lossy(&bytes);
         match Command::parse(&text) {
             Command::Quit => return Ok(End::Left),
-            Command::Say => {
-                if let Some(shared) = &room.shared {
-                    shared.ready_to_send().await;
-                }
-                hub.say(id, &text);
-            }
-            Command::Nick(nick) => {
-                let renamed = match &room.shared {
-                    Some(shared) => shared
-                        .rename(hub, id, nick)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    None => hub.rename(id, nick).map_err(|e| e.to_string()),
-                };
-                if let Err(why) = renamed {
-                    hub.tell(id, &why);
-                }
-            }
-            Command::Who => match &room.shared {
-                Some(shared) => match shared.who().await {
-                    Some(names) => hub.tell(id, &here(&names)),
-                    None => {
-                        hub.who(id);
-                        hub.tell(id, "that is this node only: Redis is unreachable");
-                    }
-                },
-                None => hub.who(id),
-            },
+            Command::Say => room.say(id, &text).await,
+            Command::Nick(nick) => room.rename(id, nick).await,
+            Command::Who => room.who(id).await,
             Command::Unknown(command) => hub.tell(
                 id,
                 &format!("unknown command /{command} (try /nick NAME, /who or quit)"),

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use tokio::sync::oneshot;
 
 use super::super::hub::{LINE_OVERHEAD, MemberId};
@@ -132,44 +132,39 @@ impl Op {
         matches!(self, Op::Rename { .. } | Op::Who { .. })
     }
 
-    fn push_args(&self, args: &mut Vec<Vec<u8>>) {
-        let mut text = |s: &str| args.push(s.as_bytes().to_vec());
+    /// Adds the op's words to the script's arguments (each written once,
+    /// straight into the command).
+    fn push_args(&self, call: &mut ScriptInvocation<'_>) {
         match self {
             Op::Line(line) => {
-                text("L");
-                args.push(line.to_vec());
+                call.arg("L").arg(line.as_ref());
             }
-            Op::Join { id, name, line } | Op::Leave { id, name, line } => {
-                text(if matches!(self, Op::Join { .. }) {
-                    "J"
-                } else {
-                    "Q"
-                });
-                text(&id.to_string());
-                text(name);
-                args.push(line.to_vec());
+            Op::Join { id, name, line } => {
+                call.arg("J").arg(*id).arg(name).arg(line.as_ref());
+            }
+            Op::Leave { id, name, line } => {
+                call.arg("Q").arg(*id).arg(name).arg(line.as_ref());
             }
             Op::Rename {
                 id, old, new, line, ..
             } => {
-                text("N");
-                text(&id.to_string());
-                text(old);
-                text(new);
-                args.push(line.to_vec());
+                call.arg("N").arg(*id).arg(old).arg(new).arg(line.as_ref());
             }
-            Op::Who { .. } => text("W"),
-            Op::Beat => text("H"),
+            Op::Who { .. } => {
+                call.arg("W");
+            }
+            Op::Beat => {
+                call.arg("H");
+            }
             Op::Sync(members) => {
-                text("S");
-                text(&members.len().to_string());
+                call.arg("S").arg(members.len());
                 for (id, name, fallback) in members {
-                    text(&id.to_string());
-                    text(name);
-                    text(fallback);
+                    call.arg(*id).arg(name).arg(fallback);
                 }
             }
-            Op::Bye => text("X"),
+            Op::Bye => {
+                call.arg("X");
+            }
         }
     }
 
@@ -219,10 +214,6 @@ impl Batch {
         keys: &Keys,
         node: &Node,
     ) -> redis::RedisResult<Vec<String>> {
-        let mut args = Vec::new();
-        for op in &self.ops {
-            op.push_args(&mut args);
-        }
         let mut call = ROOM.prepare_invoke();
         call.key(&keys.stream)
             .key(&keys.counter)
@@ -237,8 +228,8 @@ impl Batch {
             .arg(self.number)
             .arg(node.history)
             .arg(node.ttl_ms);
-        for arg in args {
-            call.arg(arg);
+        for op in &self.ops {
+            op.push_args(&mut call);
         }
         call.invoke_async(conn).await
     }

@@ -176,7 +176,7 @@ impl Reader {
 /// show lines missing; moves `position` past them.
 fn take(position: &mut Position, entries: impl Iterator<Item = StreamId>) -> Vec<Bytes> {
     let mut lines = Vec::new();
-    for entry in entries {
+    for mut entry in entries {
         let Some(n) = number(&entry) else {
             debug!("stream entry {} without a line number skipped", entry.id);
             position.id = entry.id;
@@ -192,7 +192,8 @@ fn take(position: &mut Position, entries: impl Iterator<Item = StreamId>) -> Vec
             )));
         }
         position.number = n;
-        if let Some(line) = entry.map.get("l").and_then(bytes_of) {
+        // Taken, not copied: the reply's buffer becomes the line.
+        if let Some(line) = entry.map.remove("l").and_then(bytes_of) {
             lines.push(line);
         }
         position.id = entry.id;
@@ -205,8 +206,8 @@ fn number(entry: &StreamId) -> Option<u64> {
     redis::from_redis_value_ref::<u64>(value).ok()
 }
 
-fn bytes_of(value: &redis::Value) -> Option<Bytes> {
-    redis::from_redis_value_ref::<Vec<u8>>(value)
+fn bytes_of(value: redis::Value) -> Option<Bytes> {
+    redis::from_redis_value::<Vec<u8>>(value)
         .ok()
         .map(Bytes::from)
 }
