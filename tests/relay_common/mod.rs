@@ -121,8 +121,9 @@ pub fn until_it_connects(mut make: impl FnMut() -> Command, input: &[u8]) -> std
     let until = Instant::now() + LIMIT;
     loop {
         let output = crate::common::run_with_input(&mut make(), input, LIMIT);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let refused = ["refused", "unreachable", "No such file"]
+        // Ours says "no such file or directory" (a Unix socket not made yet).
+        let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+        let refused = ["refused", "unreachable", "no such file"]
             .iter()
             .any(|why| stderr.contains(why));
         if output.status.success() || !refused {
