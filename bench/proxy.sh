@@ -12,7 +12,14 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 DUR=${DUR:-5}
-N=${N:-10000}
+# Each proxied connection holds two sockets in the proxy: 10,000 of them
+# need more than a 20,000-descriptor cap allows, so N stays under it.
+fd_cap=$(ulimit -Hn)
+case $fd_cap in
+  unlimited) fit=10000 ;;
+  *) fit=$(( fd_cap > 20100 ? 10000 : (fd_cap - 50) / 2 )) ;;
+esac
+N=${N:-$fit}
 for cmd in iperf3 socat python3; do
   command -v "$cmd" >/dev/null || { echo "$cmd is needed (apt-get install $cmd)" >&2; exit 1; }
 done
@@ -26,13 +33,15 @@ trap cleanup EXIT
 
 # A free loopback port (for the programs that cannot report theirs).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Starts socklab with $@ in the background and prints the port of its `listening on` line.
+# Starts socklab with $@ in the background; sets PORT (from its `listening
+# on` line) and PID. Not in $(...): the pid must reach the cleanup's list.
 start_socklab() {
   local out; out=$(mktemp)
   "$BIN" -q "$@" >"$out" 2>/dev/null &
-  pids+=($!)
+  PID=$!
+  pids+=("$PID")
   for _ in $(seq 100); do grep -q '^listening on' "$out" && break; sleep 0.05; done
-  sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -1
+  PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -1)
 }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -40,7 +49,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 IPERF=$(free_port)
 iperf3 -s -p "$IPERF" -D >/dev/null 2>&1; sleep 0.3
 pids+=("$(pgrep -n -f "iperf3 -s -p $IPERF")")
-PROXY=$(start_socklab proxy 127.0.0.1:0 "127.0.0.1:$IPERF")
+start_socklab proxy 127.0.0.1:0 "127.0.0.1:$IPERF"; PROXY=$PORT
 SOCAT=$(free_port)
 socat "TCP-LISTEN:$SOCAT,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$IPERF" & pids+=($!)
 wait_port "$SOCAT"
@@ -69,8 +78,8 @@ echo "bulk (iperf3, Gbit/s, median of $RUNS x ${DUR}s): direct $d, socklab proxy
 python3 -c "print(f'  socklab/direct {$s/$d:.2f}x (goal >= 0.8), socklab/socat {$s/$c:.2f}x (goal >= 1.5)')"
 
 # Round trips of one byte to an echo server, direct and through each relay.
-ECHO=$(start_socklab echo server 127.0.0.1 0)
-EPROXY=$(start_socklab proxy 127.0.0.1:0 "127.0.0.1:$ECHO")
+start_socklab echo server 127.0.0.1 0; ECHO=$PORT
+start_socklab proxy 127.0.0.1:0 "127.0.0.1:$ECHO"; EPROXY=$PORT; EPROXY_PID=$PID
 ESOCAT=$(free_port)
 socat "TCP-LISTEN:$ESOCAT,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$ECHO" & pids+=($!)
 wait_port "$ESOCAT"
@@ -90,7 +99,6 @@ PY
 
 # Idle proxied connections: the proxy's RSS per connection (each holds its
 # client's and its upstream's socket).
-PPID_=$(pgrep -n -f "socklab -q proxy 127.0.0.1:0 127.0.0.1:$ECHO")
-per=$("$BIN" bench idle "127.0.0.1:$EPROXY" --conns "$N" --step "$N" --server-pid "$PPID_" --json |
+per=$("$BIN" bench idle "127.0.0.1:$EPROXY" --conns "$N" --step "$N" --server-pid "$EPROXY_PID" --json |
   python3 -c 'import json, sys; print(round(json.load(sys.stdin)["steps"][-1]["rss_per_conn_bytes"]))')
-echo "connections: $N idle through the proxy, RSS $per bytes per connection"
+echo "connections: $N idle through the proxy (open-files cap $fd_cap), RSS $per bytes per connection"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, first installing the real peers the tests talk to
 # (nc, ncat, socat, curl, wrk, openssl, python3, ip, ping, tcpdump, setpriv, the
-# services database, redis-server).
+# services database, redis-server, iperf3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [nc]=netcat-openbsd [ncat]=ncat [socat]=socat [curl]=curl [wrk]=wrk [openssl]=openssl
   [python3]=python3 [ip]=iproute2 [ping]=iputils-ping [ss]=iproute2
-  [tcpdump]=tcpdump [setpriv]=util-linux [redis-server]=redis-server
+  [tcpdump]=tcpdump [setpriv]=util-linux [redis-server]=redis-server [iperf3]=iperf3
 )
 # tests/bench.rs renders a --plot SVG with rsvg-convert.
 needs[rsvg-convert]=librsvg2-bin

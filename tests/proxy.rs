@@ -416,15 +416,16 @@ async fn a_slow_link_pushes_back_instead_of_queueing() {
     );
 }
 
-// With no toxic the proxy splices: every byte both ways, the client's
-// half-close passed on, the reply after it delivered.
+// With no toxic the proxy splices: every byte both ways and in order (a
+// digest that depends on each byte's place: the proxy fills two pipes in
+// turn), the client's half-close passed on, the reply after it delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_toxic_relays_every_byte_and_the_half_close() {
     const BYTES: usize = 8 * 1024 * 1024;
     let server = upstream(|mut stream: TcpStream| async move {
         let mut got = Vec::new();
         if stream.read_to_end(&mut got).await.is_ok() {
-            let sum: u64 = got.iter().map(|&b| u64::from(b)).sum();
+            let sum = digest(&got);
             let reply = format!("{} bytes, sum {sum}", got.len());
             let _ = stream.write_all(reply.as_bytes()).await;
         }
@@ -432,8 +433,16 @@ async fn no_toxic_relays_every_byte_and_the_half_close() {
     .await;
     let proxy = proxy(server, &[], None).await;
     let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
-    let data: Vec<u8> = (0..BYTES).map(|i| (i * 7 % 251) as u8).collect();
-    let sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let data: Vec<u8> = (0..BYTES)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let sum = digest(&data);
     timeout(LIMIT, stream.write_all(&data))
         .await
         .expect("in time")
@@ -445,4 +454,72 @@ async fn no_toxic_relays_every_byte_and_the_half_close() {
         .expect("in time")
         .expect("read");
     assert_eq!(reply, format!("{BYTES} bytes, sum {sum}"));
+}
+
+/// A digest that changes when bytes change places.
+fn digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0, |h: u64, &b| {
+        h.wrapping_mul(1_000_003).wrapping_add(u64::from(b))
+    })
+}
+
+// iperf3's server closes its data connection with bytes unread: a reset
+// while the proxy splices into it. splice(2) then raises SIGPIPE (it has no
+// MSG_NOSIGNAL, and the signal goes to the whole process), which killed the
+// proxy in every run before the proxy command ignored SIGPIPE.
+#[test]
+fn iperf3_runs_leave_the_proxy_serving() {
+    use std::io::BufRead;
+    let port = relay_common::free_port();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = std::process::Command::new("iperf3")
+        .args([
+            "-s",
+            "--forceflush",
+            "-B",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("iperf3 (scripts/test.sh installs it)");
+    let out = server.stdout.take().expect("piped");
+    let _server = Killed(server);
+    let mut lines = std::io::BufReader::new(out).lines();
+    assert!(
+        lines.any(|line| line.is_ok_and(|l| l.contains("Server listening"))),
+        "iperf3 -s did not start"
+    );
+    let mut cmd = common::socklab();
+    cmd.args(["proxy", "127.0.0.1:0", &format!("127.0.0.1:{port}")]);
+    let mut proxy = relay_common::Running::start(cmd, true);
+    for _ in 0..4 {
+        let mut client = std::process::Command::new("iperf3");
+        client.args([
+            "-c",
+            "127.0.0.1",
+            "-p",
+            &proxy.port().to_string(),
+            "-t",
+            "1",
+        ]);
+        let run = client
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("iperf3 -c");
+        let status = relay_common::wait(&mut { run });
+        if let Some(died) = proxy.child.try_wait().expect("try_wait") {
+            panic!("the proxy died ({died}); stderr: {}", proxy.stderr());
+        }
+        assert!(status.success(), "iperf3 through the proxy: {status}");
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::Interest;
 use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::stage::Toxics;
@@ -32,7 +33,6 @@ struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
     held: AtomicUsize,
-    moved: AtomicU64,
 }
 
 impl Pipe {
@@ -57,8 +57,79 @@ impl Pipe {
             read,
             write,
             held: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// One direction's two pipes, used in turn: one fills from the socket while
+/// the other drains into the peer, so reading and writing overlap. A pipe is
+/// only filled while empty, because a full pipe and a socket with nothing to
+/// read both answer EAGAIN, and mistaking one for the other would wait for a
+/// readiness that has already been spent.
+struct Lane {
+    pipes: [Pipe; 2],
+    /// Pipes filled and pipes emptied so far: the next to fill is
+    /// `filled % 2`, the next to drain `drained % 2`.
+    filled: AtomicUsize,
+    drained: AtomicUsize,
+    moved: AtomicU64,
+}
+
+impl Lane {
+    fn new() -> io::Result<Lane> {
+        Ok(Lane {
+            pipes: [Pipe::new()?, Pipe::new()?],
+            filled: AtomicUsize::new(0),
+            drained: AtomicUsize::new(0),
             moved: AtomicU64::new(0),
         })
+    }
+
+    /// The pipe to fill next, if it is empty.
+    fn to_fill(&self) -> Option<&Pipe> {
+        let pipe = &self.pipes[self.filled.load(Ordering::Relaxed) % 2];
+        (pipe.held.load(Ordering::Relaxed) == 0).then_some(pipe)
+    }
+
+    /// The pipe to drain next, if it holds anything.
+    fn to_drain(&self) -> Option<&Pipe> {
+        let pipe = &self.pipes[self.drained.load(Ordering::Relaxed) % 2];
+        (pipe.held.load(Ordering::Relaxed) > 0).then_some(pipe)
+    }
+
+    fn filled_with(&self, n: usize) {
+        self.pipes[self.filled.load(Ordering::Relaxed) % 2]
+            .held
+            .fetch_add(n, Ordering::Relaxed);
+        self.filled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn drained_by(&self, n: usize) {
+        let pipe = &self.pipes[self.drained.load(Ordering::Relaxed) % 2];
+        if pipe.held.fetch_sub(n, Ordering::Relaxed) == n {
+            self.drained.fetch_add(1, Ordering::Relaxed);
+        }
+        self.moved.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Moves the next pipe's bytes into `to` (one splice, once writable).
+    async fn drain_once(&self, pipe: &Pipe, to: &TcpStream) -> io::Result<()> {
+        let held = pipe.held.load(Ordering::Relaxed);
+        let n = to
+            .async_io(Interest::WRITABLE, || {
+                splice(pipe.read.as_raw_fd(), to.as_raw_fd(), held)
+            })
+            .await?;
+        self.drained_by(n);
+        Ok(())
+    }
+
+    /// Empties both pipes into `to`, in the order they were filled.
+    async fn drain(&self, to: &TcpStream) -> io::Result<()> {
+        while let Some(pipe) = self.to_drain() {
+            self.drain_once(pipe, to).await?;
+        }
+        Ok(())
     }
 }
 
@@ -81,43 +152,74 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     }
 }
 
-/// Empties `pipe` into `to`.
-async fn drain(pipe: &Pipe, to: &TcpStream, seen: &AtomicU64, start: Instant) -> io::Result<()> {
-    while pipe.held.load(Ordering::Relaxed) > 0 {
-        let held = pipe.held.load(Ordering::Relaxed);
-        let n = to
-            .async_io(Interest::WRITABLE, || {
-                splice(pipe.read.as_raw_fd(), to.as_raw_fd(), held)
-            })
-            .await?;
-        pipe.held.fetch_sub(n, Ordering::Relaxed);
-        pipe.moved.fetch_add(n as u64, Ordering::Relaxed);
-        seen.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+/// Whether SIGPIPE would end the process. splice(2) into a socket whose
+/// peer is gone raises it for the whole process (splice has no
+/// MSG_NOSIGNAL), so splicing waits until the program ignores or handles
+/// it, as Rust programs do unless they restore the default.
+fn sigpipe_kills() -> bool {
+    // SAFETY: reads the current disposition into a zeroed struct.
+    unsafe {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut now) != 0
+            || now.sa_sigaction == libc::SIG_DFL
     }
-    Ok(())
 }
 
-/// One direction until EOF (then `to` is shut down for writing).
+/// How a direction ended.
+enum End {
+    /// EOF, passed on as a half-close.
+    Eof,
+    /// No pipe could be had (descriptors run out) before anything was read.
+    NoPipe,
+}
+
+/// One direction until EOF (then `to` is shut down for writing). Its pipes
+/// are made when the first bytes come: an idle connection holds none.
 async fn direction(
     from: &TcpStream,
     to: &TcpStream,
-    pipe: &Pipe,
+    lane: &OnceCell<Lane>,
     seen: &AtomicU64,
     start: Instant,
-) -> io::Result<()> {
+) -> io::Result<End> {
+    // A peek, not readiness alone: a fresh socket may be reported readable
+    // with nothing to read, and each lane costs four descriptors.
+    from.peek(&mut [0u8; 1]).await?;
+    let Ok(lane) = lane.get_or_try_init(|| async { Lane::new() }).await else {
+        return Ok(End::NoPipe);
+    };
+    let mut eof = false;
     loop {
-        let n = from
-            .async_io(Interest::READABLE, || {
-                splice(from.as_raw_fd(), pipe.write.as_raw_fd(), PIPE_SIZE)
-            })
-            .await?;
-        if n == 0 {
+        let fill = lane.to_fill().filter(|_| !eof);
+        let drain = lane.to_drain();
+        if eof && drain.is_none() {
             // SAFETY: shutdown(2) of the write side of a socket we hold.
             unsafe { libc::shutdown(to.as_raw_fd(), libc::SHUT_WR) };
-            return Ok(());
+            return Ok(End::Eof);
         }
-        pipe.held.fetch_add(n, Ordering::Relaxed);
-        drain(pipe, to, seen, start).await?;
+        // A branch with nothing to do waits forever: the other one runs.
+        tokio::select! {
+            n = async {
+                match fill {
+                    Some(pipe) => from.async_io(Interest::READABLE, || {
+                        splice(from.as_raw_fd(), pipe.write.as_raw_fd(), PIPE_SIZE)
+                    }).await,
+                    None => std::future::pending().await,
+                }
+            } => match n? {
+                0 => eof = true,
+                n => lane.filled_with(n),
+            },
+            done = async {
+                match drain {
+                    Some(pipe) => lane.drain_once(pipe, to).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                done?;
+                seen.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -129,13 +231,12 @@ pub async fn relay(
     toxics: &mut Toxics,
     idle: Option<Duration>,
 ) -> io::Result<Spliced> {
-    let (up, down) = match (Pipe::new(), Pipe::new()) {
-        (Ok(up), Ok(down)) => (up, down),
-        (Err(err), _) | (_, Err(err)) => {
-            tracing::debug!("no pipe for splicing ({err}): copying instead");
-            return Ok(Spliced::Staged(0, 0));
-        }
-    };
+    if sigpipe_kills() {
+        tracing::debug!("SIGPIPE is not ignored: copying instead of splicing");
+        return Ok(Spliced::Staged(0, 0));
+    }
+    let (up, down) = (OnceCell::new(), OnceCell::new());
+    let moved = |lane: &OnceCell<Lane>| lane.get().map_or(0, |l| l.moved.load(Ordering::Relaxed));
     let start = Instant::now();
     let seen = AtomicU64::new(0);
     let mut up_done = false;
@@ -147,19 +248,22 @@ pub async fn relay(
         let idle_check = idle.map(|d| d / 4 + Duration::from_millis(1));
         loop {
             if up_done && down_done {
-                return Ok(Spliced::Done(
-                    up.moved.load(Ordering::Relaxed),
-                    down.moved.load(Ordering::Relaxed),
-                ));
+                return Ok(Spliced::Done(moved(&up), moved(&down)));
             }
             tokio::select! {
-                done = &mut upward, if !up_done => { done?; up_done = true; }
-                done = &mut downward, if !down_done => { done?; down_done = true; }
+                done = &mut upward, if !up_done => match done? {
+                    End::Eof => up_done = true,
+                    End::NoPipe => break,
+                },
+                done = &mut downward, if !down_done => match done? {
+                    End::Eof => down_done = true,
+                    End::NoPipe => break,
+                },
                 changed = toxics.changed() => match changed {
                     Ok(()) if !toxics.borrow_and_update().is_empty() => break,
                     Ok(()) => {}
                     // The proxy is gone: so is the connection.
-                    Err(_) => return Ok(Spliced::Done(up.moved.load(Ordering::Relaxed), down.moved.load(Ordering::Relaxed))),
+                    Err(_) => return Ok(Spliced::Done(moved(&up), moved(&down))),
                 },
                 () = sleep(idle_check) => {
                     let quiet = start.elapsed().saturating_sub(Duration::from_millis(seen.load(Ordering::Relaxed)));
@@ -171,12 +275,13 @@ pub async fn relay(
         }
     }
     // What the pipes hold was read from one side: it belongs to the other.
-    drain(&up, server, &seen, start).await?;
-    drain(&down, client, &seen, start).await?;
-    Ok(Spliced::Staged(
-        up.moved.load(Ordering::Relaxed),
-        down.moved.load(Ordering::Relaxed),
-    ))
+    if let Some(up) = up.get() {
+        up.drain(server).await?;
+    }
+    if let Some(down) = down.get() {
+        down.drain(client).await?;
+    }
+    Ok(Spliced::Staged(moved(&up), moved(&down)))
 }
 
 async fn sleep(every: Option<Duration>) {

@@ -33,7 +33,9 @@ pub struct Options {
     pub relay: relay::Options,
 }
 
-/// Serves the proxy on `listener` until `shutdown` resolves.
+/// Serves the proxy on `listener` until `shutdown` resolves. Connections
+/// without toxics splice(2), which needs SIGPIPE ignored (Rust's default):
+/// where it is not, they copy.
 pub async fn serve(
     listener: impl IntoListener<Listener = net::TcpIncoming>,
     options: Options,

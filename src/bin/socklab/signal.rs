@@ -54,3 +54,11 @@ pub fn announce(
     println!("listening on {addr}");
     Ok(addr)
 }
+
+/// Ignores SIGPIPE from here on. `main` keeps its default for `| head`, but
+/// the proxy's splice(2) raises it for the whole process whenever a peer
+/// resets mid-transfer, and the proxy only ends on a signal of its own.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a disposition; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}

@@ -51,6 +51,8 @@ pub async fn run(args: &ProxyArgs) -> Result<()> {
         server,
         relay: Default::default(),
     };
+    // After the last line printed: a closed stdout now is nobody's business.
+    crate::signal::ignore_sigpipe();
     proxy::tcp::serve(listener, options, shutdown).await?;
     Ok(())
 }
@@ -119,6 +121,7 @@ async fn with_api(
         false => println!("api listening on {addr}"),
     }
     let options = ServerOptions::with_idle(Duration::from_secs(60));
+    crate::signal::ignore_sigpipe();
     net::serve(listener, options, shutdown, move |io, _| {
         proxy::api::connection(io, registry.clone())
     })
