@@ -834,3 +834,53 @@ fn a_peer_that_stalls_in_the_handshake_is_dropped_after_the_timeout() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+// The proxy's side towards its upstream (issue 16): a plain client through
+// `proxy --upstream-tls` reaches a TLS echo server, verified by the
+// development CA or by its pin; a wrong pin closes that client's connection
+// and the proxy says why; with `--tls` as well, both sides are TLS.
+#[test]
+fn proxy_speaks_tls_to_its_upstream() {
+    let dir = data_dir();
+    let echo = server(dir.path(), &["echo", "server", "127.0.0.1", "0", "--tls"]);
+    let up = format!("127.0.0.1:{}", echo.port());
+    let pin = pin_of(&DevStore::new(dir.path()).cert_path()).to_string();
+    let proxy = |extra: &[&str]| {
+        server(
+            dir.path(),
+            &[&["proxy", "127.0.0.1:0", &up, "--upstream-tls"][..], extra].concat(),
+        )
+    };
+    assert_serves(dir.path(), &proxy(&[]).port(), &[]);
+    assert_serves(dir.path(), &proxy(&["--upstream-pin", &pin]).port(), &[]);
+    let wrong = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let refused = proxy(&["--upstream-pin", wrong]);
+    let out = client(
+        dir.path(),
+        &["echo", "client", "127.0.0.1", &refused.port()],
+    );
+    assert!(!out.status.success(), "{:?}", text(&out));
+    refused.wait_for_log(
+        &format!(
+            "certificate verify failed for 127.0.0.1: pin mismatch: expected {wrong}, got {pin}"
+        ),
+        TIMEOUT,
+    );
+    assert_serves(dir.path(), &proxy(&["--tls"]).port(), &["--tls"]);
+    let plain = server(dir.path(), &["echo", "server", "127.0.0.1", "0"]);
+    let to_plain = server(
+        dir.path(),
+        &[
+            "proxy",
+            "127.0.0.1:0",
+            &format!("127.0.0.1:{}", plain.port()),
+            "--upstream-tls",
+        ],
+    );
+    let out = client(
+        dir.path(),
+        &["echo", "client", "127.0.0.1", &to_plain.port()],
+    );
+    assert!(!out.status.success(), "{:?}", text(&out));
+    to_plain.wait_for_log("the server answered in plain text, not TLS", TIMEOUT);
+}

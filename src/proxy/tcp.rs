@@ -41,11 +41,8 @@ pub async fn serve(
     options: Options,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
-    // Splicing needs the sockets' own bytes: not with TLS towards clients.
-    let fast = options
-        .server
-        .tls
-        .is_none()
+    // Splicing needs the sockets' own bytes: not with TLS on either side.
+    let fast = (options.server.tls.is_none() && options.upstream.tls.is_none())
         .then_some(options.server.idle_timeout);
     let shared = Arc::new((
         options.upstream,

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::parse::{HostArg, parse_duration};
 use super::server::AccessArgs;
-use super::{TlsClientArgs, TlsServerArgs};
+use super::{TlsClientArgs, TlsServerArgs, UpstreamTlsArgs};
 
 /// Options of `connect`.
 #[derive(Debug, Clone, Args)]
@@ -69,6 +69,8 @@ pub struct ListenArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub tls: TlsServerArgs,
+    #[command(flatten)]
+    pub upstream_tls: UpstreamTlsArgs,
 }
 
 /// Options of `proxy`.
@@ -78,13 +80,13 @@ pub struct ProxyArgs {
     #[arg(value_name = "ADDR", num_args = 0..=4, required_unless_present = "api")]
     pub addrs: Vec<String>,
     /// Relay UDP datagrams, with netem's faults (loss, duplicate, reorder, delay, corrupt, rate)
-    #[arg(long, conflicts_with_all = ["api", "tls"])]
+    #[arg(long, conflicts_with_all = ["api", "tls", "upstream_tls"])]
     pub udp: bool,
     /// A toxic (TCP) or fault (--udp), repeatable: latency:latency=100,jitter=10,stream=upstream,toxicity=0.5
     #[arg(long = "toxic", value_name = "SPEC")]
     pub toxics: Vec<String>,
     /// Serve toxiproxy's HTTP JSON API on ADDR (e.g. 127.0.0.1:8474) so its clients drive the proxies
-    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addr, conflicts_with = "tls")]
+    #[arg(long, value_name = "ADDR", value_parser = HostArg::Addr, conflicts_with_all = ["tls", "upstream_tls"])]
     pub api: Option<String>,
     /// Name of the proxy given by LISTEN UPSTREAM, as the API shows it
     #[arg(long, default_value = "proxy", value_name = "NAME")]
@@ -105,4 +107,6 @@ pub struct ProxyArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub tls: TlsServerArgs,
+    #[command(flatten)]
+    pub upstream_tls: UpstreamTlsArgs,
 }

@@ -78,6 +78,40 @@ impl TlsClientArgs {
     }
 }
 
+/// The proxy's TLS towards its upstream: `--upstream-tls`, verifying the
+/// upstream unless told otherwise (`--tls` is the side facing clients).
+#[derive(Debug, Clone, Default, Args)]
+pub struct UpstreamTlsArgs {
+    /// Speak TLS to UPSTREAM; its certificate is verified (system roots and the development CA)
+    #[arg(long)]
+    pub upstream_tls: bool,
+    /// Trust only the CAs in FILE (PEM) for UPSTREAM
+    #[arg(long, value_name = "FILE", requires = "upstream_tls")]
+    pub upstream_cacert: Option<PathBuf>,
+    /// Trust exactly the UPSTREAM key with this pin
+    #[arg(long, value_name = "sha256//BASE64", value_parser = clap::value_parser!(Pin), requires = "upstream_tls")]
+    pub upstream_pin: Option<Pin>,
+    /// Do not verify UPSTREAM at all (warned on every connection)
+    #[arg(long, conflicts_with_all = ["upstream_cacert", "upstream_pin"], requires = "upstream_tls")]
+    pub upstream_insecure: bool,
+}
+
+impl UpstreamTlsArgs {
+    /// The TLS to speak to the upstream, or `None` without `--upstream-tls`.
+    pub fn client_tls(&self) -> Result<Option<ClientTls>> {
+        if !self.upstream_tls {
+            return Ok(None);
+        }
+        let trust = TrustArgs {
+            cacert: self.upstream_cacert.clone(),
+            pin: self.upstream_pin,
+            insecure: self.upstream_insecure,
+            ..TrustArgs::default()
+        };
+        Ok(Some(ClientTls::new(&trust.options())?))
+    }
+}
+
 /// How a TLS client trusts servers and shows itself (`--tls` clients, and
 /// `http get` for https URLs).
 #[derive(Debug, Clone, Default, Args)]

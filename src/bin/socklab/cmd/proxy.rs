@@ -44,6 +44,7 @@ pub async fn run(args: &ProxyArgs) -> Result<()> {
     let options = proxy::tcp::Options {
         upstream: Endpoint {
             connect_timeout: args.connect_timeout,
+            tls: args.upstream_tls.client_tls()?,
             ..Endpoint::new(up_host, up_port)
         },
         toxics: watched,
