@@ -74,12 +74,16 @@ where
     }
     let mut buf = vec![0u8; buffer];
     let mut copied = 0;
+    // One wait for the whole loop: a new one per read would join the
+    // token's waiters and leave them again on every message.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
         // Between reads nothing is in flight, so a shutdown may close here.
         let n = tokio::select! {
             biased;
             read = io.read(&mut buf) => read?,
-            () = shutdown.cancelled() => break,
+            () = &mut cancelled => break,
         };
         if n == 0 {
             break;
