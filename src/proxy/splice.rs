@@ -33,6 +33,7 @@ struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
     held: AtomicUsize,
+    moved: AtomicU64,
 }
 
 impl Pipe {
@@ -57,79 +58,8 @@ impl Pipe {
             read,
             write,
             held: AtomicUsize::new(0),
-        })
-    }
-}
-
-/// One direction's two pipes, used in turn: one fills from the socket while
-/// the other drains into the peer, so reading and writing overlap. A pipe is
-/// only filled while empty, because a full pipe and a socket with nothing to
-/// read both answer EAGAIN, and mistaking one for the other would wait for a
-/// readiness that has already been spent.
-struct Lane {
-    pipes: [Pipe; 2],
-    /// Pipes filled and pipes emptied so far: the next to fill is
-    /// `filled % 2`, the next to drain `drained % 2`.
-    filled: AtomicUsize,
-    drained: AtomicUsize,
-    moved: AtomicU64,
-}
-
-impl Lane {
-    fn new() -> io::Result<Lane> {
-        Ok(Lane {
-            pipes: [Pipe::new()?, Pipe::new()?],
-            filled: AtomicUsize::new(0),
-            drained: AtomicUsize::new(0),
             moved: AtomicU64::new(0),
         })
-    }
-
-    /// The pipe to fill next, if it is empty.
-    fn to_fill(&self) -> Option<&Pipe> {
-        let pipe = &self.pipes[self.filled.load(Ordering::Relaxed) % 2];
-        (pipe.held.load(Ordering::Relaxed) == 0).then_some(pipe)
-    }
-
-    /// The pipe to drain next, if it holds anything.
-    fn to_drain(&self) -> Option<&Pipe> {
-        let pipe = &self.pipes[self.drained.load(Ordering::Relaxed) % 2];
-        (pipe.held.load(Ordering::Relaxed) > 0).then_some(pipe)
-    }
-
-    fn filled_with(&self, n: usize) {
-        self.pipes[self.filled.load(Ordering::Relaxed) % 2]
-            .held
-            .fetch_add(n, Ordering::Relaxed);
-        self.filled.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn drained_by(&self, n: usize) {
-        let pipe = &self.pipes[self.drained.load(Ordering::Relaxed) % 2];
-        if pipe.held.fetch_sub(n, Ordering::Relaxed) == n {
-            self.drained.fetch_add(1, Ordering::Relaxed);
-        }
-        self.moved.fetch_add(n as u64, Ordering::Relaxed);
-    }
-
-    /// Moves the next pipe's bytes into `to` (one splice, once writable).
-    async fn drain_once(&self, pipe: &Pipe, to: &TcpStream) -> io::Result<()> {
-        let held = pipe.held.load(Ordering::Relaxed);
-        let n = to
-            .async_io(Interest::WRITABLE, || {
-                splice(pipe.read.as_raw_fd(), to.as_raw_fd(), held)
-            })
-            .await?;
-        self.drained_by(n);
-        Ok(())
-    }
-
-    /// Empties both pipes into `to`, in the order they were filled.
-    async fn drain(&self, to: &TcpStream) -> io::Result<()> {
-        while let Some(pipe) = self.to_drain() {
-            self.drain_once(pipe, to).await?;
-        }
-        Ok(())
     }
 }
 
@@ -150,6 +80,22 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     } else {
         Ok(n as usize)
     }
+}
+
+/// Empties `pipe` into `to`.
+async fn drain(pipe: &Pipe, to: &TcpStream, seen: &AtomicU64, start: Instant) -> io::Result<()> {
+    while pipe.held.load(Ordering::Relaxed) > 0 {
+        let held = pipe.held.load(Ordering::Relaxed);
+        let n = to
+            .async_io(Interest::WRITABLE, || {
+                splice(pipe.read.as_raw_fd(), to.as_raw_fd(), held)
+            })
+            .await?;
+        pipe.held.fetch_sub(n, Ordering::Relaxed);
+        pipe.moved.fetch_add(n as u64, Ordering::Relaxed);
+        seen.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// Whether SIGPIPE would end the process. splice(2) into a socket whose
@@ -173,53 +119,34 @@ enum End {
     NoPipe,
 }
 
-/// One direction until EOF (then `to` is shut down for writing). Its pipes
-/// are made when the first bytes come: an idle connection holds none.
+/// One direction until EOF (then `to` is shut down for writing). Its pipe
+/// is made when the first bytes come: an idle connection holds none.
 async fn direction(
     from: &TcpStream,
     to: &TcpStream,
-    lane: &OnceCell<Lane>,
+    pipe: &OnceCell<Pipe>,
     seen: &AtomicU64,
     start: Instant,
 ) -> io::Result<End> {
     // A peek, not readiness alone: a fresh socket may be reported readable
-    // with nothing to read, and each lane costs four descriptors.
+    // with nothing to read, and each pipe costs two descriptors.
     from.peek(&mut [0u8; 1]).await?;
-    let Ok(lane) = lane.get_or_try_init(|| async { Lane::new() }).await else {
+    let Ok(pipe) = pipe.get_or_try_init(|| async { Pipe::new() }).await else {
         return Ok(End::NoPipe);
     };
-    let mut eof = false;
     loop {
-        let fill = lane.to_fill().filter(|_| !eof);
-        let drain = lane.to_drain();
-        if eof && drain.is_none() {
+        let n = from
+            .async_io(Interest::READABLE, || {
+                splice(from.as_raw_fd(), pipe.write.as_raw_fd(), PIPE_SIZE)
+            })
+            .await?;
+        if n == 0 {
             // SAFETY: shutdown(2) of the write side of a socket we hold.
             unsafe { libc::shutdown(to.as_raw_fd(), libc::SHUT_WR) };
             return Ok(End::Eof);
         }
-        // A branch with nothing to do waits forever: the other one runs.
-        tokio::select! {
-            n = async {
-                match fill {
-                    Some(pipe) => from.async_io(Interest::READABLE, || {
-                        splice(from.as_raw_fd(), pipe.write.as_raw_fd(), PIPE_SIZE)
-                    }).await,
-                    None => std::future::pending().await,
-                }
-            } => match n? {
-                0 => eof = true,
-                n => lane.filled_with(n),
-            },
-            done = async {
-                match drain {
-                    Some(pipe) => lane.drain_once(pipe, to).await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                done?;
-                seen.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-            }
-        }
+        pipe.held.fetch_add(n, Ordering::Relaxed);
+        drain(pipe, to, seen, start).await?;
     }
 }
 
@@ -236,7 +163,7 @@ pub async fn relay(
         return Ok(Spliced::Staged(0, 0));
     }
     let (up, down) = (OnceCell::new(), OnceCell::new());
-    let moved = |lane: &OnceCell<Lane>| lane.get().map_or(0, |l| l.moved.load(Ordering::Relaxed));
+    let moved = |pipe: &OnceCell<Pipe>| pipe.get().map_or(0, |p| p.moved.load(Ordering::Relaxed));
     let start = Instant::now();
     let seen = AtomicU64::new(0);
     let mut up_done = false;
@@ -276,10 +203,10 @@ pub async fn relay(
     }
     // What the pipes hold was read from one side: it belongs to the other.
     if let Some(up) = up.get() {
-        up.drain(server).await?;
+        drain(up, server, &seen, start).await?;
     }
     if let Some(down) = down.get() {
-        down.drain(client).await?;
+        drain(down, client, &seen, start).await?;
     }
     Ok(Spliced::Staged(moved(&up), moved(&down)))
 }
