@@ -417,8 +417,8 @@ async fn a_slow_link_pushes_back_instead_of_queueing() {
 }
 
 // With no toxic the proxy splices: every byte both ways and in order (a
-// digest that depends on each byte's place: the proxy fills two pipes in
-// turn), the client's half-close passed on, the reply after it delivered.
+// digest that depends on each byte's place), the client's half-close passed
+// on, the reply after it delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_toxic_relays_every_byte_and_the_half_close() {
     const BYTES: usize = 8 * 1024 * 1024;
@@ -469,35 +469,19 @@ fn digest(bytes: &[u8]) -> u64 {
 // proxy in every run before the proxy command ignored SIGPIPE.
 #[test]
 fn iperf3_runs_leave_the_proxy_serving() {
-    use std::io::BufRead;
     let port = relay_common::free_port();
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut server = std::process::Command::new("iperf3")
-        .args([
+    let server = common::Program::spawn(
+        "iperf3 -s (scripts/test.sh installs it)",
+        std::process::Command::new("iperf3").args([
             "-s",
             "--forceflush",
             "-B",
             "127.0.0.1",
             "-p",
             &port.to_string(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("iperf3 (scripts/test.sh installs it)");
-    let out = server.stdout.take().expect("piped");
-    let _server = Killed(server);
-    let mut lines = std::io::BufReader::new(out).lines();
-    assert!(
-        lines.any(|line| line.is_ok_and(|l| l.contains("Server listening"))),
-        "iperf3 -s did not start"
+        ]),
     );
+    server.wait_for("Server listening");
     let mut cmd = common::socklab();
     cmd.args(["proxy", "127.0.0.1:0", &format!("127.0.0.1:{port}")]);
     let mut proxy = relay_common::Running::start(cmd, true);
@@ -511,12 +495,11 @@ fn iperf3_runs_leave_the_proxy_serving() {
             "-t",
             "1",
         ]);
-        let run = client
+        let mut run = client
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("iperf3 -c");
-        let status = relay_common::wait(&mut { run });
+        let status = relay_common::wait(&mut run);
         if let Some(died) = proxy.child.try_wait().expect("try_wait") {
             panic!("the proxy died ({died}); stderr: {}", proxy.stderr());
         }

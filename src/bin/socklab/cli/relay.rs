@@ -69,8 +69,6 @@ pub struct ListenArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub tls: TlsServerArgs,
-    #[command(flatten)]
-    pub upstream_tls: UpstreamTlsArgs,
 }
 
 /// Options of `proxy`.
