@@ -7,6 +7,7 @@
 #
 #   bench/echo_instructions.sh                # sizes 64 and 16384
 #   SIZES=64 CONNS=10 bench/echo_instructions.sh
+#   OURS_ARGS="--idle-timeout 0" bench/echo_instructions.sh   # without the idle timer
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,8 @@ HIGH=${HIGH:-1200}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release -q
 (cd bench/anchors/tokio-echo && cargo build --release -q)
-OURS=(target/release/socklab -q echo server 127.0.0.1 0)
+# shellcheck disable=SC2206 # OURS_ARGS is split into words on purpose
+OURS=(target/release/socklab -q echo server 127.0.0.1 0 ${OURS_ARGS:-})
 ANCHOR=(bench/anchors/tokio-echo/target/release/tokio-echo-anchor 127.0.0.1:0)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

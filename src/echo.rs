@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{
-    self, ConnInfo, Endpoint, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes, read_ready,
+    self, Cancelled, ConnInfo, Endpoint, NetError, PREVIEW_LIMIT, ReadReady, escape_bytes,
+    read_ready,
 };
 
 /// The texts' port.
@@ -76,8 +77,7 @@ where
     let mut copied = 0;
     // One wait for the whole loop: a new one per read would join the
     // token's waiters and leave them again on every message.
-    let cancelled = shutdown.cancelled();
-    tokio::pin!(cancelled);
+    let mut cancelled = Cancelled::new(shutdown.clone());
     loop {
         // Between reads nothing is in flight, so a shutdown may close here.
         let n = tokio::select! {

@@ -8,6 +8,7 @@
 
 mod access;
 mod addr;
+mod cancelled;
 mod connect;
 mod connection;
 mod error;
@@ -24,6 +25,7 @@ mod unix;
 
 pub use access::{AccessList, Cidr, CidrError};
 pub use addr::{HostError, check_host, normalize_host, resolve, split_host_port};
+pub use cancelled::Cancelled;
 pub use connect::{DEFAULT_CONNECT_TIMEOUT, Endpoint, connect};
 pub use connection::{
     Connection, EofInFrame, FLUSH_AT, FrameReader, LINGER_BYTES, LINGER_TIME, linger,

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -52,9 +52,16 @@ pub struct Monitored<S> {
     last_activity: Instant,
     // One timer per direction: after a split, reader and writer may wait in
     // different tasks and each needs its own waker.
-    read_timer: Option<Pin<Box<Sleep>>>,
-    write_timer: Option<Pin<Box<Sleep>>>,
+    read_timer: Option<IdleTimer>,
+    write_timer: Option<IdleTimer>,
     trace: bool,
+}
+
+/// A direction's idle timer and the waker the runtime holds for it.
+#[derive(Debug)]
+struct IdleTimer {
+    sleep: Pin<Box<Sleep>>,
+    polled_with: Option<Waker>,
 }
 
 impl<S> Monitored<S> {
@@ -93,8 +100,13 @@ impl<S> Monitored<S> {
 /// goes off early: moving it on every read and write would reach into the
 /// runtime's timer wheel once per message, while traffic only ever pushes
 /// the deadline later.
+///
+/// Polling the timer hands the runtime the task's waker again (about a
+/// hundred instructions per wait); while the waker is the same one and the
+/// timer has not gone off, the runtime already holds it and the poll is
+/// skipped.
 fn poll_idle(
-    timer: &mut Option<Pin<Box<Sleep>>>,
+    timer: &mut Option<IdleTimer>,
     idle: Option<Duration>,
     last_activity: Instant,
     cx: &mut Context<'_>,
@@ -103,17 +115,32 @@ fn poll_idle(
         return Poll::Pending;
     };
     let deadline = last_activity + idle;
-    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    let timer = timer.get_or_insert_with(|| IdleTimer {
+        sleep: Box::pin(tokio::time::sleep_until(deadline)),
+        polled_with: None,
+    });
+    let holds_waker = timer
+        .polled_with
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()));
+    if holds_waker && !timer.sleep.is_elapsed() {
+        return Poll::Pending;
+    }
     loop {
-        match timer.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
+        match timer.sleep.as_mut().poll(cx) {
+            Poll::Pending => {
+                if !holds_waker {
+                    timer.polled_with = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
             Poll::Ready(()) if Instant::now() >= deadline => {
                 return Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("idle for {}s", idle.as_secs_f64()),
                 ));
             }
-            Poll::Ready(()) => timer.as_mut().reset(deadline),
+            Poll::Ready(()) => timer.sleep.as_mut().reset(deadline),
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::{AccessList, Monitored, ReadReady, Stream, peek_first};
+use super::{AccessList, Cancelled, Monitored, ReadReady, Stream, peek_first};
 use crate::tls::{ServerTls, TlsError, tell_stalled};
 
 /// Where connections come from: a TCP listener, and next TLS or a Unix socket.
@@ -262,9 +262,11 @@ where
                 // Only an error is written out: a clean end costs nothing.
                 handler(io, info).await.map_err(|err| err.to_string())
             };
+            // Polled each time the connection waits: the cheap wait.
             let ended = tokio::select! {
+                biased;
                 result = connection => Some(result),
-                () = hard.cancelled() => None,
+                () = Cancelled::new(hard) => None,
             };
             // The slot is free before the line says so: whoever acts on
             // the line (a supervisor, a test) can connect again at once.
@@ -404,6 +406,55 @@ mod tests {
         }
         stop.cancel();
         server.await.expect("serve task").expect("serve");
+    }
+
+    // A handler that ignores the shutdown is closed when the grace period
+    // is over, and serve returns: the wait that ends it is polled each time
+    // the connection waits, so it must still be woken after many polls.
+    #[tokio::test]
+    async fn a_handler_that_ignores_the_shutdown_is_closed_after_the_grace() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let stop = CancellationToken::new();
+        let options = ServerOptions {
+            grace: Duration::from_millis(100),
+            ..ServerOptions::default()
+        };
+        let server = tokio::spawn(serve(
+            listener,
+            options,
+            stop.clone().cancelled_owned(),
+            |mut io: Monitored<Stream<TcpStream>>, _info: ConnInfo| async move {
+                // Echoes one byte at a time, never looking at the shutdown.
+                let mut byte = [0u8; 1];
+                while io.read(&mut byte).await? == 1 {
+                    io.write_all(&byte).await?;
+                }
+                Ok::<(), io::Error>(())
+            },
+        ));
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        for i in 0..50u8 {
+            client.write_all(&[i]).await.expect("write");
+            let mut back = [0u8; 1];
+            client.read_exact(&mut back).await.expect("echo");
+            assert_eq!(back, [i]);
+        }
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("serve returns once the grace period is over")
+            .expect("serve task")
+            .expect("serve");
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
+            .await
+            .expect("the connection was closed");
+        assert!(
+            read.is_err() || rest.is_empty(),
+            "nothing more was sent: {rest:?}"
+        );
     }
 
     // "hi" typed into nc at a TLS server is three bytes: no whole TLS record
