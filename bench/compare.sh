@@ -5,8 +5,9 @@
 # /proc over the run: the steadier figure where the load generator shares
 # the cores).
 #
-# Every row runs the same load against anchor and socklab interleaved,
-# A B A B ..., RUNS times each, DUR seconds each after WARM seconds of warm-up.
+# Every row runs the same load against anchor and socklab interleaved, in
+# pairs of alternating order (A B, B A, ...), RUNS times each, DUR seconds
+# each after WARM seconds of warm-up.
 # Where the anchor speaks our protocol (echo: tokio's echo) the interleaving
 # and the CPU sampling are socklab bench's own (`--vs`, `--server-pid`).
 # Rows whose socklab server is not built yet print "skipped (not built)".
@@ -189,8 +190,14 @@ TABLE=()
 row() {
   local label=$1 anchor=$2 target=$3 a=() b=() ca=() cb=() out
   for i in $(seq "$RUNS"); do
-    out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }")
-    out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }")
+    # Pairs in alternating order, as bench --vs runs them.
+    if (( i % 2 )); then
+      out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }")
+      out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }")
+    else
+      out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }")
+      out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }")
+    fi
   done
   table_row "$label" "$anchor" "$target" "$(median "${a[@]}")" "$(median "${b[@]}")" \
     "$(median "${ca[@]}")" "$(median "${cb[@]}")"

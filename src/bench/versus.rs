@@ -1,6 +1,7 @@
 //! `--vs ADDR --runs N`: the same bench against two servers, interleaved run
-//! by run (A B A B ...) so that whatever else the machine does falls on both
-//! alike; the medians of each side and their ratio A/B.
+//! by run in alternating order (A B, B A, A B ...) so that whatever else the
+//! machine does falls on both alike; the medians of each side and their
+//! ratio A/B.
 //!
 //! ```text
 //! JSON   {"runs": N, "a": SIDE, "b": SIDE, "ratio": {per_second p50_ms p99_ms
@@ -129,7 +130,10 @@ pub struct Comparison {
     pub b: Runs,
 }
 
-/// Runs `run(Side::A)`, `run(Side::B)`, `runs` times each, interleaved.
+/// Runs `run(Side::A)` and `run(Side::B)` `runs` times each, interleaved in
+/// pairs of alternating order: a side that always ran second would always
+/// meet what the first left behind (its closing connections, a warmer or
+/// cooler machine).
 pub async fn compare<F, Fut, E>(runs: usize, mut run: F) -> Result<Comparison, E>
 where
     F: FnMut(Side) -> Fut,
@@ -137,12 +141,21 @@ where
 {
     let (mut a, mut b) = (Runs::default(), Runs::default());
     let (mut unit, mut protocol) = ("answers", String::new());
-    for _ in 0..runs.max(1) {
-        let report = run(Side::A).await?;
-        unit = report.setup.unit;
-        protocol.clone_from(&report.setup.protocol);
-        a.add(&report);
-        b.add(&run(Side::B).await?);
+    for pair in 0..runs.max(1) {
+        let order = if pair % 2 == 0 {
+            [Side::A, Side::B]
+        } else {
+            [Side::B, Side::A]
+        };
+        for side in order {
+            let report = run(side).await?;
+            unit = report.setup.unit;
+            protocol.clone_from(&report.setup.protocol);
+            match side {
+                Side::A => a.add(&report),
+                Side::B => b.add(&report),
+            }
+        }
     }
     Ok(Comparison {
         unit,
@@ -220,7 +233,7 @@ impl Comparison {
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "====== {}: A {} vs B {}, medians of {} interleaved runs (A B A B ...) ======",
+            "====== {}: A {} vs B {}, medians of {} interleaved runs (A B, B A, A B ...) ======",
             self.protocol,
             self.a.target,
             self.b.target,
@@ -293,7 +306,56 @@ impl Comparison {
 
 #[cfg(test)]
 mod tests {
+    use super::super::report::{Setup, Tally};
     use super::*;
+
+    /// A run whose only figure is `completed`, 1 for A and 2 for B.
+    fn report(side: Side) -> Report {
+        let target = match side {
+            Side::A => "127.0.0.1:1",
+            Side::B => "127.0.0.1:2",
+        };
+        let setup = Setup {
+            protocol: "echo".into(),
+            target: target.into(),
+            spread: vec![(target.into(), 1)],
+            unit: "round trips",
+            connections: 1,
+            pipeline: 1,
+            size: 64,
+            rate: None,
+            duration_s: 1.0,
+            warmup_s: 0.0,
+        };
+        let tally = Tally {
+            completed: if side == Side::A { 1 } else { 2 },
+            ..Tally::default()
+        };
+        Report::new(setup, tally)
+    }
+
+    #[tokio::test]
+    async fn pairs_alternate_their_order_and_each_side_keeps_its_runs() {
+        let mut order = Vec::new();
+        let compared = compare(3, |side| {
+            order.push(side);
+            std::future::ready(Ok::<_, ()>(report(side)))
+        })
+        .await
+        .expect("runs");
+        use Side::{A, B};
+        assert_eq!(order, [A, B, B, A, A, B]);
+        assert_eq!(compared.a.target, "127.0.0.1:1");
+        assert_eq!(compared.b.target, "127.0.0.1:2");
+        let per_second = |runs: &Runs| {
+            runs.figures
+                .iter()
+                .map(|f| f.per_second)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(per_second(&compared.a), [1.0; 3]);
+        assert_eq!(per_second(&compared.b), [2.0; 3]);
+    }
 
     #[test]
     fn medians_of_odd_and_even_counts() {

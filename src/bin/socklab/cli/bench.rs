@@ -144,7 +144,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Compare with a second server: the same bench against ADDR and this,
-    /// interleaved (A B A B ...), medians and the ratio A/B
+    /// interleaved in pairs of alternating order (A B, B A, ...), medians
+    /// and the ratio A/B
     #[arg(long, value_name = "ADDR", value_parser = HostArg::Addrs)]
     pub vs: Option<String>,
     /// The --vs server's process, sampled as --server-pid samples ADDR's
