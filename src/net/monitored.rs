@@ -274,13 +274,21 @@ mod tests {
         "127.0.0.1:9".parse().expect("literal")
     }
 
+    /// `future`, failing instead of hanging when a lost wake-up leaves it
+    /// waiting forever (on the paused clock the hour passes at once).
+    async fn within<F: Future>(future: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(3600), future)
+            .await
+            .expect("still waiting after an hour: a wake-up was lost")
+    }
+
     #[tokio::test(start_paused = true)]
     async fn silent_peer_times_out() {
         let (a, _b) = tokio::io::duplex(64);
         let mut io = Monitored::new(a, addr(), Some(Duration::from_secs(5)));
         let mut buf = [0u8; 8];
         let started = Instant::now();
-        let err = io.read(&mut buf).await.expect_err("must time out");
+        let err = within(io.read(&mut buf)).await.expect_err("must time out");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
@@ -299,9 +307,9 @@ mod tests {
         let started = Instant::now();
         let mut buf = [0u8; 8];
         for _ in 0..3 {
-            assert_eq!(io.read(&mut buf).await.expect("data in time"), 1);
+            assert_eq!(within(io.read(&mut buf)).await.expect("data in time"), 1);
         }
-        let err = io.read(&mut buf).await.expect_err("then idle");
+        let err = within(io.read(&mut buf)).await.expect_err("then idle");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(14));
         drop(feeder.await);
@@ -323,7 +331,7 @@ mod tests {
         read_ready(&mut io).await.expect("input waiting");
         let mut buf = [0u8; 8];
         assert_eq!(io.read(&mut buf).await.expect("read"), 2, "nothing taken");
-        let err = read_ready(&mut io).await.expect_err("then idle");
+        let err = within(read_ready(&mut io)).await.expect_err("then idle");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 
@@ -331,10 +339,36 @@ mod tests {
     async fn stuck_writer_times_out() {
         let (a, _b) = tokio::io::duplex(4);
         let mut io = Monitored::new(a, addr(), Some(Duration::from_secs(2)));
-        let err = io
-            .write_all(&[0u8; 64])
+        let err = within(io.write_all(&[0u8; 64]))
             .await
             .expect_err("peer never reads");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    // The timer holds the waker of the task that last waited; a read that
+    // goes on waiting in another task must hand the timer the new one, or
+    // the timeout wakes only the task that left.
+    #[tokio::test(start_paused = true)]
+    async fn a_read_moved_to_another_task_still_times_out() {
+        let (a, _b) = tokio::io::duplex(64);
+        let mut io = Monitored::new(a, addr(), Some(Duration::from_secs(5)));
+        let started = Instant::now();
+        let mut buf = [0u8; 8];
+        let first = std::future::poll_fn(|cx| {
+            let mut read = ReadBuf::new(&mut buf);
+            Poll::Ready(Pin::new(&mut io).poll_read(cx, &mut read))
+        })
+        .await;
+        assert!(first.is_pending(), "nothing to read yet");
+        let waiter = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            io.read(&mut buf).await
+        });
+        let err = within(waiter)
+            .await
+            .expect("reader task")
+            .expect_err("must time out");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 }
