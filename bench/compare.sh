@@ -189,15 +189,12 @@ TABLE=()
 # printing "VALUE CPU") interleaved.
 row() {
   local label=$1 anchor=$2 target=$3 a=() b=() ca=() cb=() out
+  # Each appends one run's value and CPU to row's arrays (bash scoping).
+  run_a() { out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }"); }
+  run_b() { out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }"); }
   for i in $(seq "$RUNS"); do
     # Pairs in alternating order, as bench --vs runs them.
-    if (( i % 2 )); then
-      out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }")
-      out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }")
-    else
-      out=$(B_CMD); b+=("${out%% *}"); cb+=("${out#* }")
-      out=$(A_CMD); a+=("${out%% *}"); ca+=("${out#* }")
-    fi
+    if (( i % 2 )); then run_a; run_b; else run_b; run_a; fi
   done
   table_row "$label" "$anchor" "$target" "$(median "${a[@]}")" "$(median "${b[@]}")" \
     "$(median "${ca[@]}")" "$(median "${cb[@]}")"

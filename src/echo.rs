@@ -31,9 +31,9 @@ pub const MULTICONN_MESSAGES: [&str; 2] = ["Message 1 from client.", "Message 2 
 
 /// What a read takes at most, once a peer sends in bulk.
 const BUFFER: usize = 256 * 1024;
-/// What a read takes at first: reads into a buffer much larger than the
-/// messages cost the kernel more (16 KiB messages: 10.7 µs of server CPU per
-/// round trip with 256 KiB reads, 10.0 with 64 KiB, the tokio anchor's size).
+/// What a read takes until one fills it: the tokio anchor's size. Against
+/// 256 KiB from the start it cost a little less server CPU per 16 KiB round
+/// trip in both orders of one sitting, by about the noise (BENCHMARKS.md).
 const FIRST_BUFFER: usize = 64 * 1024;
 
 net::plain_server!("echo", DEFAULT_IDLE, handle);

@@ -23,10 +23,9 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 pub struct Cancelled {
     wait: Pin<Box<WaitForCancellationFutureOwned>>,
     signal: Arc<Signal>,
-    /// The waker last handed to `signal`, to see whether the task's changed.
+    /// The waker last handed to `signal`, to see whether the task's changed;
+    /// `None` until the first poll, which hands `wait` the signal.
     task: Option<Waker>,
-    /// Whether `wait` holds `signal`'s waker.
-    armed: bool,
     cancelled: bool,
 }
 
@@ -58,7 +57,6 @@ impl Cancelled {
             wait: Box::pin(token.cancelled_owned()),
             signal: Arc::default(),
             task: None,
-            armed: false,
             cancelled: false,
         }
     }
@@ -73,7 +71,7 @@ impl Future for Cancelled {
             return Poll::Ready(());
         }
         // Only a fired signal (or the first poll) can change the token's answer.
-        if !this.armed || this.signal.fired.swap(false, Ordering::Acquire) {
+        if this.task.is_none() || this.signal.fired.swap(false, Ordering::Acquire) {
             let waker = Waker::from(this.signal.clone());
             if this
                 .wait
@@ -84,7 +82,6 @@ impl Future for Cancelled {
                 this.cancelled = true;
                 return Poll::Ready(());
             }
-            this.armed = true;
         }
         if !this.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
             let task = cx.waker().clone();
