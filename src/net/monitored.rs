@@ -2,8 +2,10 @@
 //!
 //! Idle means no progress in either direction: a peer that sends nothing, or
 //! one that stops reading while we wait to write, is cut off after the timeout.
-//! Checking activity costs one clock read per operation; the timers are only
-//! armed while an operation is pending, and only moved when they go off.
+//! The clock is read once per wait, not per operation: progress is only
+//! noted, and timed when a direction next waits (or at once if the other
+//! direction is waiting, whose timer must see it). The timers are only armed
+//! while an operation is pending, and only moved when they go off.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -50,6 +52,11 @@ pub struct Monitored<S> {
     peer: SocketAddr,
     idle: Option<Duration>,
     last_activity: Instant,
+    /// Progress since `last_activity` was read off the clock. The next wait
+    /// times it: a round trip of a read and a write then costs one clock
+    /// read instead of two, and the deadline is off by at most the moments
+    /// between the progress and that wait.
+    unclocked: bool,
     // One timer per direction: after a split, reader and writer may wait in
     // different tasks and each needs its own waker.
     read_timer: Option<IdleTimer>,
@@ -62,6 +69,9 @@ pub struct Monitored<S> {
 struct IdleTimer {
     sleep: Pin<Box<Sleep>>,
     polled_with: Option<Waker>,
+    /// The direction's last operation is waiting: progress the other way
+    /// must be timed at once, for this timer to see it when it goes off.
+    waiting: bool,
 }
 
 impl<S> Monitored<S> {
@@ -72,6 +82,7 @@ impl<S> Monitored<S> {
             peer,
             idle,
             last_activity: Instant::now(),
+            unclocked: false,
             read_timer: None,
             write_timer: None,
             trace: tracing::enabled!(target: WIRE_TARGET, tracing::Level::TRACE),
@@ -94,6 +105,54 @@ impl<S> Monitored<S> {
     }
 }
 
+/// One way of the stream, for its timer.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
+impl<S> Monitored<S> {
+    /// `dir`'s timer, and the other direction's.
+    fn timers(&mut self, dir: Direction) -> (&mut Option<IdleTimer>, &Option<IdleTimer>) {
+        match dir {
+            Direction::Read => (&mut self.read_timer, &self.write_timer),
+            Direction::Write => (&mut self.write_timer, &self.read_timer),
+        }
+    }
+
+    /// Notes progress `dir`'s way.
+    fn progressed(&mut self, dir: Direction) {
+        if self.idle.is_none() {
+            return;
+        }
+        let (own, other) = self.timers(dir);
+        if let Some(own) = own {
+            own.waiting = false;
+        }
+        if other.as_ref().is_some_and(|timer| timer.waiting) {
+            self.last_activity = Instant::now();
+            self.unclocked = false;
+        } else {
+            self.unclocked = true;
+        }
+    }
+
+    /// Waits `dir`'s way: ready with a timeout error once nothing has moved
+    /// for the idle timeout.
+    fn poll_wait(&mut self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let Some(idle) = self.idle else {
+            return Poll::Pending;
+        };
+        if self.unclocked {
+            self.last_activity = Instant::now();
+            self.unclocked = false;
+        }
+        let last_activity = self.last_activity;
+        poll_idle(self.timers(dir).0, idle, last_activity, cx)
+    }
+}
+
 /// Ready with a timeout error once nothing has moved for `idle`.
 ///
 /// The timer is armed at the deadline it first sees and moved only when it
@@ -107,18 +166,16 @@ impl<S> Monitored<S> {
 /// skipped.
 fn poll_idle(
     timer: &mut Option<IdleTimer>,
-    idle: Option<Duration>,
+    idle: Duration,
     last_activity: Instant,
     cx: &mut Context<'_>,
 ) -> Poll<io::Error> {
-    let Some(idle) = idle else {
-        return Poll::Pending;
-    };
-    let deadline = last_activity + idle;
     let timer = timer.get_or_insert_with(|| IdleTimer {
-        sleep: Box::pin(tokio::time::sleep_until(deadline)),
+        sleep: Box::pin(tokio::time::sleep_until(last_activity + idle)),
         polled_with: None,
+        waiting: false,
     });
+    timer.waiting = true;
     let holds_waker = timer
         .polled_with
         .as_ref()
@@ -126,6 +183,7 @@ fn poll_idle(
     if holds_waker && !timer.sleep.is_elapsed() {
         return Poll::Pending;
     }
+    let deadline = last_activity + idle;
     loop {
         match timer.sleep.as_mut().poll(cx) {
             Poll::Pending => {
@@ -188,9 +246,7 @@ impl<S: ReadReady> ReadReady for Monitored<S> {
     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.inner.poll_read_ready(cx) {
             Poll::Ready(ready) => Poll::Ready(ready),
-            Poll::Pending => {
-                poll_idle(&mut self.read_timer, self.idle, self.last_activity, cx).map(Err)
-            }
+            Poll::Pending => self.poll_wait(Direction::Read, cx).map(Err),
         }
     }
 }
@@ -216,15 +272,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Monitored<S> {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.last_activity = Instant::now();
+                this.progressed(Direction::Read);
                 if this.trace {
                     trace_received(this.peer, &buf.filled()[before..]);
                 }
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending => {
-                poll_idle(&mut this.read_timer, this.idle, this.last_activity, cx).map(Err)
-            }
+            Poll::Pending => this.poll_wait(Direction::Read, cx).map(Err),
             other => other,
         }
     }
@@ -239,15 +293,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Monitored<S> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
-                this.last_activity = Instant::now();
+                this.progressed(Direction::Write);
                 if this.trace {
                     trace_sent(this.peer, &buf[..n]);
                 }
                 Poll::Ready(Ok(n))
             }
-            Poll::Pending => {
-                poll_idle(&mut this.write_timer, this.idle, this.last_activity, cx).map(Err)
-            }
+            Poll::Pending => this.poll_wait(Direction::Write, cx).map(Err),
             other => other,
         }
     }
@@ -313,6 +365,30 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(14));
         drop(feeder.await);
+    }
+
+    // Writes are timed at once while a read waits in another task: noted
+    // for the next wait only, they would leave the reader's deadline at 5 s.
+    #[tokio::test(start_paused = true)]
+    async fn writes_keep_a_waiting_reader_alive() {
+        let (a, _b) = tokio::io::duplex(64);
+        let io = Monitored::new(a, addr(), Some(Duration::from_secs(5)));
+        let (mut reader, mut writer) = tokio::io::split(io);
+        let started = Instant::now();
+        let read = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            reader.read(&mut buf).await
+        });
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            writer.write_all(b"x").await.expect("duplex has room");
+        }
+        let err = within(read)
+            .await
+            .expect("reader task")
+            .expect_err("idle after the last write");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(17));
     }
 
     #[tokio::test]
