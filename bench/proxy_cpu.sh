@@ -5,12 +5,21 @@
 # path could reach with every core busy at that cost per GB.
 #
 #   bench/proxy_cpu.sh              # RUNS=3 DUR=4
+#   PIN=1 bench/proxy_cpu.sh        # iperf3 on CPU 0, the proxy on CPU 1
+#
+# PIN=1 gives iperf3's client and server the same one core in both runs and
+# the proxy a core of its own, as a proxy on its own host or spare core would
+# have: the ratio then shows what the proxy costs the stream, not what it
+# takes from a load generator it shares two cores with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 DUR=${DUR:-4}
-for cmd in iperf3 python3; do
+PIN=${PIN:-0}
+LOAD=(); ALONE=()
+if [ "$PIN" = 1 ]; then LOAD=(taskset -c 0); ALONE=(taskset -c 1); fi
+for cmd in iperf3 python3 taskset; do
   command -v "$cmd" >/dev/null || { echo "$cmd is needed (apt-get install $cmd)" >&2; exit 1; }
 done
 cargo build --release -q
@@ -22,9 +31,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 IPERF=$(free_port)
-iperf3 -s -B 127.0.0.1 -p "$IPERF" >/dev/null 2>&1 &
+${LOAD[@]+"${LOAD[@]}"} iperf3 -s -B 127.0.0.1 -p "$IPERF" >/dev/null 2>&1 &
 SERVER=$!; pids+=("$SERVER")
-"$BIN" -q proxy 127.0.0.1:0 "127.0.0.1:$IPERF" >"$TMP/proxy" 2>/dev/null &
+${ALONE[@]+"${ALONE[@]}"} "$BIN" -q proxy 127.0.0.1:0 "127.0.0.1:$IPERF" >"$TMP/proxy" 2>/dev/null &
 PROXY=$!; pids+=("$PROXY")
 for _ in $(seq 100); do grep -q '^listening on' "$TMP/proxy" && break; sleep 0.05; done
 PPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/proxy" | head -1)
@@ -42,7 +51,7 @@ run() {
   p1=$(ticks "$PROXY"); s1=$(ticks "$SERVER"); read -r b1 i1 < <(machine)
   # bash's own `time`: the client's user and system seconds.
   local TIMEFORMAT='%U %S'
-  { time iperf3 -c 127.0.0.1 -p "$1" -t "$DUR" -J >"$TMP/json" 2>/dev/null; } 2>"$TMP/client"
+  { time ${LOAD[@]+"${LOAD[@]}"} iperf3 -c 127.0.0.1 -p "$1" -t "$DUR" -J >"$TMP/json" 2>/dev/null; } 2>"$TMP/client"
   p2=$(ticks "$PROXY"); s2=$(ticks "$SERVER"); read -r b2 i2 < <(machine)
   gbits=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9)' "$TMP/json")
   echo "$gbits $(awk '{print $1 + $2}' "$TMP/client") $(( p2 - p1 )) $(( s2 - s1 )) $(( b2 - b1 )) $(( i2 - i1 ))"
@@ -53,9 +62,9 @@ for _ in $(seq "$RUNS"); do
   run "$IPERF" >>"$TMP/direct"
   run "$PPORT" >>"$TMP/proxied"
 done
-python3 - "$TMP/direct" "$TMP/proxied" "$hz" "$cores" "$DUR" <<'PY'
+python3 - "$TMP/direct" "$TMP/proxied" "$hz" "$cores" "$DUR" "$PIN" <<'PY'
 import statistics, sys
-hz, cores, dur = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+hz, cores, dur, pinned = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6] == "1"
 def summary(path):
     rows = [list(map(float, line.split())) for line in open(path)]
     out = []
@@ -67,6 +76,9 @@ d, p = summary(sys.argv[1]), summary(sys.argv[2])
 for name, (gbits, c, x, s, idle) in (("direct", d), ("proxied", p)):
     print(f"{name:8} {gbits:6.2f} Gbit/s  CPU s per GB: client {c:.3f} proxy {x:.3f} server {s:.3f}"
           f" = {c + x + s:.3f}; machine idle {idle:.0%}")
+if pinned:
+    print(f"proxied/direct {p[0] / d[0]:.2f}x; iperf3 pinned to CPU 0, the proxy to CPU 1")
+    sys.exit()
 ceiling = cores / (p[1] + p[2] + p[3]) * 8
 print(f"proxied/direct {p[0] / d[0]:.2f}x; with all {cores} cores busy at the proxied cost per GB:"
       f" {ceiling:.1f} Gbit/s = {ceiling / d[0]:.2f}x direct")
