@@ -54,8 +54,9 @@ pub struct Monitored<S> {
     last_activity: Instant,
     /// Progress since `last_activity` was read off the clock. The next wait
     /// times it: a round trip of a read and a write then costs one clock
-    /// read instead of two, and the deadline is off by at most the moments
-    /// between the progress and that wait.
+    /// read instead of two. Idle time thus runs from when we start waiting
+    /// on the peer; time the program spends elsewhere between two
+    /// operations does not count against the peer.
     unclocked: bool,
     // One timer per direction: after a split, reader and writer may wait in
     // different tasks and each needs its own waker.
@@ -367,8 +368,9 @@ mod tests {
         drop(feeder.await);
     }
 
-    // Writes are timed at once while a read waits in another task: noted
-    // for the next wait only, they would leave the reader's deadline at 5 s.
+    // Writes are timed at once while a read waits in another task. Noted
+    // for the next wait only, they would reach the reader's timer late: it
+    // would go off at 5 s and time the deadline from there (20 s, not 17).
     #[tokio::test(start_paused = true)]
     async fn writes_keep_a_waiting_reader_alive() {
         let (a, _b) = tokio::io::duplex(64);
