@@ -14,6 +14,62 @@ use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS};
 /// Parses and checks a JSON header; returns it with its `content-length`.
 pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
     let text = std::str::from_utf8(raw).map_err(FrameError::HeaderNotUtf8)?;
+    match parse_plain(text) {
+        Some(parsed) => Ok(parsed),
+        None => parse_json(text),
+    }
+}
+
+/// The usual header, as python_json.rs's plain writer writes it (and as the
+/// texts' clients do), read without a JSON parser: the four keys in that
+/// order and spacing, nothing escaped, no extra key, `"keep-alive": true`
+/// or nothing after `content-length`. `None` for any other header, which
+/// [`parse_json`] then reads and judges. A JSON parse built three strings
+/// and a map walk for each request header; this is a few comparisons.
+fn parse_plain(text: &str) -> Option<(Header, u64)> {
+    let rest = text.strip_prefix("{\"byteorder\": \"")?;
+    let (byteorder, rest) = match rest.strip_prefix("little\"") {
+        Some(rest) => (ByteOrder::Little, rest),
+        None => (ByteOrder::Big, rest.strip_prefix("big\"")?),
+    };
+    let rest = rest.strip_prefix(", \"content-type\": \"")?;
+    let (content_type, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(", \"content-encoding\": \"")?;
+    let (content_encoding, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(", \"content-length\": ")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = rest.split_at(digits);
+    // JSON has no leading zeros; the full parser says what is wrong.
+    if number.is_empty() || (number.len() > 1 && number.starts_with('0')) {
+        return None;
+    }
+    let length = number.parse::<u64>().ok()?;
+    let keep_alive = match rest {
+        "}" => false,
+        ", \"keep-alive\": true}" => true,
+        _ => return None,
+    };
+    let header = Header {
+        byteorder,
+        content_type: content_type.to_owned(),
+        content_encoding: content_encoding.to_owned(),
+        keep_alive,
+        extra: Map::new(),
+    };
+    Some((header, length))
+}
+
+/// A JSON string's text up to its closing quote, and what follows it, if
+/// nothing in it is escaped (or must be).
+fn plain_string(s: &str) -> Option<(&str, &str)> {
+    let end = s
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
+}
+
+/// Any header, through the JSON parser.
+fn parse_json(text: &str) -> Result<(Header, u64), FrameError> {
     let fields = match serde_json::from_str(text).map_err(FrameError::HeaderNotJson)? {
         RawHeader::Object(fields) => fields,
         RawHeader::Other(kind) => return Err(FrameError::HeaderNotObject(kind)),
@@ -187,5 +243,99 @@ pub fn json_kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+
+    use crate::app::python_json::write_header;
+
+    fn written(header: &Header, length: usize) -> String {
+        let mut dst = BytesMut::new();
+        write_header(header, length, &mut dst);
+        String::from_utf8(dst.to_vec()).expect("we write UTF-8")
+    }
+
+    type Parsed = (Header, u64);
+
+    /// Both parsers' answers, errors as text.
+    fn both(text: &str) -> (Option<Parsed>, Result<Parsed, String>) {
+        (
+            parse_plain(text),
+            parse_json(text).map_err(|e| e.to_string()),
+        )
+    }
+
+    #[test]
+    fn the_texts_header_is_read_the_plain_way() {
+        let text = r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 37, "keep-alive": true}"#;
+        let (plain, json) = both(text);
+        let plain = plain.expect("the usual header");
+        assert_eq!(plain.1, 37);
+        assert!(plain.0.keep_alive);
+        assert_eq!(plain.0.content_type, "text/json");
+        assert_eq!(Ok(plain), json);
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_json_parser() {
+        for text in [
+            r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 012}"#,
+            r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1.5}"#,
+            r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 99999999999999999999}"#,
+            r#"{"byteorder": "little", "content-type": "te\"xt", "content-encoding": "utf-8", "content-length": 1}"#,
+            r#"{"byteorder": "middle", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1}"#,
+            r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1, "keep-alive": false}"#,
+            r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1} "#,
+        ] {
+            assert_eq!(parse_plain(text), None, "{text}");
+        }
+    }
+
+    proptest! {
+        // Every header our plain writer writes is read the plain way, and
+        // as the JSON parser reads it.
+        #[test]
+        fn what_we_write_reads_back_the_same_both_ways(
+            content_type in "\\PC{0,12}",
+            content_encoding in "\\PC{0,12}",
+            big in any::<bool>(),
+            keep_alive in any::<bool>(),
+            length in any::<u32>(),
+        ) {
+            let mut header = Header::new(&content_type, &content_encoding);
+            header.byteorder = if big { ByteOrder::Big } else { ByteOrder::Little };
+            header.keep_alive = keep_alive;
+            let text = written(&header, length as usize);
+            let (plain, json) = both(&text);
+            let escaped = text.contains('\\');
+            prop_assert_eq!(plain.is_none(), escaped, "{}", text);
+            if let Some(plain) = plain {
+                prop_assert_eq!(&plain, &(header, u64::from(length)));
+                prop_assert_eq!(Ok(plain), json);
+            }
+        }
+
+        // A header bent anywhere is read the plain way only if the JSON
+        // parser reads it the same.
+        #[test]
+        fn the_plain_reading_never_disagrees_with_json(
+            at in 0usize..140,
+            cut in 0usize..4,
+            insert in "[ -~]{0,3}",
+        ) {
+            let text = r#"{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 4096, "keep-alive": true}"#;
+            let at = at.min(text.len());
+            let end = (at + cut).min(text.len());
+            let bent = format!("{}{}{}", &text[..at], insert, &text[end..]);
+            let (plain, json) = both(&bent);
+            if let Some(plain) = plain {
+                prop_assert_eq!(Ok(plain), json, "{}", bent);
+            }
+        }
     }
 }
