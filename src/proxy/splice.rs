@@ -177,7 +177,17 @@ pub async fn relay(
             if up_done && down_done {
                 return Ok(Spliced::Done(moved(&up), moved(&down)));
             }
+            // A toxic added before bytes arrive must see them: polled after
+            // the directions (in select's random order half the time), the
+            // change would let the bytes waiting with it through unharmed.
             tokio::select! {
+                biased;
+                changed = toxics.changed() => match changed {
+                    Ok(()) if !toxics.borrow_and_update().is_empty() => break,
+                    Ok(()) => {}
+                    // The proxy is gone: so is the connection.
+                    Err(_) => return Ok(Spliced::Done(moved(&up), moved(&down))),
+                },
                 done = &mut upward, if !up_done => match done? {
                     End::Eof => up_done = true,
                     End::NoPipe => break,
@@ -185,12 +195,6 @@ pub async fn relay(
                 done = &mut downward, if !down_done => match done? {
                     End::Eof => down_done = true,
                     End::NoPipe => break,
-                },
-                changed = toxics.changed() => match changed {
-                    Ok(()) if !toxics.borrow_and_update().is_empty() => break,
-                    Ok(()) => {}
-                    // The proxy is gone: so is the connection.
-                    Err(_) => return Ok(Spliced::Done(moved(&up), moved(&down))),
                 },
                 () = sleep(idle_check) => {
                     let quiet = start.elapsed().saturating_sub(Duration::from_millis(seen.load(Ordering::Relaxed)));
