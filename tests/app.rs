@@ -734,8 +734,8 @@ fn arb_header() -> impl Strategy<Value = Header> {
                 } else {
                     ByteOrder::Little
                 },
-                content_type,
-                content_encoding,
+                content_type: content_type.into(),
+                content_encoding: content_encoding.into(),
                 keep_alive,
                 extra: extra.into_iter().collect(),
             },

@@ -128,10 +128,10 @@ pub fn describe(answer: &Message) -> Value {
     let header = &answer.header;
     let mut shown = header.extra.clone();
     shown.insert("byteorder".into(), header.byteorder.as_str().into());
-    shown.insert("content-type".into(), header.content_type.as_str().into());
+    shown.insert("content-type".into(), header.content_type.as_ref().into());
     shown.insert(
         "content-encoding".into(),
-        header.content_encoding.as_str().into(),
+        header.content_encoding.as_ref().into(),
     );
     shown.insert("content-length".into(), answer.content.len().into());
     if header.keep_alive {

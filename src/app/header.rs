@@ -9,7 +9,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::codec::FrameError;
-use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS};
+use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS, header_value};
 
 /// Parses and checks a JSON header; returns it with its `content-length`.
 pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
@@ -51,8 +51,8 @@ fn parse_plain(text: &str) -> Option<(Header, u64)> {
     };
     let header = Header {
         byteorder,
-        content_type: content_type.to_owned(),
-        content_encoding: content_encoding.to_owned(),
+        content_type: header_value(content_type),
+        content_encoding: header_value(content_encoding),
         keep_alive,
         extra: Map::new(),
     };
@@ -219,9 +219,9 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 }
 
-fn string(key: &'static str, value: Option<Value>) -> Result<String, FrameError> {
+fn string(key: &'static str, value: Option<Value>) -> Result<Cow<'static, str>, FrameError> {
     match value {
-        Some(Value::String(s)) => Ok(s),
+        Some(Value::String(s)) => Ok(s.into()),
         other => Err(bad_value(key, "a string", other)),
     }
 }

@@ -8,8 +8,12 @@
 //! key is kept in [`Header::extra`]. `content-length` is not stored: it is the
 //! content's own length, so a [`Message`] can never disagree with itself.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
+
+use super::content::{BINARY_ENCODING, CLIENT_BINARY_TYPE, JSON_TYPE, SERVER_BINARY_TYPE, UTF8};
 
 /// The keys every header must hold, in the order the original checks them.
 pub const REQUIRED_KEYS: [&str; 4] = [
@@ -54,9 +58,9 @@ pub struct Header {
     /// The sender's byte order (informational, as in the original).
     pub byteorder: ByteOrder,
     /// `text/json` or anything else (binary).
-    pub content_type: String,
+    pub content_type: Cow<'static, str>,
     /// `utf-8` for text/json, `binary` for binary content.
-    pub content_encoding: String,
+    pub content_encoding: Cow<'static, str>,
     /// `"keep-alive": true`: the connection stays open after the answer.
     pub keep_alive: bool,
     /// Any other keys; a known key placed here is not written.
@@ -68,11 +72,28 @@ impl Header {
     pub fn new(content_type: &str, content_encoding: &str) -> Self {
         Header {
             byteorder: ByteOrder::NATIVE,
-            content_type: content_type.to_string(),
-            content_encoding: content_encoding.to_string(),
+            content_type: header_value(content_type),
+            content_encoding: header_value(content_encoding),
             keep_alive: false,
             extra: Map::new(),
         }
+    }
+}
+
+/// `text` as a header value. The values the protocol's own programs send
+/// are borrowed: a server would otherwise allocate two strings for every
+/// request's header and two more for its answer's.
+pub fn header_value(text: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 5] = [
+        JSON_TYPE,
+        UTF8,
+        BINARY_ENCODING,
+        CLIENT_BINARY_TYPE,
+        SERVER_BINARY_TYPE,
+    ];
+    match KNOWN.into_iter().find(|known| *known == text) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text.to_owned()),
     }
 }
 
@@ -83,4 +104,19 @@ pub struct Message {
     pub header: Header,
     /// The content, `content-length` bytes.
     pub content: Bytes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocols_own_header_values_are_borrowed_not_copied() {
+        let header = Header::new(JSON_TYPE, UTF8);
+        assert!(matches!(header.content_type, Cow::Borrowed(JSON_TYPE)));
+        assert!(matches!(header.content_encoding, Cow::Borrowed(UTF8)));
+        let other = header_value("text/plain");
+        assert!(matches!(other, Cow::Owned(_)));
+        assert_eq!(other, "text/plain");
+    }
 }
