@@ -61,7 +61,7 @@ fn parse_plain(text: &str) -> Option<(Header, u64)> {
 
 /// A JSON string's text up to its closing quote, and what follows it, if
 /// nothing in it is escaped (or must be).
-fn plain_string(s: &str) -> Option<(&str, &str)> {
+pub(super) fn plain_string(s: &str) -> Option<(&str, &str)> {
     let end = s
         .bytes()
         .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::header::json_kind;
+use super::header::{json_kind, plain_string};
 use super::python_json::python_json;
 
 /// The table of libserver.py.
@@ -76,6 +76,42 @@ struct Search<'a> {
     value: Cow<'a, str>,
 }
 
+impl<'a> Search<'a> {
+    /// The request as the texts' client writes it (`json.dumps` of
+    /// `dict(action=..., value=...)`), nothing escaped, read without a JSON
+    /// parser; `None` for any other text. serde_json spent more on these
+    /// few bytes than the rest of a request's answer.
+    fn plain(text: &'a str) -> Option<Self> {
+        let rest = text.strip_prefix("{\"action\": \"")?;
+        let (action, rest) = plain_string(rest)?;
+        let (value, rest) = plain_string(rest.strip_prefix(", \"value\": \"")?)?;
+        (rest == "}").then(|| Search {
+            action: action.into(),
+            value: value.into(),
+        })
+    }
+
+    /// Any JSON object with string `action` and `value` (other keys
+    /// ignored, as libserver.py does); `None` for anything else.
+    fn parse(text: &'a str) -> Option<Self> {
+        if let Some(search) = Self::plain(text) {
+            return Some(search);
+        }
+        // serde's derived structs take an array too (`["search", "ring"]`),
+        // which libserver.py refuses: objects only.
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// An answer object with a text result, written without building a map.
+#[derive(Serialize)]
+struct TextAnswer<'a> {
+    result: &'a str,
+}
+
 impl Default for SearchTable {
     fn default() -> Self {
         Self::builtin()
@@ -105,20 +141,22 @@ impl SearchTable {
         SearchTable { entries, written }
     }
 
-    /// The answer to a hit, already written, when `text` is the usual
-    /// search request for an entry of the table; `None` sends the caller the
-    /// long way ([`SearchTable::answer`]), which words everything else.
+    /// The answer, written, when `text` is a search for a string: a hit's
+    /// was written in advance, a miss's is written here. `None` sends the
+    /// caller the long way ([`SearchTable::answer`]), which words
+    /// everything else.
     pub fn written_answer(&self, text: &str) -> Option<Bytes> {
-        // serde's derived structs take an array too (`["search", "ring"]`),
-        // which libserver.py refuses: objects only.
-        if !text.trim_start().starts_with('{') {
-            return None;
-        }
-        let request: Search<'_> = serde_json::from_str(text).ok()?;
+        let request = Search::parse(text)?;
         if request.action != "search" {
             return None;
         }
-        self.written.get(request.value.as_ref()).cloned()
+        match self.written.get(request.value.as_ref()) {
+            Some(hit) => Some(hit.clone()),
+            None => {
+                let result = no_match(&request.value);
+                Some(python_json(&TextAnswer { result: &result }).ok()?.into())
+            }
+        }
     }
 
     /// Loads a JSON object file; its values may be any JSON.
@@ -163,7 +201,7 @@ impl SearchTable {
                     .and_then(|query| self.entries.get(query))
                     .filter(|answer| truthy(answer))
                     .cloned()
-                    .unwrap_or_else(|| format!("No match for \"{}\".", python_str(query)).into())
+                    .unwrap_or_else(|| no_match(&python_str(query)).into())
             }
             action => format!("Error: invalid action \"{}\".", python_str(action)).into(),
         };
@@ -171,6 +209,11 @@ impl SearchTable {
         answer.insert("result".into(), result);
         answer
     }
+}
+
+/// libserver.py's answer to a search that finds nothing.
+fn no_match(query: &str) -> String {
+    format!("No match for \"{query}\".")
 }
 
 /// Python's truth value of a JSON value.
@@ -199,6 +242,7 @@ fn python_str(value: Option<&Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn ask(table: &SearchTable, request: Value) -> Value {
@@ -236,19 +280,30 @@ mod tests {
         }
     }
 
+    /// The long way's answer to `text`, written.
+    fn long_way(table: &SearchTable, text: &str) -> Vec<u8> {
+        let request = serde_json::from_str(text).expect("test requests are JSON");
+        python_json(&ask(table, request)).expect("serializes")
+    }
+
+    /// `request` as Python's client writes it.
+    fn python_text(request: &Value) -> String {
+        String::from_utf8(python_json(request).expect("serializes")).expect("UTF-8")
+    }
+
     #[test]
     fn a_written_answer_is_the_long_way_s_answer() {
         let table = SearchTable::builtin();
-        for (query, _) in BUILTIN {
+        let queries = BUILTIN.iter().map(|(query, _)| *query);
+        for query in queries.chain(["nothing", "say \"when\"\n", ""]) {
             let request = json!({"action": "search", "value": query});
-            let text = request.to_string();
-            let written = table.written_answer(&text).expect("a hit");
-            let long = python_json(&ask(&table, request)).expect("serializes");
-            assert_eq!(written.as_ref(), long.as_slice());
+            for text in [request.to_string(), python_text(&request)] {
+                let written = table.written_answer(&text).expect("a search");
+                assert_eq!(written.as_ref(), long_way(&table, &text), "{text}");
+            }
         }
-        // Misses, other actions, duplicate keys and odd values go the long way.
+        // Other actions, duplicate keys and odd values go the long way.
         for text in [
-            r#"{"action": "search", "value": "nothing"}"#,
             r#"{"action": "frobnicate", "value": "ring"}"#,
             r#"{"action": "search", "value": "ring", "value": "nothing"}"#,
             r#"{"action": "search", "value": 7}"#,
@@ -256,6 +311,41 @@ mod tests {
             r#"["search", "ring"]"#,
         ] {
             assert_eq!(table.written_answer(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_texts_request_is_read_the_plain_way() {
+        let text = "{\"action\": \"search\", \"value\": \"\u{1f436}\"}";
+        let plain = Search::plain(text).expect("the usual request");
+        assert_eq!(plain.action, "search");
+        assert_eq!(plain.value, "\u{1f436}");
+        for text in [
+            r#"{"action": "search", "value": "a\"b"}"#,
+            r#"{"action": "search", "value": "ring"} "#,
+            r#"{"action":"search","value":"ring"}"#,
+            r#"{"action": "search", "value": "ring", "x": 1}"#,
+        ] {
+            assert!(Search::plain(text).is_none(), "{text}");
+        }
+    }
+
+    proptest! {
+        // Any search, written either way (Python's spacing or compact),
+        // gets from the quick path the bytes the long way writes.
+        #[test]
+        fn the_quick_path_never_disagrees_with_the_long_way(
+            action in prop_oneof![Just("search".to_string()), "\\PC{0,8}"],
+            value in prop_oneof![Just("ring".to_string()), "\\PC{0,12}", "[\"\\\\\n a]{0,4}"],
+            python_style in any::<bool>(),
+        ) {
+            let table = SearchTable::builtin();
+            let request = json!({"action": action, "value": value});
+            let text = if python_style { python_text(&request) } else { request.to_string() };
+            match table.written_answer(&text) {
+                Some(written) => prop_assert_eq!(written.to_vec(), long_way(&table, &text)),
+                None => prop_assert_ne!(action, "search"),
+            }
         }
     }
 
