@@ -185,9 +185,10 @@ fn decode_head(
         src.reserve(needed - src.len());
         return Ok(None);
     }
-    src.advance(PREFIX_LEN);
-    let raw = src.split_to(header_len);
-    let (header, length) = parse_header(&raw)?;
+    // Read in place: splitting the header off would cost a reference
+    // count taken and dropped per message.
+    let (header, length) = parse_header(&src[PREFIX_LEN..needed])?;
+    src.advance(needed);
     match usize::try_from(length) {
         Ok(length) if length <= max_content => Ok(Some((header, length))),
         _ => Err(FrameError::ContentTooLong {
