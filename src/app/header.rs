@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::codec::FrameError;
 use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS, header_value};
+use super::python_json::must_escape;
 
 /// Parses and checks a JSON header; returns it with its `content-length`.
 pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
@@ -62,9 +63,7 @@ fn parse_plain(text: &str) -> Option<(Header, u64)> {
 /// A JSON string's text up to its closing quote, and what follows it, if
 /// nothing in it is escaped (or must be).
 pub(super) fn plain_string(s: &str) -> Option<(&str, &str)> {
-    let end = s
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let end = s.bytes().position(must_escape)?;
     (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
 }
 

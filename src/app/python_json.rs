@@ -23,7 +23,7 @@ pub(super) fn write_header(header: &Header, content_length: usize, dst: &mut Byt
 /// The fast way, for a header with no extra key and nothing to escape;
 /// `false` (nothing written) for any other.
 fn write_plain_header(header: &Header, content_length: usize, dst: &mut BytesMut) -> bool {
-    let plain = |s: &str| !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+    let plain = |s: &str| !s.bytes().any(must_escape);
     if header.extra.is_empty() && plain(&header.content_type) && plain(&header.content_encoding) {
         dst.put_slice(b"{\"byteorder\": \"");
         dst.put_slice(header.byteorder.as_str().as_bytes());
@@ -40,6 +40,12 @@ fn write_plain_header(header: &Header, content_length: usize, dst: &mut BytesMut
         return true;
     }
     false
+}
+
+/// True for a byte JSON writes escaped in a string: a quote, a backslash,
+/// a control character.
+pub(super) fn must_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
 }
 
 /// Any header, through serde_json.
