@@ -15,7 +15,11 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use tokio_util::codec::Encoder;
+
+use super::codec::MessageCodec;
 use super::header::{json_kind, plain_string};
+use super::message::Message;
 use super::python_json::python_json;
 
 /// The table of libserver.py.
@@ -61,9 +65,69 @@ pub enum TableError {
 #[derive(Debug, Clone)]
 pub struct SearchTable {
     entries: HashMap<String, Value>,
-    /// Each hit's answer object already written as JSON: a hit costs a
-    /// lookup, not a serialization.
-    written: HashMap<String, Bytes>,
+    /// Each hit's answer already written: a hit costs a lookup, not a
+    /// serialization.
+    written: HashMap<String, WrittenHit>,
+}
+
+/// A hit's answer written in advance: its content, and its whole frame with
+/// and without keep-alive, so that a server answers a hit with one copy, as
+/// redis answers PING from a reply it keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenHit {
+    content: Bytes,
+    /// Indexed by keep-alive.
+    frames: [Bytes; 2],
+}
+
+impl WrittenHit {
+    /// Writes the answer object holding `result`; `None` if it cannot be.
+    fn new(result: &Value) -> Option<Self> {
+        let mut object = Map::new();
+        object.insert("result".into(), result.clone());
+        let content = Bytes::from(python_json(&object).ok()?);
+        let message = Message::json_bytes(content.clone());
+        let frame = |keep_alive| {
+            let mut frame = bytes::BytesMut::new();
+            MessageCodec::default()
+                .encode(&message.clone().with_keep_alive(keep_alive), &mut frame)
+                .ok()?;
+            Some(frame.freeze())
+        };
+        Some(WrittenHit {
+            frames: [frame(false)?, frame(true)?],
+            content,
+        })
+    }
+
+    /// The answer's content: the JSON object.
+    pub fn content(&self) -> &Bytes {
+        &self.content
+    }
+
+    /// The whole answer as the codec writes it: prefix, header, content.
+    pub fn frame(&self, keep_alive: bool) -> &[u8] {
+        &self.frames[usize::from(keep_alive)]
+    }
+}
+
+/// What the quick path found for a search.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written<'t> {
+    /// A hit, written in advance.
+    Hit(&'t WrittenHit),
+    /// A miss's answer object, written now.
+    Miss(Bytes),
+}
+
+impl Written<'_> {
+    /// The answer's content.
+    pub fn content(&self) -> &[u8] {
+        match self {
+            Written::Hit(hit) => hit.content(),
+            Written::Miss(content) => content,
+        }
+    }
 }
 
 /// The usual request, `{"action": "search", "value": QUERY}`, read without
@@ -132,11 +196,7 @@ impl SearchTable {
         let written = entries
             .iter()
             .filter(|(_, answer)| truthy(answer))
-            .filter_map(|(query, answer)| {
-                let mut object = Map::new();
-                object.insert("result".into(), answer.clone());
-                Some((query.clone(), python_json(&object).ok()?.into()))
-            })
+            .filter_map(|(query, answer)| Some((query.clone(), WrittenHit::new(answer)?)))
             .collect();
         SearchTable { entries, written }
     }
@@ -145,16 +205,17 @@ impl SearchTable {
     /// was written in advance, a miss's is written here. `None` sends the
     /// caller the long way ([`SearchTable::answer`]), which words
     /// everything else.
-    pub fn written_answer(&self, text: &str) -> Option<Bytes> {
+    pub fn written_answer(&self, text: &str) -> Option<Written<'_>> {
         let request = Search::parse(text)?;
         if request.action != "search" {
             return None;
         }
         match self.written.get(request.value.as_ref()) {
-            Some(hit) => Some(hit.clone()),
+            Some(hit) => Some(Written::Hit(hit)),
             None => {
                 let result = no_match(&request.value);
-                Some(python_json(&TextAnswer { result: &result }).ok()?.into())
+                let content = python_json(&TextAnswer { result: &result }).ok()?;
+                Some(Written::Miss(content.into()))
             }
         }
     }
@@ -299,7 +360,7 @@ mod tests {
             let request = json!({"action": "search", "value": query});
             for text in [request.to_string(), python_text(&request)] {
                 let written = table.written_answer(&text).expect("a search");
-                assert_eq!(written.as_ref(), long_way(&table, &text), "{text}");
+                assert_eq!(written.content(), long_way(&table, &text), "{text}");
             }
         }
         // Other actions, duplicate keys and odd values go the long way.
@@ -311,6 +372,32 @@ mod tests {
             r#"["search", "ring"]"#,
         ] {
             assert_eq!(table.written_answer(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_hit_s_frames_decode_to_its_answer_with_and_without_keep_alive() {
+        use tokio_util::codec::Decoder;
+        let table = SearchTable::builtin();
+        for (query, answer) in BUILTIN {
+            let text = python_text(&json!({"action": "search", "value": query}));
+            let Some(Written::Hit(hit)) = table.written_answer(&text) else {
+                panic!("{query} is a hit");
+            };
+            for keep_alive in [false, true] {
+                let mut wire = bytes::BytesMut::from(hit.frame(keep_alive));
+                let decoded = MessageCodec::default()
+                    .decode(&mut wire)
+                    .expect("a valid frame")
+                    .expect("a whole frame");
+                assert!(wire.is_empty(), "one frame, nothing after it");
+                assert_eq!(decoded.header.keep_alive, keep_alive);
+                let expected = json!({ "result": answer });
+                assert_eq!(
+                    Value::Object(decoded.json_object().expect("JSON")),
+                    expected
+                );
+            }
         }
     }
 
@@ -343,7 +430,7 @@ mod tests {
             let request = json!({"action": action, "value": value});
             let text = if python_style { python_text(&request) } else { request.to_string() };
             match table.written_answer(&text) {
-                Some(written) => prop_assert_eq!(written.to_vec(), long_way(&table, &text)),
+                Some(written) => prop_assert_eq!(written.content().to_vec(), long_way(&table, &text)),
                 None => prop_assert_ne!(action, "search"),
             }
         }

@@ -23,7 +23,7 @@ use tracing::info;
 use super::codec::{DEFAULT_MAX_CONTENT, FrameError, MessageCodec};
 use super::content::{BINARY_ENCODING, ContentError, SERVER_BINARY_TYPE};
 use super::message::{Header, Message};
-use super::search::SearchTable;
+use super::search::{SearchTable, Written, WrittenHit};
 use crate::net::{self, ConnInfo, Connection};
 
 /// app-server.py used 65432, which echo keeps; we take the next port.
@@ -76,23 +76,37 @@ pub async fn serve(
 /// The answer to one request, as libserver.py gives it; `"keep-alive"` is
 /// echoed. Load generators use it to check answers ([`Message::equivalent`]).
 pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, ContentError> {
-    let answer = if request.is_json() {
-        let text = request.text()?;
-        match table.written_answer(text) {
-            Some(content) => Message::json_bytes(content),
-            None => Message::json(&table.answer(&request.json_object()?)),
-        }
-    } else {
+    let answer = match answer(table, request)? {
+        Answer::Hit(hit) => Message::json_bytes(hit.content().clone()),
+        Answer::Message(message) => message,
+    };
+    Ok(answer.with_keep_alive(request.header.keep_alive))
+}
+
+/// An answer before its keep-alive is set: a hit's, written whole in
+/// advance, or any other.
+enum Answer<'t> {
+    Hit(&'t WrittenHit),
+    Message(Message),
+}
+
+fn answer<'t>(table: &'t SearchTable, request: &Message) -> Result<Answer<'t>, ContentError> {
+    if !request.is_json() {
         let echoed = &request.content[..request.content.len().min(BINARY_ECHO)];
         let mut content = BytesMut::with_capacity(BINARY_PREFIX.len() + echoed.len());
         content.put_slice(BINARY_PREFIX);
         content.put_slice(echoed);
-        Message {
+        return Ok(Answer::Message(Message {
             header: Header::new(SERVER_BINARY_TYPE, BINARY_ENCODING),
             content: content.freeze(),
-        }
-    };
-    Ok(answer.with_keep_alive(request.header.keep_alive))
+        }));
+    }
+    let text = request.text()?;
+    Ok(match table.written_answer(text) {
+        Some(Written::Hit(hit)) => Answer::Hit(hit),
+        Some(Written::Miss(content)) => Answer::Message(Message::json_bytes(content)),
+        None => Answer::Message(Message::json(&table.answer(&request.json_object()?))),
+    })
 }
 
 /// Why a server closed a connection early.
@@ -134,17 +148,22 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             Err(err) => return fail(connection, err.into()).await,
         };
         log_request(&request, conn.peer);
-        let answer = match respond(&options.table, &request) {
+        let answer = match answer(&options.table, &request) {
             Ok(answer) => answer,
             Err(err) => return fail(connection, err.into()).await,
         };
         // Once shutting down, this answer is the connection's last. Checked
         // only when no further request is buffered (the token's state sits
         // behind a lock): pipelined answers of one batch share one check.
-        let keep_alive = answer.header.keep_alive
+        let keep_alive = request.header.keep_alive
             && !(connection.read_buffer().is_empty() && connection.is_shutting_down());
-        if let Err(err) = connection.queue(&answer.with_keep_alive(keep_alive)) {
-            return fail(connection, err.into()).await;
+        match answer {
+            Answer::Hit(hit) => connection.queue_encoded(hit.frame(keep_alive)),
+            Answer::Message(message) => {
+                if let Err(err) = connection.queue(&message.with_keep_alive(keep_alive)) {
+                    return fail(connection, err.into()).await;
+                }
+            }
         }
         if !keep_alive {
             return Ok(connection.close().await?);

@@ -294,6 +294,11 @@ where
         self.reading.codec.encode(item, &mut self.write_buf)
     }
 
+    /// Queues a frame already encoded (an answer written in advance).
+    pub fn queue_encoded(&mut self, frame: &[u8]) {
+        self.write_buf.extend_from_slice(frame);
+    }
+
     /// Queues `item` and writes everything queued.
     pub async fn send<I>(&mut self, item: I) -> Result<(), <C as Encoder<I>>::Error>
     where
