@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 DUR=${DUR:-3}
 WARM=${WARM:-1}
-ROWS=${ROWS:-"echo64 echo16k bulk rss app app-ka app-ka-p16 chat http udp https tls-new tls-bulk tls-app-ka"}
+ROWS=${ROWS:-"echo64 echo16k bulk rss app app-ka app-ka-p16 app-ka-echo app-ka-p16-echo chat http udp https tls-new tls-bulk tls-app-ka"}
 
 # ---- tools -----------------------------------------------------------------
 declare -A needs=(
@@ -279,7 +279,7 @@ if want rss; then
 fi
 
 # ---- app -------------------------------------------------------------------
-if want app || want app-ka || want app-ka-p16; then
+if want app || want app-ka || want app-ka-p16 || want app-ka-echo || want app-ka-p16-echo; then
   if built app; then
     start anchor-app python3 bench/anchors/app_server.py 127.0.0.1 0; AA=$ADDR; AA_PID=$PID
     start socklab-app "$SL" -q app server 127.0.0.1 0; SA=$ADDR; SA_PID=$PID
@@ -298,6 +298,18 @@ if want app || want app-ka || want app-ka-p16; then
         tr '\r' '\n' | sed -n 's/^PING_MBULK: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
       [ -n "$rate" ] && echo "$rate $n" || echo ERR
     }
+    # redis_echo N ARGS...: as redis_ping, for ECHO of 158 bytes: 180 bytes
+    # asked and 166 answered, the 346 a request and its answer of bench
+    # app's rotation move (173 each way, its bytes_sent / completed). PING
+    # moves 21: this anchor says what the bytes cost a server, apart from
+    # what it does with them.
+    ECHO_ARG=$(printf 'x%.0s' $(seq 158))
+    redis_echo() {
+      local n=$1 rate; shift
+      rate=$(redis-benchmark -p "$RPORT" -c 50 -n "$n" "$@" -q ECHO "$ECHO_ARG" 2>/dev/null |
+        tr '\r' '\n' | sed -n 's/^ECHO [^:]*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+      [ -n "$rate" ] && echo "$rate $n" || echo ERR
+    }
     if want app-ka; then
       A_CMD() { costly "$R_PID" redis_ping 200000; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive; }
       row "app keep-alive, 50 conns, req/s" "redis-benchmark ping -c 50" "≥ 1.0"
@@ -306,11 +318,21 @@ if want app || want app-ka || want app-ka-p16; then
       A_CMD() { costly "$R_PID" redis_ping 2000000 -P 16; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive -P 16; }
       row "app keep-alive, 50 conns, pipeline 16, req/s" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
     fi
+    if want app-ka-echo; then
+      A_CMD() { costly "$R_PID" redis_echo 200000; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive; }
+      row "app keep-alive, 50 conns, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50" "report"
+    fi
+    if want app-ka-p16-echo; then
+      A_CMD() { costly "$R_PID" redis_echo 2000000 -P 16; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive -P 16; }
+      row "app keep-alive, 50 conns, pipeline 16, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50 -P 16" "report"
+    fi
     stop "$R_PID"; stop "$AA_PID"; stop "$SA_PID"
   else
     want app && skip "app, 50 conns, one connection per request, req/s" "python selectors app server" "≥ 2.0"
     want app-ka && skip "app keep-alive, 50 conns, req/s" "redis-benchmark ping -c 50" "≥ 1.0"
     want app-ka-p16 && skip "app keep-alive, 50 conns, pipeline 16, req/s" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
+    want app-ka-echo && skip "app keep-alive, 50 conns, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50" "report"
+    want app-ka-p16-echo && skip "app keep-alive, 50 conns, pipeline 16, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50 -P 16" "report"
   fi
 fi
 
