@@ -70,14 +70,15 @@ pub struct SearchTable {
     written: HashMap<String, WrittenHit>,
 }
 
-/// A hit's answer written in advance: its content, and its whole frame with
-/// and without keep-alive, so that a server answers a hit with one copy, as
-/// redis answers PING from a reply it keeps.
+/// A hit's answer written in advance: its content, and the prefix and header
+/// that go before it with and without keep-alive, so that a server answers a
+/// hit with two copies, as redis answers PING from a reply it keeps. The
+/// content is kept once: a `--data` file of long answers costs no more.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrittenHit {
     content: Bytes,
     /// Indexed by keep-alive.
-    frames: [Bytes; 2],
+    heads: [Bytes; 2],
 }
 
 impl WrittenHit {
@@ -87,15 +88,16 @@ impl WrittenHit {
         object.insert("result".into(), result.clone());
         let content = Bytes::from(python_json(&object).ok()?);
         let message = Message::json_bytes(content.clone());
-        let frame = |keep_alive| {
+        let head = |keep_alive| {
             let mut frame = bytes::BytesMut::new();
             MessageCodec::default()
                 .encode(&message.clone().with_keep_alive(keep_alive), &mut frame)
                 .ok()?;
+            frame.truncate(frame.len() - content.len());
             Some(frame.freeze())
         };
         Some(WrittenHit {
-            frames: [frame(false)?, frame(true)?],
+            heads: [head(false)?, head(true)?],
             content,
         })
     }
@@ -105,9 +107,9 @@ impl WrittenHit {
         &self.content
     }
 
-    /// The whole answer as the codec writes it: prefix, header, content.
-    pub fn frame(&self, keep_alive: bool) -> &[u8] {
-        &self.frames[usize::from(keep_alive)]
+    /// What the codec writes before the content: the prefix and the header.
+    pub fn head(&self, keep_alive: bool) -> &[u8] {
+        &self.heads[usize::from(keep_alive)]
     }
 }
 
@@ -376,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hit_s_frames_decode_to_its_answer_with_and_without_keep_alive() {
+    fn a_hit_s_head_and_content_decode_to_its_answer_with_and_without_keep_alive() {
         use tokio_util::codec::Decoder;
         let table = SearchTable::builtin();
         for (query, answer) in BUILTIN {
@@ -385,7 +387,8 @@ mod tests {
                 panic!("{query} is a hit");
             };
             for keep_alive in [false, true] {
-                let mut wire = bytes::BytesMut::from(hit.frame(keep_alive));
+                let mut wire = bytes::BytesMut::from(hit.head(keep_alive));
+                wire.extend_from_slice(hit.content());
                 let decoded = MessageCodec::default()
                     .decode(&mut wire)
                     .expect("a valid frame")

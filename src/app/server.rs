@@ -158,7 +158,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         let keep_alive = request.header.keep_alive
             && !(connection.read_buffer().is_empty() && connection.is_shutting_down());
         match answer {
-            Answer::Hit(hit) => connection.queue_encoded(hit.frame(keep_alive)),
+            Answer::Hit(hit) => {
+                connection.queue_encoded(hit.head(keep_alive));
+                connection.queue_encoded(hit.content());
+            }
             Answer::Message(message) => {
                 if let Err(err) = connection.queue(&message.with_keep_alive(keep_alive)) {
                     return fail(connection, err.into()).await;

@@ -294,9 +294,10 @@ where
         self.reading.codec.encode(item, &mut self.write_buf)
     }
 
-    /// Queues a frame already encoded (an answer written in advance).
-    pub fn queue_encoded(&mut self, frame: &[u8]) {
-        self.write_buf.extend_from_slice(frame);
+    /// Queues bytes already encoded (an answer, or part of one, written in
+    /// advance).
+    pub fn queue_encoded(&mut self, bytes: &[u8]) {
+        self.write_buf.extend_from_slice(bytes);
     }
 
     /// Queues `item` and writes everything queued.
