@@ -167,11 +167,12 @@ impl Message {
 
 /// Decodes `content` as text in `encoding` (utf-8, or its ASCII subset).
 fn decode_text<'a>(content: &'a [u8], encoding: &str) -> Result<&'a str, ContentError> {
-    let name = encoding.trim().to_ascii_lowercase().replace('_', "-");
-    let ascii_only = match name.as_str() {
-        "utf-8" | "utf8" => false,
-        "ascii" | "us-ascii" => true,
-        _ => return Err(ContentError::UnsupportedEncoding(encoding.to_string())),
+    let ascii_only = if names_one_of(encoding, &["utf-8", "utf8"]) {
+        false
+    } else if names_one_of(encoding, &["ascii", "us-ascii"]) {
+        true
+    } else {
+        return Err(ContentError::UnsupportedEncoding(encoding.to_string()));
     };
     let not_decodable = |detail: String| ContentError::NotDecodable {
         encoding: encoding.to_string(),
@@ -184,6 +185,20 @@ fn decode_text<'a>(content: &'a [u8], encoding: &str) -> Result<&'a str, Content
         )));
     }
     std::str::from_utf8(content).map_err(|err| not_decodable(err.to_string()))
+}
+
+/// Whether `encoding` is one of `names` (lowercase, with `-`) as Python's
+/// codec lookup sees it: spaces around ignored, any case, `_` for `-`.
+/// Compared in place: normalizing a copy cost two allocations per request.
+fn names_one_of(encoding: &str, names: &[&str]) -> bool {
+    let given = encoding.trim().as_bytes();
+    names.iter().any(|name| {
+        name.len() == given.len()
+            && given
+                .iter()
+                .zip(name.bytes())
+                .all(|(&g, n)| g.to_ascii_lowercase() == n || (g == b'_' && n == b'-'))
+    })
 }
 
 #[cfg(test)]
@@ -227,5 +242,25 @@ mod tests {
             message.json_object(),
             Err(ContentError::NotDecodable { .. })
         ));
+    }
+
+    #[test]
+    fn encoding_names_are_spelled_as_python_accepts_them() {
+        for name in ["utf-8", "UTF-8", " Utf_8 ", "utf8", "UTF8"] {
+            assert_eq!(decode_text(b"ok", name).ok(), Some("ok"), "{name:?}");
+        }
+        for name in ["ascii", "US-ASCII", "us_ascii"] {
+            assert!(decode_text("é".as_bytes(), name).is_err(), "{name:?}");
+            assert_eq!(decode_text(b"ok", name).ok(), Some("ok"), "{name:?}");
+        }
+        for name in ["utf-16", "utf-", "utf-88", "", "ut-f8", "utf--8"] {
+            assert!(
+                matches!(
+                    decode_text(b"ok", name),
+                    Err(ContentError::UnsupportedEncoding(_))
+                ),
+                "{name:?}"
+            );
+        }
     }
 }
