@@ -83,8 +83,8 @@ pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, Conten
     Ok(answer.with_keep_alive(request.header.keep_alive))
 }
 
-/// An answer before its keep-alive is set: a hit's, written whole in
-/// advance, or any other.
+/// An answer before its keep-alive is set: a hit's, written in advance,
+/// or any other.
 enum Answer<'t> {
     Hit(&'t WrittenHit),
     Message(Message),
