@@ -202,19 +202,30 @@ impl Encoder<&Message> for MessageCodec {
     type Error = FrameError;
 
     fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let start = dst.len();
         dst.reserve(PREFIX_LEN + 128 + message.content.len());
-        dst.put_u16(0);
-        write_header(&message.header, message.content.len(), &mut *dst);
-        let header_len = dst.len() - start - PREFIX_LEN;
-        let Ok(prefix) = u16::try_from(header_len) else {
-            dst.truncate(start);
-            return Err(FrameError::HeaderTooLong(header_len));
-        };
-        dst[start..start + PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
+        encode_head(&message.header, message.content.len(), dst)?;
         dst.extend_from_slice(&message.content);
         Ok(())
     }
+}
+
+/// Writes what goes before a message's content: the prefix and the header
+/// announcing `content_length` bytes. Nothing is left written on an error.
+pub(super) fn encode_head(
+    header: &Header,
+    content_length: usize,
+    dst: &mut BytesMut,
+) -> Result<(), FrameError> {
+    let start = dst.len();
+    dst.put_u16(0);
+    write_header(header, content_length, &mut *dst);
+    let header_len = dst.len() - start - PREFIX_LEN;
+    let Ok(prefix) = u16::try_from(header_len) else {
+        dst.truncate(start);
+        return Err(FrameError::HeaderTooLong(header_len));
+    };
+    dst[start..start + PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
+    Ok(())
 }
 
 impl Encoder<Message> for MessageCodec {

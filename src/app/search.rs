@@ -15,11 +15,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use tokio_util::codec::Encoder;
-
-use super::codec::MessageCodec;
+use super::codec::encode_head;
+use super::content::{JSON_TYPE, UTF8};
 use super::header::{json_kind, plain_string};
-use super::message::Message;
+use super::message::Header;
 use super::python_json::python_json;
 
 /// The table of libserver.py.
@@ -87,14 +86,12 @@ impl WrittenHit {
         let mut object = Map::new();
         object.insert("result".into(), result.clone());
         let content = Bytes::from(python_json(&object).ok()?);
-        let message = Message::json_bytes(content.clone());
         let head = |keep_alive| {
-            let mut frame = bytes::BytesMut::new();
-            MessageCodec::default()
-                .encode(&message.clone().with_keep_alive(keep_alive), &mut frame)
-                .ok()?;
-            frame.truncate(frame.len() - content.len());
-            Some(frame.freeze())
+            let mut header = Header::new(JSON_TYPE, UTF8);
+            header.keep_alive = keep_alive;
+            let mut head = bytes::BytesMut::new();
+            encode_head(&header, content.len(), &mut head).ok()?;
+            Some(head.freeze())
         };
         Some(WrittenHit {
             heads: [head(false)?, head(true)?],
@@ -379,6 +376,7 @@ mod tests {
 
     #[test]
     fn a_hit_s_head_and_content_decode_to_its_answer_with_and_without_keep_alive() {
+        use crate::app::codec::MessageCodec;
         use tokio_util::codec::Decoder;
         let table = SearchTable::builtin();
         for (query, answer) in BUILTIN {
