@@ -264,3 +264,32 @@ impl Stage for ToxicStage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    // The steps themselves, free of how a reader's scheduling coalesces them.
+    #[test]
+    fn slicer_of_average_size_one_writes_one_byte_per_delay() {
+        let toxic =
+            Toxic::parse("slicer:average_size=1,delay=2000,stream=upstream").expect("parses");
+        let (_keep, toxics) = watch::channel(Arc::new(vec![toxic]));
+        let mut stage = ToxicStage::new(Direction::Upstream, toxics, StdRng::seed_from_u64(1));
+        let arrived = Instant::now();
+        let mut steps = Vec::new();
+        stage.chunk(Bytes::from_static(b"hello world"), arrived, &mut steps);
+        let expected: Vec<Step> = (0..11u64)
+            .flat_map(|i| {
+                let byte = Bytes::copy_from_slice(&b"hello world"[i as usize..][..1]);
+                [
+                    Step::Until(arrived + Duration::from_micros(2000 * i)),
+                    Step::Write(byte),
+                ]
+            })
+            .collect();
+        assert_eq!(steps, expected);
+    }
+}
