@@ -118,7 +118,7 @@ async fn latency_adds_l_plus_or_minus_j() {
     eprintln!("latency 100±20: mean {mean:.1} ms, sd {sd:.1} ms");
     for t in &times {
         assert!(
-            (79.0..135.0).contains(t),
+            (79.0..150.0).contains(t),
             "a round trip of {t:.1} ms: {times:?}"
         );
     }
