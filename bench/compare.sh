@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 DUR=${DUR:-3}
 WARM=${WARM:-1}
-ROWS=${ROWS:-"echo64 echo16k bulk rss app app-ka app-ka-p16 app-ka-echo app-ka-p16-echo chat http udp https tls-new tls-bulk tls-app-ka"}
+ROWS=${ROWS:-"echo64 echo16k bulk rss app app-ka app-ka-p16 app-ka-1t app-ka-p16-1t app-ka-echo app-ka-p16-echo chat http udp https tls-new tls-bulk tls-app-ka"}
 
 # ---- tools -----------------------------------------------------------------
 declare -A needs=(
@@ -279,7 +279,7 @@ if want rss; then
 fi
 
 # ---- app -------------------------------------------------------------------
-if want app || want app-ka || want app-ka-p16 || want app-ka-echo || want app-ka-p16-echo; then
+if want app || want app-ka || want app-ka-p16 || want app-ka-1t || want app-ka-p16-1t || want app-ka-echo || want app-ka-p16-echo; then
   if built app; then
     start anchor-app python3 bench/anchors/app_server.py 127.0.0.1 0; AA=$ADDR; AA_PID=$PID
     start socklab-app "$SL" -q app server 127.0.0.1 0; SA=$ADDR; SA_PID=$PID
@@ -318,6 +318,19 @@ if want app || want app-ka || want app-ka-p16 || want app-ka-echo || want app-ka
       A_CMD() { costly "$R_PID" redis_ping 2000000 -P 16; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive -P 16; }
       row "app keep-alive, 50 conns, pipeline 16, req/s" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
     fi
+    # redis-server serves on one thread; ours with --threads 1 does too.
+    if want app-ka-1t || want app-ka-p16-1t; then
+      start socklab-app-1t "$SL" -q --threads 1 app server 127.0.0.1 0; S1=$ADDR; S1_PID=$PID
+      if want app-ka-1t; then
+        A_CMD() { costly "$R_PID" redis_ping 200000; }; B_CMD() { bench "$S1_PID" app "$S1" -c 50 --keep-alive; }
+        row "app keep-alive, 50 conns, req/s: both on one thread" "redis-benchmark ping -c 50" "≥ 1.0"
+      fi
+      if want app-ka-p16-1t; then
+        A_CMD() { costly "$R_PID" redis_ping 2000000 -P 16; }; B_CMD() { bench "$S1_PID" app "$S1" -c 50 --keep-alive -P 16; }
+        row "app keep-alive, 50 conns, pipeline 16, req/s: both on one thread" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
+      fi
+      stop "$S1_PID"
+    fi
     if want app-ka-echo; then
       A_CMD() { costly "$R_PID" redis_echo 200000; }; B_CMD() { bench "$SA_PID" app "$SA" -c 50 --keep-alive; }
       row "app keep-alive, 50 conns, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50" "report"
@@ -331,6 +344,8 @@ if want app || want app-ka || want app-ka-p16 || want app-ka-echo || want app-ka
     want app && skip "app, 50 conns, one connection per request, req/s" "python selectors app server" "≥ 2.0"
     want app-ka && skip "app keep-alive, 50 conns, req/s" "redis-benchmark ping -c 50" "≥ 1.0"
     want app-ka-p16 && skip "app keep-alive, 50 conns, pipeline 16, req/s" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
+    want app-ka-1t && skip "app keep-alive, 50 conns, req/s: both on one thread" "redis-benchmark ping -c 50" "≥ 1.0"
+    want app-ka-p16-1t && skip "app keep-alive, 50 conns, pipeline 16, req/s: both on one thread" "redis-benchmark ping -c 50 -P 16" "≥ 0.5"
     want app-ka-echo && skip "app keep-alive, 50 conns, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50" "report"
     want app-ka-p16-echo && skip "app keep-alive, 50 conns, pipeline 16, req/s: as many bytes" "redis-benchmark ECHO 158 B -c 50 -P 16" "report"
   fi

@@ -166,3 +166,42 @@ fn trust_flags_without_tls_are_one_line_and_exit_1() {
         "error: --cacert, --pin, --insecure, --cert and --key need --tls\n"
     );
 }
+
+/// The `Threads:` count of a running process.
+fn threads_of(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads line")
+}
+
+/// One line's round trip through an echo server at `addr`.
+fn echoes(addr: std::net::SocketAddr) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream.write_all(b"ping\n").expect("write");
+    let mut buf = [0u8; 5];
+    stream.read_exact(&mut buf).expect("echoed");
+    assert_eq!(&buf, b"ping\n");
+}
+
+// --threads 1 runs every task on the main thread (a current-thread
+// runtime, as redis runs on one); --threads 3 has three workers.
+#[test]
+fn threads_sets_how_many_threads_serve() {
+    let one = Server::start(&["--threads", "1", "echo", "server", "127.0.0.1", "0"]);
+    echoes(one.addr);
+    assert_eq!(threads_of(one.child.id()), 1, "--threads 1");
+    let three = Server::start(&["--threads", "3", "echo", "server", "127.0.0.1", "0"]);
+    echoes(three.addr);
+    assert!(
+        threads_of(three.child.id()) >= 4,
+        "--threads 3: main and three workers"
+    );
+    let out = run_socklab(&["--threads", "0", "echo", "server"], TIMEOUT);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("--threads"), "{:?}", text(&out).1);
+}

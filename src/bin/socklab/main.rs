@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     if let Err(err) = socklab::net::raise_fd_limit() {
         tracing::debug!("cannot raise the open-files limit: {err}");
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match build_runtime(cli.threads) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");
@@ -44,4 +44,19 @@ fn main() -> ExitCode {
             Exit::Failure.into()
         }
     }
+}
+
+/// The runtime `--threads` asks for. One thread is a current-thread
+/// runtime: no second worker to wake, no work to steal.
+fn build_runtime(threads: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(usize::from(n));
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
 }

@@ -45,6 +45,10 @@ pub struct Cli {
     /// Log every read and write with its byte count and an escaped preview
     #[arg(long, global = true)]
     pub trace: bool,
+    /// Worker threads (default: one per core); 1 runs everything on one
+    /// thread, as redis does, which costs less CPU per request
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     #[command(subcommand)]
     pub command: Command,
 }
