@@ -137,25 +137,38 @@ impl MessageCodec {
     }
 }
 
-impl Decoder for MessageCodec {
-    type Item = Message;
-    type Error = FrameError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
-        let (header, length) = match self.pending.take() {
+impl MessageCodec {
+    /// The next message's header once all its content is buffered, which
+    /// is left at the front of `src`, and the content's length.
+    fn decode_in_place(&mut self, src: &mut BytesMut) -> Result<Option<Head>, FrameError> {
+        let (header, content_len) = match self.pending.take() {
             Some(pending) => pending,
             None => match decode_head(src, self.max_content)? {
                 Some(head) => head,
                 None => return Ok(None),
             },
         };
-        if src.len() < length {
-            src.reserve((length - src.len()).min(RESERVE_STEP));
-            self.pending = Some((header, length));
+        if src.len() < content_len {
+            src.reserve((content_len - src.len()).min(RESERVE_STEP));
+            self.pending = Some((header, content_len));
             return Ok(None);
         }
-        let content = src.split_to(length).freeze();
-        Ok(Some(Message { header, content }))
+        Ok(Some(Head {
+            header,
+            content_len,
+        }))
+    }
+}
+
+impl Decoder for MessageCodec {
+    type Item = Message;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
+        Ok(self.decode_in_place(src)?.map(|head| Message {
+            content: src.split_to(head.content_len).freeze(),
+            header: head.header,
+        }))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
@@ -164,6 +177,44 @@ impl Decoder for MessageCodec {
             None if src.is_empty() && self.pending.is_none() => Ok(None),
             None => Err(FrameError::Truncated),
         }
+    }
+}
+
+/// A message's header, its content still in the read buffer.
+#[derive(Debug)]
+pub(super) struct Head {
+    pub(super) header: Header,
+    pub(super) content_len: usize,
+}
+
+/// Decodes a message's header and leaves its content at the front of the
+/// read buffer, where the server reads it and then drops it
+/// ([`crate::net::Connection::consume`]): splitting it off as `Bytes` took
+/// and dropped a reference count per request. Encodes as [`MessageCodec`].
+#[derive(Debug, Clone)]
+pub(super) struct HeadCodec(MessageCodec);
+
+impl HeadCodec {
+    /// A codec that rejects content longer than `max_content` bytes.
+    pub(super) fn new(max_content: usize) -> Self {
+        HeadCodec(MessageCodec::new(max_content))
+    }
+}
+
+impl Decoder for HeadCodec {
+    type Item = Head;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Head>, FrameError> {
+        self.0.decode_in_place(src)
+    }
+}
+
+impl Encoder<&Message> for HeadCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.0.encode(message, dst)
     }
 }
 
@@ -282,6 +333,21 @@ mod tests {
                 assert_eq!(decoded, message);
             }
         }
+    }
+
+    #[test]
+    fn the_head_codec_leaves_the_content_at_the_front() {
+        let message = Message::search("ring").with_keep_alive(true);
+        let mut buf = encode(&message);
+        buf.extend_from_slice(b"\x00");
+        let mut codec = HeadCodec::new(DEFAULT_MAX_CONTENT);
+        let mut partial = BytesMut::from(&buf[..buf.len() - 2]);
+        assert!(codec.decode(&mut partial).expect("valid").is_none());
+        partial.extend_from_slice(&buf[buf.len() - 2..]);
+        let head = codec.decode(&mut partial).expect("valid").expect("whole");
+        assert_eq!(head.header, message.header);
+        assert_eq!(&partial[..head.content_len], &message.content[..]);
+        assert_eq!(&partial[head.content_len..], b"\x00");
     }
 
     #[test]

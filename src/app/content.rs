@@ -122,20 +122,17 @@ impl Message {
 
     /// Whether the content is a JSON object (content-type `text/json`).
     pub fn is_json(&self) -> bool {
-        self.header.content_type == JSON_TYPE
+        self.header.is_json()
     }
 
     /// The content as text, decoded with its content-encoding.
     pub fn text(&self) -> Result<&str, ContentError> {
-        decode_text(&self.content, &self.header.content_encoding)
+        self.header.text(&self.content)
     }
 
     /// Decodes text/json content with its content-encoding; it must be an object.
     pub fn json_object(&self) -> Result<Map<String, Value>, ContentError> {
-        match serde_json::from_str(self.text()?).map_err(ContentError::NotJson)? {
-            Value::Object(object) => Ok(object),
-            other => Err(ContentError::NotObject(json_kind(&other))),
-        }
+        self.header.json_object(&self.content)
     }
 
     /// What this answer says.
@@ -162,6 +159,28 @@ impl Message {
             && self.header.content_encoding == other.header.content_encoding
             && self.header.keep_alive == other.header.keep_alive
             && self.content == other.content
+    }
+}
+
+/// What content means under a header: for content still in a read buffer
+/// (the server's), as [`Message`]'s methods for its own.
+impl Header {
+    /// Whether the content is a JSON object (content-type `text/json`).
+    pub fn is_json(&self) -> bool {
+        self.content_type == JSON_TYPE
+    }
+
+    /// `content` as text, decoded with this header's content-encoding.
+    pub fn text<'a>(&self, content: &'a [u8]) -> Result<&'a str, ContentError> {
+        decode_text(content, &self.content_encoding)
+    }
+
+    /// Decodes text/json `content` with the content-encoding; it must be an object.
+    pub fn json_object(&self, content: &[u8]) -> Result<Map<String, Value>, ContentError> {
+        match serde_json::from_str(self.text(content)?).map_err(ContentError::NotJson)? {
+            Value::Object(object) => Ok(object),
+            other => Err(ContentError::NotObject(json_kind(&other))),
+        }
     }
 }
 

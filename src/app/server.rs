@@ -20,7 +20,7 @@ use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
-use super::codec::{DEFAULT_MAX_CONTENT, FrameError, MessageCodec};
+use super::codec::{DEFAULT_MAX_CONTENT, FrameError, HeadCodec};
 use super::content::{BINARY_ENCODING, ContentError, SERVER_BINARY_TYPE};
 use super::message::{Header, Message};
 use super::search::{SearchTable, Written, WrittenHit};
@@ -76,7 +76,7 @@ pub async fn serve(
 /// The answer to one request, as libserver.py gives it; `"keep-alive"` is
 /// echoed. Load generators use it to check answers ([`Message::equivalent`]).
 pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, ContentError> {
-    let answer = match answer(table, request)? {
+    let answer = match answer(table, &request.header, &request.content)? {
         Answer::Hit(hit) => Message::json_bytes(hit.content().clone()),
         Answer::Message(message) => message,
     };
@@ -90,9 +90,13 @@ enum Answer<'t> {
     Message(Message),
 }
 
-fn answer<'t>(table: &'t SearchTable, request: &Message) -> Result<Answer<'t>, ContentError> {
-    if !request.is_json() {
-        let echoed = &request.content[..request.content.len().min(BINARY_ECHO)];
+fn answer<'t>(
+    table: &'t SearchTable,
+    header: &Header,
+    content: &[u8],
+) -> Result<Answer<'t>, ContentError> {
+    if !header.is_json() {
+        let echoed = &content[..content.len().min(BINARY_ECHO)];
         let mut content = BytesMut::with_capacity(BINARY_PREFIX.len() + echoed.len());
         content.put_slice(BINARY_PREFIX);
         content.put_slice(echoed);
@@ -101,11 +105,11 @@ fn answer<'t>(table: &'t SearchTable, request: &Message) -> Result<Answer<'t>, C
             content: content.freeze(),
         }));
     }
-    let text = request.text()?;
+    let text = header.text(content)?;
     Ok(match table.written_answer(text) {
         Some(Written::Hit(hit)) => Answer::Hit(hit),
         Some(Written::Miss(content)) => Answer::Message(Message::json_bytes(content)),
-        None => Answer::Message(Message::json(&table.answer(&request.json_object()?))),
+        None => Answer::Message(Message::json(&table.answer(&header.json_object(content)?))),
     })
 }
 
@@ -131,11 +135,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     conn: ConnInfo,
     options: Arc<Options>,
 ) -> Result<(), ServeError> {
-    let codec = MessageCodec::new(options.max_content);
+    let codec = HeadCodec::new(options.max_content);
     let mut connection = Connection::new(io, codec, conn.shutdown.clone());
     loop {
-        let request = match connection.read_frame().await {
-            Ok(Some(request)) => request,
+        let head = match connection.read_frame().await {
+            Ok(Some(head)) => head,
             // A clean EOF, or a shutdown while no message was in flight.
             Ok(None) => return Ok(connection.shutdown().await?),
             Err(FrameError::Io(err)) => return Err(FrameError::Io(err).into()),
@@ -147,15 +151,18 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Err(err) => return fail(connection, err.into()).await,
         };
-        log_request(&request, conn.peer);
-        let answer = match answer(&options.table, &request) {
+        let content = &connection.read_buffer()[..head.content_len];
+        log_request(&head.header, content, conn.peer);
+        let answer = answer(&options.table, &head.header, content);
+        connection.consume(head.content_len);
+        let answer = match answer {
             Ok(answer) => answer,
             Err(err) => return fail(connection, err.into()).await,
         };
         // Once shutting down, this answer is the connection's last. Checked
         // only when no further request is buffered (the token's state sits
         // behind a lock): pipelined answers of one batch share one check.
-        let keep_alive = request.header.keep_alive
+        let keep_alive = head.header.keep_alive
             && !(connection.read_buffer().is_empty() && connection.is_shutting_down());
         match answer {
             Answer::Hit(hit) => {
@@ -176,7 +183,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Answers `{"error": ERR}` after what is queued, closes, and returns `err`.
 async fn fail<S: AsyncRead + AsyncWrite + Unpin>(
-    mut connection: Connection<S, MessageCodec>,
+    mut connection: Connection<S, HeadCodec>,
     err: ServeError,
 ) -> Result<(), ServeError> {
     queue_error(&mut connection, &err);
@@ -187,24 +194,21 @@ async fn fail<S: AsyncRead + AsyncWrite + Unpin>(
 /// Queues the error answer. Decoding and content errors never concern the
 /// transport, so the peer can always be told.
 fn queue_error<S: AsyncRead + AsyncWrite + Unpin>(
-    connection: &mut Connection<S, MessageCodec>,
+    connection: &mut Connection<S, HeadCodec>,
     err: &impl std::fmt::Display,
 ) {
     // A short error object always fits the 2-byte header prefix.
     let _ = connection.queue(&Message::error(&err.to_string()));
 }
 
-fn log_request(request: &Message, peer: SocketAddr) {
-    if request.is_json() {
-        let shown = &request.content[..request.content.len().min(LOG_PREVIEW)];
+fn log_request(header: &Header, content: &[u8], peer: SocketAddr) {
+    if header.is_json() {
+        let shown = &content[..content.len().min(LOG_PREVIEW)];
         info!(
             "received request {} from {peer}",
             String::from_utf8_lossy(shown)
         );
     } else {
-        info!(
-            "received {} request from {peer}",
-            request.header.content_type
-        );
+        info!("received {} request from {peer}", header.content_type);
     }
 }

@@ -294,6 +294,14 @@ where
         self.reading.codec.encode(item, &mut self.write_buf)
     }
 
+    /// Drops the first `n` buffered input bytes (at most all of them): a
+    /// frame's content that its codec left in place for the caller to read
+    /// through [`read_buffer`](Self::read_buffer).
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.reading.buf.len());
+        self.reading.buf.advance(n);
+    }
+
     /// Queues bytes already encoded (an answer, or part of one, written in
     /// advance).
     pub fn queue_encoded(&mut self, bytes: &[u8]) {
