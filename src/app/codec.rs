@@ -218,6 +218,26 @@ impl Encoder<&Message> for HeadCodec {
     }
 }
 
+/// A message given as a header and the pieces of its content, encoded
+/// without first gathering them into a [`Message`].
+pub(super) struct Parts<'a> {
+    pub(super) header: &'a Header,
+    pub(super) content: &'a [&'a [u8]],
+}
+
+impl Encoder<Parts<'_>> for HeadCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, parts: Parts<'_>, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let length = parts.content.iter().map(|piece| piece.len()).sum();
+        encode_head(parts.header, length, dst)?;
+        for piece in parts.content {
+            dst.extend_from_slice(piece);
+        }
+        Ok(())
+    }
+}
+
 /// Reads the prefix and the header once both are buffered.
 fn decode_head(
     src: &mut BytesMut,

@@ -80,6 +80,19 @@ impl Header {
     }
 }
 
+impl Header {
+    /// [`Header::new`] for values known when compiling: nothing to look up.
+    pub fn from_static(content_type: &'static str, content_encoding: &'static str) -> Self {
+        Header {
+            byteorder: ByteOrder::NATIVE,
+            content_type: Cow::Borrowed(content_type),
+            content_encoding: Cow::Borrowed(content_encoding),
+            keep_alive: false,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// `text` as a header value. The values the protocol's own programs send
 /// are borrowed: a server would otherwise allocate two strings for every
 /// request's header and two more for its answer's.

@@ -169,10 +169,25 @@ impl<'a> Search<'a> {
     }
 }
 
-/// An answer object with a text result, written without building a map.
+/// A miss's answer object, written without building a map or its text.
 #[derive(Serialize)]
-struct TextAnswer<'a> {
-    result: &'a str,
+struct MissAnswer<'a> {
+    result: NoMatch<'a>,
+}
+
+/// The text of a miss, `No match for "QUERY".`, written where it goes.
+struct NoMatch<'a>(&'a str);
+
+impl std::fmt::Display for NoMatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "No match for \"{}\".", self.0)
+    }
+}
+
+impl Serialize for NoMatch<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 impl Default for SearchTable {
@@ -212,8 +227,8 @@ impl SearchTable {
         match self.written.get(request.value.as_ref()) {
             Some(hit) => Some(Written::Hit(hit)),
             None => {
-                let result = no_match(&request.value);
-                let content = python_json(&TextAnswer { result: &result }).ok()?;
+                let result = NoMatch(&request.value);
+                let content = python_json(&MissAnswer { result }).ok()?;
                 Some(Written::Miss(content.into()))
             }
         }
@@ -261,7 +276,7 @@ impl SearchTable {
                     .and_then(|query| self.entries.get(query))
                     .filter(|answer| truthy(answer))
                     .cloned()
-                    .unwrap_or_else(|| no_match(&python_str(query)).into())
+                    .unwrap_or_else(|| NoMatch(&python_str(query)).to_string().into())
             }
             action => format!("Error: invalid action \"{}\".", python_str(action)).into(),
         };
@@ -269,11 +284,6 @@ impl SearchTable {
         answer.insert("result".into(), result);
         answer
     }
-}
-
-/// libserver.py's answer to a search that finds nothing.
-fn no_match(query: &str) -> String {
-    format!("No match for \"{query}\".")
 }
 
 /// Python's truth value of a JSON value.

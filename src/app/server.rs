@@ -16,12 +16,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
-use super::codec::{DEFAULT_MAX_CONTENT, FrameError, HeadCodec};
-use super::content::{BINARY_ENCODING, ContentError, SERVER_BINARY_TYPE};
+use super::codec::{DEFAULT_MAX_CONTENT, FrameError, HeadCodec, Parts};
+use super::content::{BINARY_ENCODING, ContentError, JSON_TYPE, SERVER_BINARY_TYPE, UTF8};
 use super::message::{Header, Message};
 use super::search::{SearchTable, Written, WrittenHit};
 use crate::net::{self, ConnInfo, Connection};
@@ -78,16 +78,51 @@ pub async fn serve(
 pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, ContentError> {
     let answer = match answer(table, &request.header, &request.content)? {
         Answer::Hit(hit) => Message::json_bytes(hit.content().clone()),
+        Answer::Json(content) => Message::json_bytes(content),
+        Answer::Binary(echoed) => Message {
+            header: binary_header(),
+            content: [BINARY_PREFIX, echoed.bytes()].concat().into(),
+        },
         Answer::Message(message) => message,
     };
     Ok(answer.with_keep_alive(request.header.keep_alive))
 }
 
-/// An answer before its keep-alive is set: a hit's, written in advance,
-/// or any other.
+/// An answer before its keep-alive is set. A server's usual answers (a
+/// hit's, a miss's, a binary one's) are kept in pieces that are copied
+/// into the write buffer, not gathered into a [`Message`] first.
 enum Answer<'t> {
+    /// Written in advance.
     Hit(&'t WrittenHit),
+    /// text/json content.
+    Json(Bytes),
+    /// [`BINARY_PREFIX`] and these request bytes.
+    Binary(Echoed),
+    /// Anything else: the long path's answers.
     Message(Message),
+}
+
+/// The first [`BINARY_ECHO`] bytes of a request (or all, if fewer).
+struct Echoed {
+    bytes: [u8; BINARY_ECHO],
+    len: usize,
+}
+
+impl Echoed {
+    fn new(content: &[u8]) -> Self {
+        let len = content.len().min(BINARY_ECHO);
+        let mut bytes = [0; BINARY_ECHO];
+        bytes[..len].copy_from_slice(&content[..len]);
+        Echoed { bytes, len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+fn binary_header() -> Header {
+    Header::from_static(SERVER_BINARY_TYPE, BINARY_ENCODING)
 }
 
 fn answer<'t>(
@@ -96,19 +131,12 @@ fn answer<'t>(
     content: &[u8],
 ) -> Result<Answer<'t>, ContentError> {
     if !header.is_json() {
-        let echoed = &content[..content.len().min(BINARY_ECHO)];
-        let mut content = BytesMut::with_capacity(BINARY_PREFIX.len() + echoed.len());
-        content.put_slice(BINARY_PREFIX);
-        content.put_slice(echoed);
-        return Ok(Answer::Message(Message {
-            header: Header::new(SERVER_BINARY_TYPE, BINARY_ENCODING),
-            content: content.freeze(),
-        }));
+        return Ok(Answer::Binary(Echoed::new(content)));
     }
     let text = header.text(content)?;
     Ok(match table.written_answer(text) {
         Some(Written::Hit(hit)) => Answer::Hit(hit),
-        Some(Written::Miss(content)) => Answer::Message(Message::json_bytes(content)),
+        Some(Written::Miss(content)) => Answer::Json(content),
         None => Answer::Message(Message::json(&table.answer(&header.json_object(content)?))),
     })
 }
@@ -164,16 +192,32 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         // behind a lock): pipelined answers of one batch share one check.
         let keep_alive = head.header.keep_alive
             && !(connection.read_buffer().is_empty() && connection.is_shutting_down());
-        match answer {
+        let queued = match answer {
             Answer::Hit(hit) => {
                 connection.queue_encoded(hit.head(keep_alive));
                 connection.queue_encoded(hit.content());
+                Ok(())
             }
-            Answer::Message(message) => {
-                if let Err(err) = connection.queue(&message.with_keep_alive(keep_alive)) {
-                    return fail(connection, err.into()).await;
-                }
+            Answer::Json(content) => {
+                let mut header = Header::from_static(JSON_TYPE, UTF8);
+                header.keep_alive = keep_alive;
+                connection.queue(Parts {
+                    header: &header,
+                    content: &[&content],
+                })
             }
+            Answer::Binary(echoed) => {
+                let mut header = binary_header();
+                header.keep_alive = keep_alive;
+                connection.queue(Parts {
+                    header: &header,
+                    content: &[BINARY_PREFIX, echoed.bytes()],
+                })
+            }
+            Answer::Message(message) => connection.queue(&message.with_keep_alive(keep_alive)),
+        };
+        if let Err(err) = queued {
+            return fail(connection, err.into()).await;
         }
         if !keep_alive {
             return Ok(connection.close().await?);
