@@ -14,11 +14,11 @@ use super::python_json::must_escape;
 
 /// Parses and checks a JSON header; returns it with its `content-length`.
 pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
-    let text = std::str::from_utf8(raw).map_err(FrameError::HeaderNotUtf8)?;
-    match parse_plain(text) {
-        Some(parsed) => Ok(parsed),
-        None => parse_json(text),
+    if let Some(parsed) = parse_plain(raw) {
+        return Ok(parsed);
     }
+    let text = std::str::from_utf8(raw).map_err(FrameError::HeaderNotUtf8)?;
+    parse_json(text)
 }
 
 /// The usual header, as python_json.rs's plain writer writes it (and as the
@@ -27,27 +27,29 @@ pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
 /// or nothing after `content-length`. `None` for any other header, which
 /// [`parse_json`] then reads and judges. A JSON parse built three strings
 /// and a map walk for each request header; this is a few comparisons.
-fn parse_plain(text: &str) -> Option<(Header, u64)> {
-    let rest = text.strip_prefix("{\"byteorder\": \"")?;
-    let (byteorder, rest) = match rest.strip_prefix("little\"") {
+/// Read as bytes: only the two strings need a UTF-8 check, the rest is
+/// matched against ASCII.
+fn parse_plain(raw: &[u8]) -> Option<(Header, u64)> {
+    let rest = raw.strip_prefix(b"{\"byteorder\": \"")?;
+    let (byteorder, rest) = match rest.strip_prefix(b"little\"") {
         Some(rest) => (ByteOrder::Little, rest),
-        None => (ByteOrder::Big, rest.strip_prefix("big\"")?),
+        None => (ByteOrder::Big, rest.strip_prefix(b"big\"")?),
     };
-    let rest = rest.strip_prefix(", \"content-type\": \"")?;
-    let (content_type, rest) = plain_string(rest)?;
-    let rest = rest.strip_prefix(", \"content-encoding\": \"")?;
-    let (content_encoding, rest) = plain_string(rest)?;
-    let rest = rest.strip_prefix(", \"content-length\": ")?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = rest.strip_prefix(b", \"content-type\": \"")?;
+    let (content_type, rest) = plain_bytes(rest)?;
+    let rest = rest.strip_prefix(b", \"content-encoding\": \"")?;
+    let (content_encoding, rest) = plain_bytes(rest)?;
+    let rest = rest.strip_prefix(b", \"content-length\": ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let (number, rest) = rest.split_at(digits);
     // JSON has no leading zeros; the full parser says what is wrong.
-    if number.is_empty() || (number.len() > 1 && number.starts_with('0')) {
+    if number.is_empty() || (number.len() > 1 && number[0] == b'0') {
         return None;
     }
-    let length = number.parse::<u64>().ok()?;
+    let length = std::str::from_utf8(number).ok()?.parse::<u64>().ok()?;
     let keep_alive = match rest {
-        "}" => false,
-        ", \"keep-alive\": true}" => true,
+        b"}" => false,
+        b", \"keep-alive\": true}" => true,
         _ => return None,
     };
     let header = Header {
@@ -65,6 +67,15 @@ fn parse_plain(text: &str) -> Option<(Header, u64)> {
 pub(super) fn plain_string(s: &str) -> Option<(&str, &str)> {
     let end = s.bytes().position(must_escape)?;
     (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
+}
+
+/// [`plain_string`] of bytes: the string must also be UTF-8.
+fn plain_bytes(s: &[u8]) -> Option<(&str, &[u8])> {
+    let end = s.iter().copied().position(must_escape)?;
+    if s[end] != b'"' {
+        return None;
+    }
+    Some((std::str::from_utf8(&s[..end]).ok()?, &s[end + 1..]))
 }
 
 /// Any header, through the JSON parser.
@@ -264,7 +275,7 @@ mod tests {
     /// Both parsers' answers, errors as text.
     fn both(text: &str) -> (Option<Parsed>, Result<Parsed, String>) {
         (
-            parse_plain(text),
+            parse_plain(text.as_bytes()),
             parse_json(text).map_err(|e| e.to_string()),
         )
     }
@@ -291,7 +302,21 @@ mod tests {
             r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1, "keep-alive": false}"#,
             r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1} "#,
         ] {
-            assert_eq!(parse_plain(text), None, "{text}");
+            assert_eq!(parse_plain(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_plain_header_that_is_not_utf8_is_refused() {
+        for bad in [&b"text/\xff"[..], b"\xe2\x82", b"json\xc0\xaf"] {
+            let mut raw = br#"{"byteorder": "little", "content-type": ""#.to_vec();
+            raw.extend_from_slice(bad);
+            raw.extend_from_slice(br#"", "content-encoding": "utf-8", "content-length": 1}"#);
+            assert!(parse_plain(&raw).is_none());
+            assert!(matches!(
+                parse_header(&raw),
+                Err(FrameError::HeaderNotUtf8(_))
+            ));
         }
     }
 
