@@ -9,7 +9,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::codec::FrameError;
-use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS, header_value};
+use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS, known_value};
 use super::python_json::must_escape;
 
 /// Parses and checks a JSON header; returns it with its `content-length`.
@@ -46,7 +46,9 @@ fn parse_plain(raw: &[u8]) -> Option<(Header, u64)> {
     if number.is_empty() || (number.len() > 1 && number[0] == b'0') {
         return None;
     }
-    let length = std::str::from_utf8(number).ok()?.parse::<u64>().ok()?;
+    let length = number.iter().try_fold(0u64, |n, &digit| {
+        n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })?;
     let keep_alive = match rest {
         b"}" => false,
         b", \"keep-alive\": true}" => true,
@@ -54,8 +56,8 @@ fn parse_plain(raw: &[u8]) -> Option<(Header, u64)> {
     };
     let header = Header {
         byteorder,
-        content_type: header_value(content_type),
-        content_encoding: header_value(content_encoding),
+        content_type,
+        content_encoding,
         keep_alive,
         extra: Map::new(),
     };
@@ -69,13 +71,18 @@ pub(super) fn plain_string(s: &str) -> Option<(&str, &str)> {
     (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
 }
 
-/// [`plain_string`] of bytes: the string must also be UTF-8.
-fn plain_bytes(s: &[u8]) -> Option<(&str, &[u8])> {
+/// [`plain_string`] of bytes, as a header value: one of the protocol's own
+/// values as it is, any other only if it is UTF-8.
+fn plain_bytes(s: &[u8]) -> Option<(Cow<'static, str>, &[u8])> {
     let end = s.iter().copied().position(must_escape)?;
     if s[end] != b'"' {
         return None;
     }
-    Some((std::str::from_utf8(&s[..end]).ok()?, &s[end + 1..]))
+    let value = match known_value(&s[..end]) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(std::str::from_utf8(&s[..end]).ok()?.to_owned()),
+    };
+    Some((value, &s[end + 1..]))
 }
 
 /// Any header, through the JSON parser.

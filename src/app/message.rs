@@ -97,6 +97,14 @@ impl Header {
 /// are borrowed: a server would otherwise allocate two strings for every
 /// request's header and two more for its answer's.
 pub fn header_value(text: &str) -> Cow<'static, str> {
+    match known_value(text.as_bytes()) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text.to_owned()),
+    }
+}
+
+/// The protocol's own header value these bytes spell, if any.
+pub(super) fn known_value(bytes: &[u8]) -> Option<&'static str> {
     const KNOWN: [&str; 5] = [
         JSON_TYPE,
         UTF8,
@@ -104,10 +112,7 @@ pub fn header_value(text: &str) -> Cow<'static, str> {
         CLIENT_BINARY_TYPE,
         SERVER_BINARY_TYPE,
     ];
-    match KNOWN.into_iter().find(|known| *known == text) {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(text.to_owned()),
-    }
+    KNOWN.into_iter().find(|known| known.as_bytes() == bytes)
 }
 
 /// One app-protocol message: a header and its content.
