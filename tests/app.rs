@@ -527,6 +527,10 @@ bad_inputs! {
     bad_content_not_valid_utf8:
         frame(&header(9, &[]), b"{\"\xff\xfe\": 1}"), false,
         Expect::Error("content is not valid utf-8");
+    /// The usual search, its value not UTF-8: the quick path checks it too.
+    bad_search_value_not_valid_utf8:
+        frame(&header(34, &[]), b"{\"action\": \"search\", \"value\": \"\xff\"}"), false,
+        Expect::Error("content is not valid utf-8");
     bad_content_unsupported_encoding:
         frame(&header(2, &[("content-encoding", Some("\"utf-16\""))]), b"{}"), false,
         Expect::Error("content-encoding \"utf-16\" is not supported");
