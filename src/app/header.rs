@@ -67,22 +67,26 @@ fn parse_plain(raw: &[u8]) -> Option<(Header, u64)> {
 /// A JSON string's text up to its closing quote, and what follows it, if
 /// nothing in it is escaped (or must be).
 pub(super) fn plain_string(s: &str) -> Option<(&str, &str)> {
-    let end = s.bytes().position(must_escape)?;
-    (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
+    let end = plain_end(s.as_bytes())?;
+    Some((&s[..end], &s[end + 1..]))
 }
 
 /// [`plain_string`] of bytes, as a header value: one of the protocol's own
 /// values as it is, any other only if it is UTF-8.
 fn plain_bytes(s: &[u8]) -> Option<(Cow<'static, str>, &[u8])> {
-    let end = s.iter().copied().position(must_escape)?;
-    if s[end] != b'"' {
-        return None;
-    }
+    let end = plain_end(s)?;
     let value = match known_value(&s[..end]) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(std::str::from_utf8(&s[..end]).ok()?.to_owned()),
     };
     Some((value, &s[end + 1..]))
+}
+
+/// Where a JSON string's closing quote is, if nothing before it is
+/// escaped (or must be).
+fn plain_end(s: &[u8]) -> Option<usize> {
+    let end = s.iter().copied().position(must_escape)?;
+    (s[end] == b'"').then_some(end)
 }
 
 /// Any header, through the JSON parser.

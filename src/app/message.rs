@@ -78,9 +78,7 @@ impl Header {
             extra: Map::new(),
         }
     }
-}
 
-impl Header {
     /// [`Header::new`] for values known when compiling: nothing to look up.
     pub fn from_static(content_type: &'static str, content_encoding: &'static str) -> Self {
         Header {
