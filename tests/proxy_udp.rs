@@ -159,7 +159,8 @@ async fn duplicate_corrupt_and_reorder_are_seen_as_set() {
     assert!((60..=140).contains(&late), "{late} datagrams out of order");
 }
 
-// delay=100,jitter=10 downstream: each round trip 90 to 110 ms (+ loopback).
+// delay=100,jitter=10 downstream: each round trip 90 to 110 ms (+ loopback;
+// the upper bound leaves 40 ms for a loaded machine's scheduling).
 #[tokio::test]
 async fn delay_adds_its_time() {
     let (server, _received) = upstream().await;
@@ -175,7 +176,7 @@ async fn delay_adds_its_time() {
             .expect("recv");
         let rtt = start.elapsed();
         assert!(
-            (Duration::from_millis(89)..Duration::from_millis(140)).contains(&rtt),
+            (Duration::from_millis(89)..Duration::from_millis(150)).contains(&rtt),
             "{rtt:?}"
         );
     }
