@@ -78,11 +78,13 @@ pub async fn serve(
 pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, ContentError> {
     let answer = match answer(table, &request.header, &request.content)? {
         Answer::Hit(hit) => Message::json_bytes(hit.content().clone()),
-        Answer::Json(content) => Message::json_bytes(content),
-        Answer::Binary(echoed) => Message {
-            header: binary_header(),
-            content: [BINARY_PREFIX, echoed.bytes()].concat().into(),
-        },
+        Answer::Pieces(pieces) => {
+            let (header, content) = pieces.parts();
+            Message {
+                header,
+                content: content.concat().into(),
+            }
+        }
         Answer::Message(message) => message,
     };
     Ok(answer.with_keep_alive(request.header.keep_alive))
@@ -94,12 +96,18 @@ pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, Conten
 enum Answer<'t> {
     /// Written in advance.
     Hit(&'t WrittenHit),
+    /// Written now, a header and two pieces of content.
+    Pieces(Pieces),
+    /// Anything else: the long path's answers.
+    Message(Message),
+}
+
+/// An answer the server writes in pieces.
+enum Pieces {
     /// text/json content.
     Json(Bytes),
     /// [`BINARY_PREFIX`] and these request bytes.
     Binary(Echoed),
-    /// Anything else: the long path's answers.
-    Message(Message),
 }
 
 /// The first [`BINARY_ECHO`] bytes of a request (or all, if fewer).
@@ -121,8 +129,17 @@ impl Echoed {
     }
 }
 
-fn binary_header() -> Header {
-    Header::from_static(SERVER_BINARY_TYPE, BINARY_ENCODING)
+impl Pieces {
+    /// The header (keep-alive unset) and the content's pieces.
+    fn parts(&self) -> (Header, [&[u8]; 2]) {
+        match self {
+            Pieces::Json(content) => (Header::from_static(JSON_TYPE, UTF8), [content, &[]]),
+            Pieces::Binary(echoed) => (
+                Header::from_static(SERVER_BINARY_TYPE, BINARY_ENCODING),
+                [BINARY_PREFIX, echoed.bytes()],
+            ),
+        }
+    }
 }
 
 fn answer<'t>(
@@ -131,12 +148,12 @@ fn answer<'t>(
     content: &[u8],
 ) -> Result<Answer<'t>, ContentError> {
     if !header.is_json() {
-        return Ok(Answer::Binary(Echoed::new(content)));
+        return Ok(Answer::Pieces(Pieces::Binary(Echoed::new(content))));
     }
     let text = header.text(content)?;
     Ok(match table.written_answer(text) {
         Some(Written::Hit(hit)) => Answer::Hit(hit),
-        Some(Written::Miss(content)) => Answer::Json(content),
+        Some(Written::Miss(content)) => Answer::Pieces(Pieces::Json(content)),
         None => Answer::Message(Message::json(&table.answer(&header.json_object(content)?))),
     })
 }
@@ -198,20 +215,12 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 connection.queue_encoded(hit.content());
                 Ok(())
             }
-            Answer::Json(content) => {
-                let mut header = Header::from_static(JSON_TYPE, UTF8);
+            Answer::Pieces(pieces) => {
+                let (mut header, content) = pieces.parts();
                 header.keep_alive = keep_alive;
                 connection.queue(Parts {
                     header: &header,
-                    content: &[&content],
-                })
-            }
-            Answer::Binary(echoed) => {
-                let mut header = binary_header();
-                header.keep_alive = keep_alive;
-                connection.queue(Parts {
-                    header: &header,
-                    content: &[BINARY_PREFIX, echoed.bytes()],
+                    content: &content,
                 })
             }
             Answer::Message(message) => connection.queue(&message.with_keep_alive(keep_alive)),
