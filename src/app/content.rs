@@ -186,7 +186,8 @@ impl Header {
 
 /// Decodes `content` as text in `encoding` (utf-8, or its ASCII subset).
 fn decode_text<'a>(content: &'a [u8], encoding: &str) -> Result<&'a str, ContentError> {
-    let ascii_only = if names_one_of(encoding, &["utf-8", "utf8"]) {
+    // The texts' spelling, and so nearly every request's, needs no lookup.
+    let ascii_only = if encoding == UTF8 || names_one_of(encoding, &["utf-8", "utf8"]) {
         false
     } else if names_one_of(encoding, &["ascii", "us-ascii"]) {
         true

@@ -19,7 +19,7 @@ use super::codec::encode_head;
 use super::content::{JSON_TYPE, UTF8};
 use super::header::{json_kind, plain_string};
 use super::message::Header;
-use super::python_json::python_json;
+use super::python_json::{must_escape, python_json};
 
 /// The table of libserver.py.
 pub const BUILTIN: [(&str, &str); 3] = [
@@ -169,6 +169,23 @@ impl<'a> Search<'a> {
     }
 }
 
+/// What a miss's answer holds around a query with nothing to escape:
+/// `{"result": "No match for \"QUERY\"."}`.
+const MISS_BEFORE: &[u8] = br#"{"result": "No match for \""#;
+const MISS_AFTER: &[u8] = br#"\"."}"#;
+
+/// A miss's answer as python_json writes it. A query with nothing to
+/// escape (every query a plain request can hold) is copied between the
+/// fixed bytes; the serializer escaped the whole text a character at a
+/// time, and cost a fifth of a request's instructions.
+fn miss_answer(query: &str) -> Option<Vec<u8>> {
+    if query.bytes().any(must_escape) {
+        let result = NoMatch(query);
+        return python_json(&MissAnswer { result }).ok();
+    }
+    Some([MISS_BEFORE, query.as_bytes(), MISS_AFTER].concat())
+}
+
 /// A miss's answer object, written without building a map or its text.
 #[derive(Serialize)]
 struct MissAnswer<'a> {
@@ -226,11 +243,7 @@ impl SearchTable {
         }
         match self.written.get(request.value.as_ref()) {
             Some(hit) => Some(Written::Hit(hit)),
-            None => {
-                let result = NoMatch(&request.value);
-                let content = python_json(&MissAnswer { result }).ok()?;
-                Some(Written::Miss(content.into()))
-            }
+            None => Some(Written::Miss(miss_answer(&request.value)?.into())),
         }
     }
 
@@ -320,6 +333,24 @@ mod tests {
             panic!("test requests are objects")
         };
         Value::Object(table.answer(&request))
+    }
+
+    #[test]
+    fn a_miss_is_written_as_the_serializer_writes_it() {
+        for query in [
+            "nobody",
+            "",
+            "\u{1f436}\u{1f436}",
+            "a\"b",
+            "back\\slash",
+            "line\nfeed\u{1}",
+        ] {
+            let serialized = python_json(&MissAnswer {
+                result: NoMatch(query),
+            })
+            .expect("serializes");
+            assert_eq!(miss_answer(query), Some(serialized), "{query:?}");
+        }
     }
 
     #[test]
