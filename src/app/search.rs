@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -65,8 +66,11 @@ pub enum TableError {
 pub struct SearchTable {
     entries: HashMap<String, Value>,
     /// Each hit's answer already written: a hit costs a lookup, not a
-    /// serialization.
-    written: HashMap<String, WrittenHit>,
+    /// serialization. Fx, not SipHash: a peer's query is only looked up,
+    /// never inserted, so it cannot lengthen the table's probe sequences,
+    /// which is what hash flooding needs; SipHash of a short query was a
+    /// twentieth of a request's instructions.
+    written: FxHashMap<String, WrittenHit>,
 }
 
 /// A hit's answer written in advance: its content, and the prefix and header
