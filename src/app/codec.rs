@@ -23,6 +23,7 @@ use std::io;
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::head_template::HeadTemplate;
 use super::header::parse_header;
 use super::message::{Header, Message};
 use super::python_json::write_header;
@@ -218,10 +219,11 @@ impl Encoder<&Message> for HeadCodec {
     }
 }
 
-/// A message given as a header and the pieces of its content, encoded
-/// without first gathering them into a [`Message`].
+/// A message given as a header template and the pieces of its content,
+/// encoded without first gathering them into a [`Message`].
 pub(super) struct Parts<'a> {
-    pub(super) header: &'a Header,
+    pub(super) head: &'a HeadTemplate,
+    pub(super) keep_alive: bool,
     pub(super) content: &'a [&'a [u8]],
 }
 
@@ -230,7 +232,7 @@ impl Encoder<Parts<'_>> for HeadCodec {
 
     fn encode(&mut self, parts: Parts<'_>, dst: &mut BytesMut) -> Result<(), FrameError> {
         let length = parts.content.iter().map(|piece| piece.len()).sum();
-        encode_head(parts.header, length, dst)?;
+        parts.head.write(length, parts.keep_alive, dst)?;
         for piece in parts.content {
             dst.extend_from_slice(piece);
         }

@@ -9,7 +9,8 @@
 //! +--------------------+--------------------------------+------------------+
 //! ```
 //! message.rs holds the wire type, codec.rs its codec, header.rs the header
-//! parser, python_json.rs Python-compatible JSON writing, content.rs what
+//! parser, head_template.rs the answers' headers written in advance,
+//! python_json.rs Python-compatible JSON writing, content.rs what
 //! content means, search.rs the lookup table, server.rs and client.rs the
 //! two roles.
 //!
@@ -29,6 +30,7 @@
 pub mod client;
 pub mod codec;
 pub mod content;
+mod head_template;
 pub mod header;
 pub mod message;
 pub mod python_json;

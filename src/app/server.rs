@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +22,7 @@ use tracing::info;
 
 use super::codec::{DEFAULT_MAX_CONTENT, FrameError, HeadCodec, Parts};
 use super::content::{BINARY_ENCODING, ContentError, JSON_TYPE, SERVER_BINARY_TYPE, UTF8};
+use super::head_template::HeadTemplate;
 use super::message::{Header, Message};
 use super::search::{SearchTable, Written, WrittenHit};
 use crate::net::{self, ConnInfo, Connection};
@@ -79,9 +80,9 @@ pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, Conten
     let answer = match answer(table, &request.header, &request.content)? {
         Answer::Hit(hit) => Message::json_bytes(hit.content().clone()),
         Answer::Pieces(pieces) => {
-            let (header, content) = pieces.parts();
+            let (head, content) = pieces.parts();
             Message {
-                header,
+                header: head.header().clone(),
                 content: content.concat().into(),
             }
         }
@@ -129,15 +130,17 @@ impl Echoed {
     }
 }
 
+static JSON_HEAD: LazyLock<HeadTemplate> =
+    LazyLock::new(|| HeadTemplate::new(Header::from_static(JSON_TYPE, UTF8)));
+static BINARY_HEAD: LazyLock<HeadTemplate> =
+    LazyLock::new(|| HeadTemplate::new(Header::from_static(SERVER_BINARY_TYPE, BINARY_ENCODING)));
+
 impl Pieces {
-    /// The header (keep-alive unset) and the content's pieces.
-    fn parts(&self) -> (Header, [&[u8]; 2]) {
+    /// The header's template and the content's pieces.
+    fn parts(&self) -> (&'static HeadTemplate, [&[u8]; 2]) {
         match self {
-            Pieces::Json(content) => (Header::from_static(JSON_TYPE, UTF8), [content, &[]]),
-            Pieces::Binary(echoed) => (
-                Header::from_static(SERVER_BINARY_TYPE, BINARY_ENCODING),
-                [BINARY_PREFIX, echoed.bytes()],
-            ),
+            Pieces::Json(content) => (&JSON_HEAD, [content, &[]]),
+            Pieces::Binary(echoed) => (&BINARY_HEAD, [BINARY_PREFIX, echoed.bytes()]),
         }
     }
 }
@@ -216,10 +219,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(())
             }
             Answer::Pieces(pieces) => {
-                let (mut header, content) = pieces.parts();
-                header.keep_alive = keep_alive;
+                let (head, content) = pieces.parts();
                 connection.queue(Parts {
-                    header: &header,
+                    head,
+                    keep_alive,
                     content: &content,
                 })
             }
