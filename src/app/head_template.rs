@@ -2,11 +2,36 @@
 //! whose content type and encoding never change (a miss's, a binary one's):
 //! writing one costs a few copies, not a header's writing.
 
+use std::sync::LazyLock;
+
 use bytes::{BufMut, BytesMut};
 
 use super::codec::{FrameError, PREFIX_LEN};
+use super::content::{BINARY_ENCODING, CLIENT_BINARY_TYPE, JSON_TYPE, SERVER_BINARY_TYPE, UTF8};
 use super::message::Header;
 use super::python_json::{HEADER_END, write_header};
+
+/// The headers the protocol's own programs write, in this machine's byte
+/// order: text/json (requests and answers), the server's binary answers,
+/// the client's binary requests.
+pub(super) static KNOWN_HEADS: LazyLock<[HeadTemplate; 3]> = LazyLock::new(|| {
+    [
+        (JSON_TYPE, UTF8),
+        (SERVER_BINARY_TYPE, BINARY_ENCODING),
+        (CLIENT_BINARY_TYPE, BINARY_ENCODING),
+    ]
+    .map(|(kind, encoding)| HeadTemplate::new(Header::from_static(kind, encoding)))
+});
+
+/// The text/json template.
+pub(super) fn json_head() -> &'static HeadTemplate {
+    &KNOWN_HEADS[0]
+}
+
+/// The server's binary answers' template.
+pub(super) fn server_binary_head() -> &'static HeadTemplate {
+    &KNOWN_HEADS[1]
+}
 
 /// A header with a fixed content type and encoding, its length left open.
 #[derive(Debug)]
@@ -36,6 +61,11 @@ impl HeadTemplate {
     /// The header it writes, keep-alive unset.
     pub(super) fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The bytes before the content-length's digits (no length prefix).
+    pub(super) fn before(&self) -> &[u8] {
+        &self.before
     }
 
     /// Appends the length prefix and the header for this content length.

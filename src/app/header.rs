@@ -9,16 +9,31 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::codec::FrameError;
+use super::head_template::KNOWN_HEADS;
 use super::message::{ByteOrder, Header, KEEP_ALIVE, REQUIRED_KEYS, known_value};
-use super::python_json::must_escape;
+use super::python_json::{HEADER_END, must_escape};
 
 /// Parses and checks a JSON header; returns it with its `content-length`.
 pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
-    if let Some(parsed) = parse_plain(raw) {
+    if let Some(parsed) = parse_known(raw).or_else(|| parse_plain(raw)) {
         return Ok(parsed);
     }
     let text = std::str::from_utf8(raw).map_err(FrameError::HeaderNotUtf8)?;
     parse_json(text)
+}
+
+/// One of the headers the protocol's own programs send, in this machine's
+/// byte order: the bytes before the length are one comparison with a
+/// template's, where the plain reader below matched and scanned them a
+/// piece at a time.
+fn parse_known(raw: &[u8]) -> Option<(Header, u64)> {
+    KNOWN_HEADS.iter().find_map(|head| {
+        let rest = raw.strip_prefix(head.before())?;
+        let (length, keep_alive) = length_and_end(rest)?;
+        let mut header = head.header().clone();
+        header.keep_alive = keep_alive;
+        Some((header, length))
+    })
 }
 
 /// The usual header, as python_json.rs's plain writer writes it (and as the
@@ -40,6 +55,20 @@ fn parse_plain(raw: &[u8]) -> Option<(Header, u64)> {
     let rest = rest.strip_prefix(b", \"content-encoding\": \"")?;
     let (content_encoding, rest) = plain_bytes(rest)?;
     let rest = rest.strip_prefix(b", \"content-length\": ")?;
+    let (length, keep_alive) = length_and_end(rest)?;
+    let header = Header {
+        byteorder,
+        content_type,
+        content_encoding,
+        keep_alive,
+        extra: Map::new(),
+    };
+    Some((header, length))
+}
+
+/// A plain header's end: the content-length's digits, then `}` or
+/// `"keep-alive": true}`.
+fn length_and_end(rest: &[u8]) -> Option<(u64, bool)> {
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let (number, rest) = rest.split_at(digits);
     // JSON has no leading zeros; the full parser says what is wrong.
@@ -50,18 +79,11 @@ fn parse_plain(raw: &[u8]) -> Option<(Header, u64)> {
         n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
     })?;
     let keep_alive = match rest {
-        b"}" => false,
-        b", \"keep-alive\": true}" => true,
+        end if end == HEADER_END[0] => false,
+        end if end == HEADER_END[1] => true,
         _ => return None,
     };
-    let header = Header {
-        byteorder,
-        content_type,
-        content_encoding,
-        keep_alive,
-        extra: Map::new(),
-    };
-    Some((header, length))
+    Some((length, keep_alive))
 }
 
 /// A JSON string's text up to its closing quote, and what follows it, if
@@ -299,7 +321,28 @@ mod tests {
         assert_eq!(plain.1, 37);
         assert!(plain.0.keep_alive);
         assert_eq!(plain.0.content_type, "text/json");
+        assert_eq!(parse_known(text.as_bytes()), Some(plain.clone()));
         assert_eq!(Ok(plain), json);
+    }
+
+    #[test]
+    fn the_protocols_own_headers_are_known() {
+        for (kind, encoding) in [
+            ("text/json", "utf-8"),
+            ("binary/custom-client-binary-type", "binary"),
+            ("binary/custom-server-binary-type", "binary"),
+        ] {
+            for keep_alive in [false, true] {
+                let mut header = Header::new(kind, encoding);
+                header.keep_alive = keep_alive;
+                let text = written(&header, 158);
+                let known = parse_known(text.as_bytes());
+                assert_eq!(known, Some((header, 158)), "{text}");
+                assert_eq!(known, parse_plain(text.as_bytes()));
+            }
+        }
+        let other = written(&Header::new("image/png", "binary"), 1);
+        assert_eq!(parse_known(other.as_bytes()), None);
     }
 
     #[test]
@@ -314,6 +357,7 @@ mod tests {
             r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1} "#,
         ] {
             assert_eq!(parse_plain(text.as_bytes()), None, "{text}");
+            assert_eq!(parse_known(text.as_bytes()), None, "{text}");
         }
     }
 
@@ -362,12 +406,16 @@ mod tests {
             at in 0usize..140,
             cut in 0usize..4,
             insert in "[ -~]{0,3}",
+            order in prop::sample::select(vec!["big", "little"]),
         ) {
-            let text = r#"{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 4096, "keep-alive": true}"#;
+            let text = format!(r#"{{"byteorder": "{order}", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 4096, "keep-alive": true}}"#);
             let at = at.min(text.len());
             let end = (at + cut).min(text.len());
             let bent = format!("{}{}{}", &text[..at], insert, &text[end..]);
             let (plain, json) = both(&bent);
+            if let Some(known) = parse_known(bent.as_bytes()) {
+                prop_assert_eq!(Ok(known), json.clone(), "{}", bent);
+            }
             if let Some(plain) = plain {
                 prop_assert_eq!(Ok(plain), json, "{}", bent);
             }

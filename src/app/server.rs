@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,8 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
 use super::codec::{DEFAULT_MAX_CONTENT, FrameError, HeadCodec, Parts};
-use super::content::{BINARY_ENCODING, ContentError, JSON_TYPE, SERVER_BINARY_TYPE, UTF8};
-use super::head_template::HeadTemplate;
+use super::content::ContentError;
+use super::head_template::{HeadTemplate, json_head, server_binary_head};
 use super::message::{Header, Message};
 use super::search::{SearchTable, Written, WrittenHit};
 use crate::net::{self, ConnInfo, Connection};
@@ -130,17 +130,12 @@ impl Echoed {
     }
 }
 
-static JSON_HEAD: LazyLock<HeadTemplate> =
-    LazyLock::new(|| HeadTemplate::new(Header::from_static(JSON_TYPE, UTF8)));
-static BINARY_HEAD: LazyLock<HeadTemplate> =
-    LazyLock::new(|| HeadTemplate::new(Header::from_static(SERVER_BINARY_TYPE, BINARY_ENCODING)));
-
 impl Pieces {
     /// The header's template and the content's pieces.
     fn parts(&self) -> (&'static HeadTemplate, [&[u8]; 2]) {
         match self {
-            Pieces::Json(content) => (&JSON_HEAD, [content, &[]]),
-            Pieces::Binary(echoed) => (&BINARY_HEAD, [BINARY_PREFIX, echoed.bytes()]),
+            Pieces::Json(content) => (json_head(), [content, &[]]),
+            Pieces::Binary(echoed) => (server_binary_head(), [BINARY_PREFIX, echoed.bytes()]),
         }
     }
 }
