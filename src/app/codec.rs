@@ -18,13 +18,14 @@
 //! 65535 bytes by construction, and a `content-length` above the codec's
 //! maximum is an error as soon as the header has been read.
 
+use std::borrow::Cow;
 use std::io;
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::head_template::HeadTemplate;
-use super::header::parse_header;
+use super::header::parse_head;
 use super::message::{Header, Message};
 use super::python_json::write_header;
 use crate::net::EofInFrame;
@@ -109,7 +110,7 @@ impl From<EofInFrame> for FrameError {
 pub struct MessageCodec {
     max_content: usize,
     // The header of the message whose content is still arriving.
-    pending: Option<(Header, usize)>,
+    pending: Option<(Cow<'static, Header>, usize)>,
 }
 
 impl Default for MessageCodec {
@@ -168,7 +169,7 @@ impl Decoder for MessageCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
         Ok(self.decode_in_place(src)?.map(|head| Message {
             content: src.split_to(head.content_len).freeze(),
-            header: head.header,
+            header: head.header.into_owned(),
         }))
     }
 
@@ -184,7 +185,7 @@ impl Decoder for MessageCodec {
 /// A message's header, its content still in the read buffer.
 #[derive(Debug)]
 pub(super) struct Head {
-    pub(super) header: Header,
+    pub(super) header: Cow<'static, Header>,
     pub(super) content_len: usize,
 }
 
@@ -244,7 +245,7 @@ impl Encoder<Parts<'_>> for HeadCodec {
 fn decode_head(
     src: &mut BytesMut,
     max_content: usize,
-) -> Result<Option<(Header, usize)>, FrameError> {
+) -> Result<Option<(Cow<'static, Header>, usize)>, FrameError> {
     let Some(&[hi, lo]) = src.get(..PREFIX_LEN) else {
         src.reserve(PREFIX_LEN);
         return Ok(None);
@@ -260,7 +261,7 @@ fn decode_head(
     }
     // Read in place: splitting the header off would cost a reference
     // count taken and dropped per message.
-    let (header, length) = parse_header(&src[PREFIX_LEN..needed])?;
+    let (header, length) = parse_head(&src[PREFIX_LEN..needed])?;
     src.advance(needed);
     match usize::try_from(length) {
         Ok(length) if length <= max_content => Ok(Some((header, length))),
@@ -367,7 +368,7 @@ mod tests {
         assert!(codec.decode(&mut partial).expect("valid").is_none());
         partial.extend_from_slice(&buf[buf.len() - 2..]);
         let head = codec.decode(&mut partial).expect("valid").expect("whole");
-        assert_eq!(head.header, message.header);
+        assert_eq!(*head.header, message.header);
         assert_eq!(&partial[..head.content_len], &message.content[..]);
         assert_eq!(&partial[head.content_len..], b"\x00");
     }

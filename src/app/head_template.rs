@@ -36,7 +36,8 @@ pub(super) fn server_binary_head() -> &'static HeadTemplate {
 /// A header with a fixed content type and encoding, its length left open.
 #[derive(Debug)]
 pub(super) struct HeadTemplate {
-    header: Header,
+    /// The header it writes, indexed by keep-alive.
+    headers: [Header; 2],
     /// The JSON up to the content-length's digits.
     before: Vec<u8>,
 }
@@ -52,15 +53,17 @@ impl HeadTemplate {
         let end = written.len() - b"0".len() - HEADER_END[0].len();
         debug_assert!(written.ends_with(b"0}") && header.extra.is_empty());
         written.truncate(end);
+        let mut kept = header.clone();
+        kept.keep_alive = true;
         HeadTemplate {
-            header,
+            headers: [header, kept],
             before: written.to_vec(),
         }
     }
 
-    /// The header it writes, keep-alive unset.
-    pub(super) fn header(&self) -> &Header {
-        &self.header
+    /// The header it writes.
+    pub(super) fn header(&self, keep_alive: bool) -> &Header {
+        &self.headers[usize::from(keep_alive)]
     }
 
     /// The bytes before the content-length's digits (no length prefix).

@@ -15,24 +15,31 @@ use super::python_json::{HEADER_END, must_escape};
 
 /// Parses and checks a JSON header; returns it with its `content-length`.
 pub fn parse_header(raw: &[u8]) -> Result<(Header, u64), FrameError> {
-    if let Some(parsed) = parse_known(raw).or_else(|| parse_plain(raw)) {
-        return Ok(parsed);
+    parse_head(raw).map(|(header, length)| (header.into_owned(), length))
+}
+
+/// [`parse_header`], one of the protocol's own headers borrowed: a server
+/// reading it neither builds nor drops a header per request.
+pub(super) fn parse_head(raw: &[u8]) -> Result<(Cow<'static, Header>, u64), FrameError> {
+    if let Some((header, length)) = parse_known(raw) {
+        return Ok((Cow::Borrowed(header), length));
     }
-    let text = std::str::from_utf8(raw).map_err(FrameError::HeaderNotUtf8)?;
-    parse_json(text)
+    let (header, length) = match parse_plain(raw) {
+        Some(parsed) => parsed,
+        None => parse_json(std::str::from_utf8(raw).map_err(FrameError::HeaderNotUtf8)?)?,
+    };
+    Ok((Cow::Owned(header), length))
 }
 
 /// One of the headers the protocol's own programs send, in this machine's
 /// byte order: the bytes before the length are one comparison with a
 /// template's, where the plain reader below matched and scanned them a
 /// piece at a time.
-fn parse_known(raw: &[u8]) -> Option<(Header, u64)> {
+fn parse_known(raw: &[u8]) -> Option<(&'static Header, u64)> {
     KNOWN_HEADS.iter().find_map(|head| {
         let rest = raw.strip_prefix(head.before())?;
         let (length, keep_alive) = length_and_end(rest)?;
-        let mut header = head.header().clone();
-        header.keep_alive = keep_alive;
-        Some((header, length))
+        Some((head.header(keep_alive), length))
     })
 }
 
@@ -305,6 +312,11 @@ mod tests {
 
     type Parsed = (Header, u64);
 
+    /// The known reading, owned.
+    fn known(text: &str) -> Option<Parsed> {
+        parse_known(text.as_bytes()).map(|(header, length)| (header.clone(), length))
+    }
+
     /// Both parsers' answers, errors as text.
     fn both(text: &str) -> (Option<Parsed>, Result<Parsed, String>) {
         (
@@ -321,7 +333,7 @@ mod tests {
         assert_eq!(plain.1, 37);
         assert!(plain.0.keep_alive);
         assert_eq!(plain.0.content_type, "text/json");
-        assert_eq!(parse_known(text.as_bytes()), Some(plain.clone()));
+        assert_eq!(known(text), Some(plain.clone()));
         assert_eq!(Ok(plain), json);
     }
 
@@ -336,13 +348,13 @@ mod tests {
                 let mut header = Header::new(kind, encoding);
                 header.keep_alive = keep_alive;
                 let text = written(&header, 158);
-                let known = parse_known(text.as_bytes());
-                assert_eq!(known, Some((header, 158)), "{text}");
-                assert_eq!(known, parse_plain(text.as_bytes()));
+                let read = known(&text);
+                assert_eq!(read, Some((header, 158)), "{text}");
+                assert_eq!(read, parse_plain(text.as_bytes()));
             }
         }
         let other = written(&Header::new("image/png", "binary"), 1);
-        assert_eq!(parse_known(other.as_bytes()), None);
+        assert_eq!(known(&other), None);
     }
 
     #[test]
@@ -357,7 +369,7 @@ mod tests {
             r#"{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 1} "#,
         ] {
             assert_eq!(parse_plain(text.as_bytes()), None, "{text}");
-            assert_eq!(parse_known(text.as_bytes()), None, "{text}");
+            assert_eq!(known(text), None, "{text}");
         }
     }
 
@@ -413,7 +425,7 @@ mod tests {
             let end = (at + cut).min(text.len());
             let bent = format!("{}{}{}", &text[..at], insert, &text[end..]);
             let (plain, json) = both(&bent);
-            if let Some(known) = parse_known(bent.as_bytes()) {
+            if let Some(known) = known(&bent) {
                 prop_assert_eq!(Ok(known), json.clone(), "{}", bent);
             }
             if let Some(plain) = plain {

@@ -82,7 +82,7 @@ pub fn respond(table: &SearchTable, request: &Message) -> Result<Message, Conten
         Answer::Pieces(pieces) => {
             let (head, content) = pieces.parts();
             Message {
-                header: head.header().clone(),
+                header: head.header(false).clone(),
                 content: content.concat().into(),
             }
         }
