@@ -17,18 +17,16 @@ LOW=${LOW:-100}
 HIGH=${HIGH:-600}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release -q
+# shellcheck source=bench/callgrind.sh
+. bench/callgrind.sh
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 # Prints the instructions counted while N rounds ran.
 counted() {
   local n=$1
-  valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" \
-    target/release/socklab --threads 1 -q app server 127.0.0.1 0 >"$TMP/out" 2>"$TMP/err" &
-  local vg=$!
-  for _ in $(seq 300); do grep -q '^listening on' "$TMP/out" && break; sleep 0.1; done
-  local port; port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/out" | head -1)
-  python3 - "$port" "$n" "$CONNS" <<'PY'
+  callgrind_start "$TMP" target/release/socklab --threads 1 -q app server 127.0.0.1 0
+  python3 - "$CG_PORT" "$n" "$CONNS" <<'PY'
 import json, socket, sys
 port, rounds, conns = (int(a) for a in sys.argv[1:])
 
@@ -77,8 +75,7 @@ for _ in range(rounds):
 for s in socks:
     s.close()
 PY
-  kill -INT "$vg"; wait "$vg" || true
-  callgrind_annotate "$TMP/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}'
+  callgrind_stop "$TMP"
 }
 
 low=$(counted "$LOW"); high=$(counted "$HIGH")

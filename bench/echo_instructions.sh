@@ -21,17 +21,16 @@ cargo build --release -q
 # shellcheck disable=SC2206 # OURS_ARGS is split into words on purpose
 OURS=(target/release/socklab -q echo server 127.0.0.1 0 ${OURS_ARGS:-})
 ANCHOR=(bench/anchors/tokio-echo/target/release/tokio-echo-anchor 127.0.0.1:0)
+# shellcheck source=bench/callgrind.sh
+. bench/callgrind.sh
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 # Prints the instructions counted while `round_trips N SIZE` ran against $@.
 counted() {
   local n=$1 size=$2; shift 2
-  valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$@" >"$TMP/out" 2>"$TMP/err" &
-  local vg=$!
-  for _ in $(seq 200); do grep -q '^listening on' "$TMP/out" && break; sleep 0.1; done
-  local port; port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/out" | head -1)
-  python3 - "$port" "$n" "$size" "$CONNS" <<'PY'
+  callgrind_start "$TMP" "$@"
+  python3 - "$CG_PORT" "$n" "$size" "$CONNS" <<'PY'
 import socket, sys
 port, n, size, conns = (int(a) for a in sys.argv[1:])
 msg = bytes(i % 251 for i in range(size))
@@ -50,12 +49,7 @@ for _ in range(n):
             got += chunk
         assert got == msg
 PY
-  # A dump while still running: the anchor has no graceful exit to dump at.
-  callgrind_control -d "$vg" >/dev/null 2>&1
-  kill -9 "$vg" 2>/dev/null || true
-  wait "$vg" 2>/dev/null || true
-  grep -h '^totals:' "$TMP"/cg.out.* | awk '{print $2}' | head -1
-  rm -f "$TMP"/cg.out*
+  callgrind_stop "$TMP"
 }
 
 for size in $SIZES; do
